@@ -1,0 +1,2 @@
+/* qpin — QMP client, see qmp.h. */
+#include "qmp.h"

@@ -1,0 +1,165 @@
+/* qpin — QMP client.
+ *
+ * Two layers: the transport (connect or adopt an fd, greeting, negotiation, ids, streaming
+ * framing, event queue, deadlines, size caps) and typed commands that return structs.
+ * Never prints, never exits; errors are GErrors in QMP_ERROR (or QMP_COMMAND_ERROR for an
+ * `error` reply of QEMU).
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+#define QMP_ERROR qmp_error_quark()
+GQuark qmp_error_quark(void);
+
+typedef enum {
+    QMP_ERROR_CONNECT,  /* socket missing, refused, path too long, QEMU gone while connecting */
+    QMP_ERROR_IO,       /* read/write failure (EPIPE, ECONNRESET ...) */
+    QMP_ERROR_CLOSED,   /* the peer closed the connection (possibly mid-message) */
+    QMP_ERROR_TIMEOUT,  /* the deadline passed; the session is now broken */
+    QMP_ERROR_PROTOCOL, /* not QMP: garbage, non-object, HMP banner, bad greeting or reply */
+    QMP_ERROR_TOO_BIG,  /* a message exceeded the size cap */
+    QMP_ERROR_BROKEN,   /* the session was broken by an earlier timeout or fault */
+} QmpError;
+
+/* QEMU answered {"error": {"class": C, "desc": D}}. The GError message is "C: D"; the class
+ * alone is available through qmp_command_error_class(). */
+#define QMP_COMMAND_ERROR qmp_command_error_quark()
+GQuark qmp_command_error_quark(void);
+
+typedef enum {
+    QMP_COMMAND_ERROR_GENERIC,          /* GenericError */
+    QMP_COMMAND_ERROR_COMMAND_NOT_FOUND,/* CommandNotFound */
+    QMP_COMMAND_ERROR_DEVICE_NOT_ACTIVE,/* DeviceNotActive */
+    QMP_COMMAND_ERROR_DEVICE_NOT_FOUND, /* DeviceNotFound */
+    QMP_COMMAND_ERROR_KVM_MISSING_CAP,  /* KVMMissingCap */
+    QMP_COMMAND_ERROR_OTHER,            /* any class this client does not know */
+} QmpCommandError;
+
+/* The class string of a QMP_COMMAND_ERROR ("GenericError", or the unknown class verbatim);
+ * NULL for other errors. */
+const char *qmp_command_error_class(const GError *error);
+/* QEMU's `desc` of a QMP_COMMAND_ERROR; NULL for other errors. */
+const char *qmp_command_error_desc(const GError *error);
+
+#define QMP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
+#define QMP_DEFAULT_TIMEOUT_MS 10000
+
+typedef struct QmpClient QmpClient;
+
+typedef struct {
+    int major, minor, micro;
+    char *package;
+    char **capabilities; /* NULL-terminated */
+} QmpGreeting;
+
+typedef struct {
+    char *name;
+    json_object *data; /* may be NULL */
+    gint64 seconds;
+    gint64 microseconds;
+} QmpEvent;
+
+void qmp_event_free(QmpEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpEvent, qmp_event_free)
+
+/* Called while connecting: return FALSE when QEMU is gone, so connect stops retrying. */
+typedef gboolean (*QmpAliveFunc)(gpointer user_data);
+
+/* Connects to the unix socket @path within @timeout_ms. ENOENT and ECONNREFUSED are retried
+ * only while @alive (may be NULL: then not retried) returns TRUE. Paths longer than
+ * sun_path are refused. Does not read the greeting. */
+QmpClient *qmp_client_connect(const char *path, gint64 timeout_ms, QmpAliveFunc alive,
+                              gpointer alive_data, GError **error);
+
+/* Adopts an already connected stream socket (e.g. a socketpair end). Takes ownership of @fd
+ * (closed by qmp_client_free), sets it close-on-exec. */
+QmpClient *qmp_client_new_from_fd(int fd, GError **error);
+
+void qmp_client_free(QmpClient *client);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpClient, qmp_client_free)
+
+/* Per-call deadline (default QMP_DEFAULT_TIMEOUT_MS) and message size cap (default
+ * QMP_DEFAULT_MAX_MESSAGE). */
+void qmp_client_set_timeout(QmpClient *client, gint64 timeout_ms);
+void qmp_client_set_max_message(QmpClient *client, gsize max_bytes);
+
+/* Reads the greeting and negotiates (qmp_capabilities). Returns when the negotiation reply
+ * arrived: only then is QEMU ready. */
+gboolean qmp_client_handshake(QmpClient *client, GError **error);
+/* The greeting, after a successful handshake; NULL before. */
+const QmpGreeting *qmp_client_greeting(const QmpClient *client);
+
+/* Executes @command with @arguments (borrowed; may be NULL). Returns a new reference to the
+ * `return` value; an `error` reply is a QMP_COMMAND_ERROR. A timeout breaks the session. */
+json_object *qmp_client_execute(QmpClient *client, const char *command, json_object *arguments,
+                                GError **error);
+
+/* True once a timeout or transport fault made the session unusable. */
+gboolean qmp_client_is_broken(const QmpClient *client);
+/* Number of commands sent on this session (including qmp_capabilities). */
+guint qmp_client_commands_sent(const QmpClient *client);
+
+/* Events: queued in arrival order (capped; the oldest are dropped past the cap). */
+/* Pops the oldest queued event, or NULL (does not read the socket). */
+QmpEvent *qmp_client_pop_event(QmpClient *client);
+/* Waits up to @timeout_ms for an event named @name (NULL: any); events of other names stay
+ * queued. Returns NULL with a QMP_ERROR_TIMEOUT error when none came; this does not break the
+ * session. */
+QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 timeout_ms,
+                                GError **error);
+guint qmp_client_pending_events(const QmpClient *client);
+
+/* The raw traffic, for a debug log: called with each message sent ("->") and received ("<-"). */
+typedef void (*QmpTraceFunc)(const char *direction, const char *json, gpointer user_data);
+void qmp_client_set_trace(QmpClient *client, QmpTraceFunc func, gpointer user_data);
+
+/* ---- typed commands ---- */
+
+typedef struct {
+    gint64 cpu_index;
+    gint64 thread_id;
+    char *qom_path;
+    char *target;
+    gboolean has_node, has_socket, has_die, has_cluster, has_core, has_thread;
+    gint64 node, socket, die, cluster, core, thread;
+} QmpCpuInfo;
+
+typedef struct {
+    char *id;
+    gint64 thread_id;
+} QmpIothread;
+
+typedef struct {
+    char *id; /* may be NULL on old QEMU */
+    guint64 size;
+    gboolean merge, dump, prealloc, share;
+    char *policy;      /* "default", "bind", "preferred", "interleave" */
+    GArray *host_nodes; /* guint */
+} QmpMemdev;
+
+void qmp_cpu_info_free(QmpCpuInfo *info);
+void qmp_iothread_free(QmpIothread *iothread);
+void qmp_memdev_free(QmpMemdev *memdev);
+
+/* GPtrArray of QmpCpuInfo* (free func set). Refuses malformed entries (missing cpu-index or
+ * thread-id, wrong types) with QMP_ERROR_PROTOCOL. */
+GPtrArray *qmp_query_cpus_fast(QmpClient *client, GError **error);
+/* GPtrArray of QmpIothread*. */
+GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error);
+/* GPtrArray of QmpMemdev*. */
+GPtrArray *qmp_query_memdev(QmpClient *client, GError **error);
+/* The run state ("prelaunch", "paused", "running", ...) as a new string; @running set. */
+char *qmp_query_status(QmpClient *client, gboolean *running, GError **error);
+gboolean qmp_cont(QmpClient *client, GError **error);
+gboolean qmp_stop(QmpClient *client, GError **error);
+/* Sends quit; a connection closed by QEMU right after the reply (or before it) is success. */
+gboolean qmp_quit(QmpClient *client, GError **error);
+
+G_END_DECLS

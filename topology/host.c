@@ -1,0 +1,2 @@
+/* qpin — see host.h. */
+#include "host.h"

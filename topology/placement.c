@@ -1,0 +1,2 @@
+/* qpin — see placement.h. */
+#include "placement.h"

@@ -1,0 +1,2 @@
+/* qpin — guest NUMA memory, see numa.h. */
+#include "numa.h"

@@ -1,0 +1,2 @@
+/* qpin — preallocation progress, see numa.h. */
+#include "numa.h"

@@ -1,2 +1,728 @@
-/* qpin — see host.h. */
+/* qpin — the host model, read from a sysroot. See host.h. */
 #include "host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <numa.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CPU_DIR  "sys/devices/system/cpu"
+#define NODE_DIR "sys/devices/system/node"
+/* No sysfs or procfs file qpin reads comes near this; a larger one is not what we expect. */
+#define HOST_FILE_MAX (4 * 1024 * 1024)
+/* The kernel's node_distance() defaults when the firmware gives no SLIT. */
+#define LOCAL_DISTANCE  10
+#define REMOTE_DISTANCE 20
+
+/* libnuma reports failures of its system calls by printing to stderr (and may be told to
+ * exit). A library must not print: these definitions take precedence over libnuma's weak
+ * ones, and every libnuma result is checked by the caller instead. */
+void numa_error(char *where)
+{
+}
+
+void numa_warn(int num, char *fmt, ...)
+{
+}
+
+static void topo_cpu_free(TopoCpu *cpu)
+{
+    if (!cpu)
+        return;
+    topo_cpuset_free(cpu->siblings);
+    topo_cpuset_free(cpu->llc);
+    g_free(cpu);
+}
+
+static void topo_node_free(TopoNode *node)
+{
+    if (!node)
+        return;
+    topo_cpuset_free(node->cpus);
+    if (node->distances)
+        g_array_unref(node->distances);
+    if (node->hugepages)
+        g_array_unref(node->hugepages);
+    g_free(node);
+}
+
+void topo_host_free(TopoHost *host)
+{
+    if (!host)
+        return;
+    g_free(host->sysroot);
+    g_free(host->cmdline);
+    topo_cpuset_free(host->online);
+    topo_cpuset_free(host->offline);
+    topo_cpuset_free(host->isolated);
+    topo_cpuset_free(host->nohz_full);
+    topo_cpuset_free(host->cpus_allowed);
+    topo_cpuset_free(host->mems_allowed);
+    topo_cpuset_free(host->nodes_with_memory);
+    if (host->cpus)
+        g_ptr_array_unref(host->cpus);
+    if (host->nodes)
+        g_ptr_array_unref(host->nodes);
+    g_free(host);
+}
+
+static char *host_path(const TopoHost *host, const char *rel)
+{
+    return g_build_filename(host->sysroot, rel, NULL);
+}
+
+/* Reads the whole file @path. A missing file is an error only when @required; otherwise
+ * *@out is NULL and the call succeeds. */
+static bool read_text(const char *path, bool required, char **out, GError **error)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ENOENT || err == ENOTDIR) {
+            if (!required)
+                return true;
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING, "%s: required file is missing",
+                        path);
+            return false;
+        }
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
+        return false;
+    }
+    g_autoptr(GString) text = g_string_new(NULL);
+    char buf[8192];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
+            return false;
+        }
+        if (n == 0)
+            break;
+        if (text->len + (size_t)n > HOST_FILE_MAX) {
+            close(fd);
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: larger than %d bytes", path,
+                        HOST_FILE_MAX);
+            return false;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    close(fd);
+    if (memchr(text->str, '\0', text->len)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: unexpected NUL byte", path);
+        return false;
+    }
+    *out = g_string_free(g_steal_pointer(&text), FALSE);
+    return true;
+}
+
+/* Reads a cpulist file (cpus or node ids); *@out is NULL when optional and missing. */
+static bool read_cpuset(const char *path, bool required, TopoCpuSet **out, GError **error)
+{
+    g_autofree char *text = NULL;
+    *out = NULL;
+    if (!read_text(path, required, &text, error))
+        return false;
+    if (!text)
+        return true;
+    GError *local = NULL;
+    *out = topo_cpuset_parse(text, &local);
+    if (!*out) {
+        g_propagate_prefixed_error(error, local, "%s: ", path);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_int(const char *path, const char *text, gint64 min, gint64 max, gint64 *out,
+                      GError **error)
+{
+    g_autofree char *copy = g_strstrip(g_strdup(text));
+    GError *local = NULL;
+    if (!g_ascii_string_to_signed(copy, 10, min, max, out, &local)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: %s", path, local->message);
+        g_error_free(local);
+        return false;
+    }
+    return true;
+}
+
+/* Reads a file holding one integer; *@out = @dflt when optional and missing. */
+static bool read_int(const char *path, bool required, gint64 min, gint64 max, gint64 dflt,
+                     gint64 *out, GError **error)
+{
+    g_autofree char *text = NULL;
+    if (!read_text(path, required, &text, error))
+        return false;
+    if (!text) {
+        *out = dflt;
+        return true;
+    }
+    return parse_int(path, text, min, max, out, error);
+}
+
+/* The shared_cpu_list of the highest-level unified cache of @cpu, or NULL (and success)
+ * when sysfs describes none. */
+static bool read_llc(const char *cpudir, int cpu, TopoCpuSet **out, GError **error)
+{
+    *out = NULL;
+    g_autofree char *cachedir = g_build_filename(cpudir, "cache", NULL);
+    g_autoptr(GDir) dir = g_dir_open(cachedir, 0, NULL);
+    if (!dir)
+        return true;
+
+    gint64 best_level = -1, best_index = -1;
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+        guint64 index;
+        if (!g_str_has_prefix(name, "index") ||
+            !g_ascii_string_to_unsigned(name + 5, 10, 0, INT_MAX, &index, NULL))
+            continue;
+        g_autofree char *levelpath = g_build_filename(cachedir, name, "level", NULL);
+        g_autofree char *typepath = g_build_filename(cachedir, name, "type", NULL);
+        g_autofree char *type = NULL;
+        gint64 level;
+        if (!read_int(levelpath, false, 0, 64, -1, &level, error) ||
+            !read_text(typepath, false, &type, error))
+            return false;
+        if (level < 0 || !type || strcmp(g_strstrip(type), "Unified") != 0)
+            continue;
+        if (level > best_level || (level == best_level && (gint64)index < best_index)) {
+            best_level = level;
+            best_index = (gint64)index;
+        }
+    }
+    if (best_level < 0)
+        return true;
+
+    g_autofree char *iname = g_strdup_printf("index%" G_GINT64_FORMAT, best_index);
+    g_autofree char *listpath = g_build_filename(cachedir, iname, "shared_cpu_list", NULL);
+    if (!read_cpuset(listpath, true, out, error))
+        return false;
+    if (topo_cpuset_is_empty(*out)) {
+        g_clear_pointer(out, topo_cpuset_free);
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: empty for online CPU %d", listpath,
+                    cpu);
+        return false;
+    }
+    return true;
+}
+
+static TopoCpu *read_cpu(const TopoHost *host, int cpu, GError **error)
+{
+    g_autofree char *rel = g_strdup_printf(CPU_DIR "/cpu%d", cpu);
+    g_autofree char *cpudir = host_path(host, rel);
+    g_autofree char *topodir = g_build_filename(cpudir, "topology", NULL);
+    if (!g_file_test(topodir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING,
+                    "%s: required directory is missing (CPU %d is online)", topodir, cpu);
+        return NULL;
+    }
+
+    g_autofree char *pkgpath = g_build_filename(topodir, "physical_package_id", NULL);
+    g_autofree char *diepath = g_build_filename(topodir, "die_id", NULL);
+    g_autofree char *corepath = g_build_filename(topodir, "core_id", NULL);
+    g_autofree char *sibpath = g_build_filename(topodir, "thread_siblings_list", NULL);
+    gint64 package, die, core;
+    /* Some architectures report -1 for an unknown package or die. Kernels before 5.2 have no
+     * die_id: one die per package. */
+    if (!read_int(pkgpath, true, -1, INT_MAX, 0, &package, error) ||
+        !read_int(diepath, false, -1, INT_MAX, 0, &die, error) ||
+        !read_int(corepath, true, -1, INT_MAX, 0, &core, error))
+        return NULL;
+
+    g_autoptr(TopoCpuSet) siblings = NULL;
+    if (!read_cpuset(sibpath, true, &siblings, error))
+        return NULL;
+    g_autoptr(TopoCpuSet) llc = NULL;
+    if (!read_llc(cpudir, cpu, &llc, error))
+        return NULL;
+
+    TopoCpu *c = g_new0(TopoCpu, 1);
+    c->cpu = cpu;
+    c->package = (int)package;
+    c->die = (int)die;
+    c->core = (int)core;
+    c->node = -1;
+    c->siblings = g_steal_pointer(&siblings);
+    c->llc = llc ? g_steal_pointer(&llc) : topo_cpuset_new_single(cpu);
+    return c;
+}
+
+/* Finds "KEY:" in a meminfo text (per-node lines read "Node 0 MemTotal:   123 kB") and
+ * returns its value in KiB. */
+static bool meminfo_value(const char *path, const char *text, const char *key, guint64 *out,
+                          GError **error)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autofree char *needle = g_strconcat(key, ":", NULL);
+    for (char **l = lines; *l; l++) {
+        char *p = *l;
+        /* Skip a "Node N " prefix. */
+        if (g_str_has_prefix(p, "Node ")) {
+            p += 5;
+            while (g_ascii_isdigit(*p))
+                p++;
+            while (*p == ' ')
+                p++;
+        }
+        if (!g_str_has_prefix(p, needle))
+            continue;
+        p += strlen(needle);
+        while (g_ascii_isspace(*p))
+            p++;
+        char *end = p;
+        while (g_ascii_isdigit(*end))
+            end++;
+        g_autofree char *num = g_strndup(p, end - p);
+        GError *local = NULL;
+        if (!g_ascii_string_to_unsigned(num, 10, 0, G_MAXUINT64 / 1024, out, &local)) {
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: %s: %s", path, key,
+                        local->message);
+            g_error_free(local);
+            return false;
+        }
+        while (*end == ' ')
+            end++;
+        if (*end == '\0')
+            *out /= 1024; /* a bare byte count */
+        return true;
+    }
+    g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: no %s line", path, key);
+    return false;
+}
+
+static bool read_meminfo(const char *path, TopoNode *node, GError **error)
+{
+    g_autofree char *text = NULL;
+    return read_text(path, true, &text, error) &&
+           meminfo_value(path, text, "MemTotal", &node->mem_total_kib, error) &&
+           meminfo_value(path, text, "MemFree", &node->mem_free_kib, error);
+}
+
+static gint hugepages_cmp(gconstpointer a, gconstpointer b)
+{
+    const TopoHugepages *x = a, *y = b;
+    return x->size_kib < y->size_kib ? -1 : x->size_kib > y->size_kib;
+}
+
+/* Reads every hugepages-SIZEkB/ pool under @dirpath (a node's hugepages/ or the global
+ * /sys/kernel/mm/hugepages); a missing directory means no hugepage support. */
+static bool read_hugepages(const char *dirpath, GArray *out, GError **error)
+{
+    g_autoptr(GDir) dir = g_dir_open(dirpath, 0, NULL);
+    if (!dir)
+        return true;
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+        if (!g_str_has_prefix(name, "hugepages-") || !g_str_has_suffix(name, "kB"))
+            continue;
+        g_autofree char *size = g_strndup(name + 10, strlen(name) - 12);
+        TopoHugepages hp = {0};
+        if (!g_ascii_string_to_unsigned(size, 10, 1, G_MAXUINT64, &hp.size_kib, NULL))
+            continue;
+        g_autofree char *totalpath = g_build_filename(dirpath, name, "nr_hugepages", NULL);
+        g_autofree char *freepath = g_build_filename(dirpath, name, "free_hugepages", NULL);
+        gint64 total, free_pages;
+        if (!read_int(totalpath, true, 0, G_MAXINT64, 0, &total, error) ||
+            !read_int(freepath, true, 0, G_MAXINT64, 0, &free_pages, error))
+            return false;
+        hp.total = (guint64)total;
+        hp.free = (guint64)free_pages;
+        g_array_append_val(out, hp);
+    }
+    g_array_sort(out, hugepages_cmp);
+    return true;
+}
+
+static TopoNode *node_new(int id)
+{
+    TopoNode *node = g_new0(TopoNode, 1);
+    node->id = id;
+    node->distances = g_array_new(FALSE, TRUE, sizeof(int));
+    node->hugepages = g_array_new(FALSE, TRUE, sizeof(TopoHugepages));
+    return node;
+}
+
+/* A kernel without NUMA support has no node/ directory: one node 0 holds everything, its
+ * memory is the system's and its hugepages the global pools. */
+static bool read_single_node(TopoHost *host, GError **error)
+{
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
+    TopoNode *node = node_new(0);
+    g_ptr_array_add(nodes, node);
+    node->cpus = topo_cpuset_copy(host->online);
+    int local = LOCAL_DISTANCE;
+    g_array_append_val(node->distances, local);
+
+    g_autofree char *meminfo = host_path(host, "proc/meminfo");
+    g_autofree char *hugedir = host_path(host, "sys/kernel/mm/hugepages");
+    if (!read_meminfo(meminfo, node, error) || !read_hugepages(hugedir, node->hugepages, error))
+        return false;
+    host->nodes = g_steal_pointer(&nodes);
+    host->nodes_with_memory = topo_cpuset_new_single(0);
+    return true;
+}
+
+static bool read_nodes(TopoHost *host, GError **error)
+{
+    g_autofree char *nodedir = host_path(host, NODE_DIR);
+    if (!g_file_test(nodedir, G_FILE_TEST_IS_DIR))
+        return read_single_node(host, error);
+
+    g_autofree char *onlinepath = g_build_filename(nodedir, "online", NULL);
+    g_autoptr(TopoCpuSet) ids = NULL;
+    if (!read_cpuset(onlinepath, false, &ids, error))
+        return false;
+    if (!ids) {
+        ids = topo_cpuset_new();
+        g_autoptr(GDir) dir = g_dir_open(nodedir, 0, NULL);
+        const char *name;
+        guint64 id;
+        while (dir && (name = g_dir_read_name(dir)))
+            if (g_str_has_prefix(name, "node") &&
+                g_ascii_string_to_unsigned(name + 4, 10, 0, TOPO_CPU_MAX - 1, &id, NULL))
+                topo_cpuset_add(ids, (int)id);
+    }
+    if (topo_cpuset_is_empty(ids)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING, "%s: no NUMA node is online", nodedir);
+        return false;
+    }
+
+    guint nnodes = topo_cpuset_count(ids);
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
+    for (int id = topo_cpuset_first(ids); id >= 0; id = topo_cpuset_next(ids, id)) {
+        TopoNode *node = node_new(id);
+        g_ptr_array_add(nodes, node);
+        g_autofree char *name = g_strdup_printf("node%d", id);
+        g_autofree char *cpulist = g_build_filename(nodedir, name, "cpulist", NULL);
+        g_autofree char *meminfo = g_build_filename(nodedir, name, "meminfo", NULL);
+        g_autofree char *distance = g_build_filename(nodedir, name, "distance", NULL);
+        g_autofree char *hugedir = g_build_filename(nodedir, name, "hugepages", NULL);
+        if (!read_cpuset(cpulist, true, &node->cpus, error))
+            return false;
+        /* Some architectures leave offline CPUs in their node's mask. */
+        topo_cpuset_intersect(node->cpus, host->online);
+        if (!read_meminfo(meminfo, node, error) || !read_hugepages(hugedir, node->hugepages, error))
+            return false;
+
+        g_autofree char *text = NULL;
+        if (!read_text(distance, false, &text, error))
+            return false;
+        if (text) {
+            /* One entry per online node, in node id order. */
+            g_auto(GStrv) fields = g_strsplit_set(g_strstrip(text), " \t", -1);
+            for (char **f = fields; *f; f++) {
+                if (!**f)
+                    continue;
+                gint64 d;
+                if (!parse_int(distance, *f, 0, 255, &d, error))
+                    return false;
+                int v = (int)d;
+                g_array_append_val(node->distances, v);
+            }
+            if (node->distances->len != nnodes) {
+                g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                            "%s: %u distances for %u online nodes", distance, node->distances->len,
+                            nnodes);
+                return false;
+            }
+        } else {
+            for (int to = topo_cpuset_first(ids); to >= 0; to = topo_cpuset_next(ids, to)) {
+                int v = to == id ? LOCAL_DISTANCE : REMOTE_DISTANCE;
+                g_array_append_val(node->distances, v);
+            }
+        }
+    }
+
+    g_autofree char *hasmem = g_build_filename(nodedir, "has_memory", NULL);
+    if (!read_cpuset(hasmem, false, &host->nodes_with_memory, error))
+        return false;
+    if (!host->nodes_with_memory) {
+        host->nodes_with_memory = topo_cpuset_new();
+        for (guint i = 0; i < nodes->len; i++) {
+            const TopoNode *node = g_ptr_array_index(nodes, i);
+            if (node->mem_total_kib > 0)
+                topo_cpuset_add(host->nodes_with_memory, node->id);
+        }
+    }
+    host->nodes = g_steal_pointer(&nodes);
+    return true;
+}
+
+/* The cpulist of the last "NAME=" on the kernel command line, before a "--" that starts
+ * init's arguments; NULL when absent. */
+static char *cmdline_value(const char *cmdline, const char *name)
+{
+    g_auto(GStrv) words = g_strsplit_set(cmdline, " \t\n", -1);
+    g_autofree char *prefix = g_strconcat(name, "=", NULL);
+    const char *value = NULL;
+    for (char **w = words; *w; w++) {
+        if (!strcmp(*w, "--"))
+            break;
+        if (g_str_has_prefix(*w, prefix))
+            value = *w + strlen(prefix);
+    }
+    return value ? g_strdup(value) : NULL;
+}
+
+/* isolcpus=[FLAG,...,]CPULIST with FLAG one of nohz, domain, managed_irq. Only domain
+ * isolation (explicit, or implied when no flag is given) shows in sysfs `isolated`, and that
+ * is what this reconstructs. The kernel ignores the whole option on an unknown flag. */
+static TopoCpuSet *cmdline_isolcpus(const char *cmdline)
+{
+    g_autofree char *value = cmdline_value(cmdline, "isolcpus");
+    if (!value)
+        return NULL;
+    const char *p = value;
+    bool flags = false, domain = false;
+    while (g_ascii_isalpha(*p)) {
+        const char *comma = strchr(p, ',');
+        if (!comma)
+            return NULL;
+        g_autofree char *flag = g_strndup(p, comma - p);
+        if (!strcmp(flag, "domain"))
+            domain = true;
+        else if (strcmp(flag, "nohz") != 0 && strcmp(flag, "managed_irq") != 0)
+            return NULL;
+        flags = true;
+        p = comma + 1;
+    }
+    if (flags && !domain)
+        return topo_cpuset_new();
+    /* A cpulist in a syntax qpin does not parse (the kernel's N-M:USED/GROUP) is left out:
+     * this is only the fallback for kernels without the sysfs file. */
+    return topo_cpuset_parse(p, NULL);
+}
+
+static TopoCpuSet *cmdline_nohz_full(const char *cmdline)
+{
+    g_autofree char *value = cmdline_value(cmdline, "nohz_full");
+    return value ? topo_cpuset_parse(value, NULL) : NULL;
+}
+
+/* Reads CPU_DIR/@file, or when the kernel has no such file, @fallback of the command line. */
+static bool read_isolation(TopoHost *host, const char *file,
+                           TopoCpuSet *(*fallback)(const char *cmdline), TopoCpuSet **out,
+                           GError **error)
+{
+    g_autofree char *path = host_path(host, file);
+    g_autofree char *text = NULL;
+    *out = NULL;
+    if (!read_text(path, false, &text, error))
+        return false;
+    if (text) {
+        /* Kernels built with NO_HZ_FULL but booted without nohz_full= print a NULL mask as
+         * "(null)". */
+        if (!strcmp(g_strstrip(text), "(null)")) {
+            *out = topo_cpuset_new();
+            return true;
+        }
+        GError *local = NULL;
+        *out = topo_cpuset_parse(text, &local);
+        if (!*out) {
+            g_propagate_prefixed_error(error, local, "%s: ", path);
+            return false;
+        }
+        return true;
+    }
+    *out = fallback(host->cmdline);
+    if (!*out)
+        *out = topo_cpuset_new();
+    return true;
+}
+
+/* "KEY:\tVALUE" of a /proc/PID/status text, or NULL. */
+static char *status_value(const char *text, const char *key)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autofree char *prefix = g_strconcat(key, ":", NULL);
+    for (char **l = lines; *l; l++)
+        if (g_str_has_prefix(*l, prefix))
+            return g_strstrip(g_strdup(*l + strlen(prefix)));
+    return NULL;
+}
+
+static bool read_allowed_live(TopoHost *host, GError **error)
+{
+    host->cpus_allowed = topo_cpuset_new();
+    if (sched_getaffinity(0, topo_cpuset_raw_size(), topo_cpuset_raw(host->cpus_allowed)) < 0) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "sched_getaffinity: %s", g_strerror(errno));
+        return false;
+    }
+    if (numa_available() < 0) {
+        /* No NUMA system calls (kernel without NUMA, or seccomp): all memory is allowed. */
+        host->mems_allowed = topo_cpuset_copy(host->nodes_with_memory);
+        return true;
+    }
+    struct bitmask *mems = numa_get_mems_allowed();
+    if (!mems) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "cannot read the allowed memory nodes");
+        return false;
+    }
+    host->mems_allowed = topo_cpuset_new();
+    for (unsigned long i = 0; i < mems->size && i < TOPO_CPU_MAX; i++)
+        if (numa_bitmask_isbitset(mems, (unsigned int)i))
+            topo_cpuset_add(host->mems_allowed, (int)i);
+    numa_bitmask_free(mems);
+    return true;
+}
+
+static bool read_allowed_sysroot(TopoHost *host, GError **error)
+{
+    g_autofree char *path = host_path(host, "proc/self/status");
+    g_autofree char *text = NULL;
+    if (!read_text(path, false, &text, error))
+        return false;
+    g_autofree char *cpus = text ? status_value(text, "Cpus_allowed_list") : NULL;
+    g_autofree char *mems = text ? status_value(text, "Mems_allowed_list") : NULL;
+    GError *local = NULL;
+    if (cpus) {
+        host->cpus_allowed = topo_cpuset_parse(cpus, &local);
+        if (!host->cpus_allowed) {
+            g_propagate_prefixed_error(error, local, "%s: Cpus_allowed_list: ", path);
+            return false;
+        }
+    } else {
+        host->cpus_allowed = topo_cpuset_copy(host->online);
+    }
+    if (mems) {
+        host->mems_allowed = topo_cpuset_parse(mems, &local);
+        if (!host->mems_allowed) {
+            g_propagate_prefixed_error(error, local, "%s: Mems_allowed_list: ", path);
+            return false;
+        }
+    } else {
+        host->mems_allowed = topo_cpuset_copy(host->nodes_with_memory);
+    }
+    return true;
+}
+
+static gint cpu_key_cmp(gconstpointer key, gconstpointer elem)
+{
+    int cpu = *(const int *)key;
+    const TopoCpu *c = *(const TopoCpu *const *)elem;
+    return cpu < c->cpu ? -1 : cpu > c->cpu;
+}
+
+const TopoCpu *topo_host_cpu(const TopoHost *host, int cpu)
+{
+    if (!host || !host->cpus || host->cpus->len == 0)
+        return NULL;
+    TopoCpu **hit =
+        bsearch(&cpu, host->cpus->pdata, host->cpus->len, sizeof(gpointer), cpu_key_cmp);
+    return hit ? *hit : NULL;
+}
+
+const TopoNode *topo_host_node(const TopoHost *host, int id)
+{
+    if (!host || !host->nodes)
+        return NULL;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *node = g_ptr_array_index(host->nodes, i);
+        if (node->id == id)
+            return node;
+    }
+    return NULL;
+}
+
+int topo_host_distance(const TopoHost *host, int from, int to)
+{
+    const TopoNode *src = topo_host_node(host, from);
+    if (!src || !topo_host_node(host, to))
+        return -1;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *node = g_ptr_array_index(host->nodes, i);
+        if (node->id == to)
+            return i < src->distances->len ? g_array_index(src->distances, int, i)
+                   : from == to            ? LOCAL_DISTANCE
+                                           : -1;
+    }
+    return -1;
+}
+
+const TopoHugepages *topo_node_hugepages(const TopoNode *node, guint64 size_kib)
+{
+    if (!node || !node->hugepages)
+        return NULL;
+    for (guint i = 0; i < node->hugepages->len; i++) {
+        const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, i);
+        if (hp->size_kib == size_kib)
+            return hp;
+    }
+    return NULL;
+}
+
+TopoHost *topo_host_read(const char *sysroot, GError **error)
+{
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+    g_autoptr(TopoHost) host = g_new0(TopoHost, 1);
+    host->live = sysroot == NULL || !strcmp(sysroot, "/");
+    host->sysroot = g_strdup(sysroot ? sysroot : "/");
+    if (!g_file_test(host->sysroot, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING,
+                    g_file_test(host->sysroot, G_FILE_TEST_EXISTS) ? "sysroot %s is not a directory"
+                                                                   : "sysroot %s does not exist",
+                    host->sysroot);
+        return NULL;
+    }
+
+    g_autofree char *online = host_path(host, CPU_DIR "/online");
+    g_autofree char *offline = host_path(host, CPU_DIR "/offline");
+    g_autofree char *present = host_path(host, CPU_DIR "/present");
+    g_autofree char *possible = host_path(host, CPU_DIR "/possible");
+    if (!read_cpuset(online, true, &host->online, error) ||
+        !read_cpuset(offline, false, &host->offline, error))
+        return NULL;
+    if (topo_cpuset_is_empty(host->online)) {
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: no CPU is online", online);
+        return NULL;
+    }
+    if (!host->offline) {
+        g_autoptr(TopoCpuSet) known = NULL;
+        if (!read_cpuset(present, false, &known, error) ||
+            (!known && !read_cpuset(possible, false, &known, error)))
+            return NULL;
+        host->offline = known ? g_steal_pointer(&known) : topo_cpuset_new();
+    }
+    /* The kernel's `offline` lists possible CPUs that are not online; keep it disjoint. */
+    topo_cpuset_subtract(host->offline, host->online);
+
+    g_autofree char *cmdline = host_path(host, "proc/cmdline");
+    if (!read_text(cmdline, false, &host->cmdline, error))
+        return NULL;
+    host->cmdline = host->cmdline ? g_strstrip(host->cmdline) : g_strdup("");
+    if (!read_isolation(host, CPU_DIR "/isolated", cmdline_isolcpus, &host->isolated, error) ||
+        !read_isolation(host, CPU_DIR "/nohz_full", cmdline_nohz_full, &host->nohz_full, error))
+        return NULL;
+
+    host->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpu_free);
+    for (int c = topo_cpuset_first(host->online); c >= 0; c = topo_cpuset_next(host->online, c)) {
+        TopoCpu *cpu = read_cpu(host, c, error);
+        if (!cpu)
+            return NULL;
+        g_ptr_array_add(host->cpus, cpu);
+    }
+
+    if (!read_nodes(host, error))
+        return NULL;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *node = g_ptr_array_index(host->nodes, i);
+        for (int c = topo_cpuset_first(node->cpus); c >= 0; c = topo_cpuset_next(node->cpus, c)) {
+            TopoCpu *cpu = (TopoCpu *)topo_host_cpu(host, c);
+            if (cpu && cpu->node < 0)
+                cpu->node = node->id;
+        }
+    }
+
+    if (!(host->live ? read_allowed_live(host, error) : read_allowed_sysroot(host, error)))
+        return NULL;
+    topo_cpuset_intersect(host->cpus_allowed, host->online);
+    return g_steal_pointer(&host);
+}

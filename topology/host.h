@@ -10,10 +10,10 @@ G_BEGIN_DECLS
 
 typedef struct {
     int cpu;
-    int package;         /* physical_package_id */
-    int die;             /* die_id, 0 when the kernel has none */
-    int core;            /* core_id (unique only within a package/die) */
-    int node;            /* NUMA node holding this CPU */
+    int package;          /* physical_package_id */
+    int die;              /* die_id, 0 when the kernel has none */
+    int core;             /* core_id (unique only within a package/die) */
+    int node;             /* NUMA node holding this CPU, -1 when no node lists it */
     TopoCpuSet *siblings; /* thread_siblings_list, includes cpu itself */
     TopoCpuSet *llc;      /* shared_cpu_list of the highest-level unified cache; {cpu} if none */
 } TopoCpu;
@@ -26,25 +26,26 @@ typedef struct {
 
 typedef struct {
     int id;
-    TopoCpuSet *cpus;       /* may be empty: memory-only nodes (MCDRAM, CXL) */
+    TopoCpuSet *cpus; /* may be empty: memory-only nodes (MCDRAM, CXL) */
     guint64 mem_total_kib;
     guint64 mem_free_kib;
-    GArray *distances;      /* int, indexed by position in TopoHost.nodes order of node ids */
-    GArray *hugepages;      /* TopoHugepages, ascending size_kib */
+    GArray *distances; /* int, indexed by position in TopoHost.nodes order of node ids */
+    GArray *hugepages; /* TopoHugepages, ascending size_kib */
 } TopoNode;
 
 typedef struct {
-    char *sysroot;          /* as given, "/" for the live machine */
-    gboolean live;          /* sysroot is "/" (allowed sets come from the kernel) */
+    char *sysroot; /* as given, "/" for the live machine */
+    gboolean live; /* sysroot is "/" (allowed sets come from the kernel) */
     TopoCpuSet *online;
-    TopoCpuSet *offline;    /* present/possible but not online */
-    TopoCpuSet *isolated;   /* /sys/devices/system/cpu/isolated, or isolcpus= on the cmdline */
-    TopoCpuSet *nohz_full;  /* /sys/devices/system/cpu/nohz_full, or nohz_full= on the cmdline */
-    char *cmdline;          /* /proc/cmdline, "" when absent */
+    TopoCpuSet *offline;      /* present/possible but not online */
+    TopoCpuSet *isolated;     /* /sys/devices/system/cpu/isolated, or isolcpus= on the cmdline */
+    TopoCpuSet *nohz_full;    /* /sys/devices/system/cpu/nohz_full, or nohz_full= on the cmdline */
+    char *cmdline;            /* /proc/cmdline, "" when absent */
     TopoCpuSet *cpus_allowed; /* the process's allowed CPUs, intersected with online */
     TopoCpuSet *mems_allowed; /* the process's allowed memory node ids */
-    GPtrArray *cpus;        /* TopoCpu*, online CPUs in ascending cpu order */
-    GPtrArray *nodes;       /* TopoNode*, ascending id */
+    TopoCpuSet *nodes_with_memory; /* node ids with memory (node/has_memory) */
+    GPtrArray *cpus;               /* TopoCpu*, online CPUs in ascending cpu order */
+    GPtrArray *nodes;              /* TopoNode*, ascending id */
 } TopoHost;
 
 /* Reads the host under @sysroot ("/" or NULL for the live machine). Under a sysroot other than
@@ -52,6 +53,7 @@ typedef struct {
  * all online CPUs and all nodes with memory. A missing required file is a TOPO_ERROR_MISSING
  * naming the path; missing optional files (die_id, cache/, node/) degrade gracefully. */
 TopoHost *topo_host_read(const char *sysroot, GError **error);
+/* Frees @host with everything it holds; NULL is accepted. */
 void topo_host_free(TopoHost *host);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TopoHost, topo_host_free)
 

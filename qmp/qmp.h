@@ -34,12 +34,12 @@ typedef enum {
 GQuark qmp_command_error_quark(void);
 
 typedef enum {
-    QMP_COMMAND_ERROR_GENERIC,          /* GenericError */
-    QMP_COMMAND_ERROR_COMMAND_NOT_FOUND,/* CommandNotFound */
-    QMP_COMMAND_ERROR_DEVICE_NOT_ACTIVE,/* DeviceNotActive */
-    QMP_COMMAND_ERROR_DEVICE_NOT_FOUND, /* DeviceNotFound */
-    QMP_COMMAND_ERROR_KVM_MISSING_CAP,  /* KVMMissingCap */
-    QMP_COMMAND_ERROR_OTHER,            /* any class this client does not know */
+    QMP_COMMAND_ERROR_GENERIC,           /* GenericError */
+    QMP_COMMAND_ERROR_COMMAND_NOT_FOUND, /* CommandNotFound */
+    QMP_COMMAND_ERROR_DEVICE_NOT_ACTIVE, /* DeviceNotActive */
+    QMP_COMMAND_ERROR_DEVICE_NOT_FOUND,  /* DeviceNotFound */
+    QMP_COMMAND_ERROR_KVM_MISSING_CAP,   /* KVMMissingCap */
+    QMP_COMMAND_ERROR_OTHER,             /* any class this client does not know */
 } QmpCommandError;
 
 /* The class string of a QMP_COMMAND_ERROR ("GenericError", or the unknown class verbatim);
@@ -49,7 +49,7 @@ const char *qmp_command_error_class(const GError *error);
 const char *qmp_command_error_desc(const GError *error);
 
 #define QMP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
-#define QMP_DEFAULT_TIMEOUT_MS 10000
+#define QMP_DEFAULT_TIMEOUT_MS  10000
 
 typedef struct QmpClient QmpClient;
 
@@ -79,7 +79,7 @@ QmpClient *qmp_client_connect(const char *path, gint64 timeout_ms, QmpAliveFunc 
                               gpointer alive_data, GError **error);
 
 /* Adopts an already connected stream socket (e.g. a socketpair end). Takes ownership of @fd
- * (closed by qmp_client_free), sets it close-on-exec. */
+ * (closed by qmp_client_free, or at once on failure), sets it close-on-exec and non-blocking. */
 QmpClient *qmp_client_new_from_fd(int fd, GError **error);
 
 void qmp_client_free(QmpClient *client);
@@ -106,6 +106,16 @@ gboolean qmp_client_is_broken(const QmpClient *client);
 /* Number of commands sent on this session (including qmp_capabilities). */
 guint qmp_client_commands_sent(const QmpClient *client);
 
+/* The most bytes of one incoming message the client ever held at once (at most the size cap
+ * plus one): a diagnostic that the cap bounds memory whatever the peer sends. */
+gsize qmp_client_peak_message_bytes(const QmpClient *client);
+
+/* True when bytes already read from the socket wait in the client's buffer (the rest of a
+ * message, or further messages that came in the same read). poll() on the socket cannot see
+ * them: a caller that polls the fd itself should also call qmp_client_wait_event(..., 0) while
+ * this is true. */
+gboolean qmp_client_has_buffered_input(const QmpClient *client);
+
 /* Events: queued in arrival order (capped; the oldest are dropped past the cap). */
 /* Pops the oldest queued event, or NULL (does not read the socket). */
 QmpEvent *qmp_client_pop_event(QmpClient *client);
@@ -116,7 +126,9 @@ QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 time
                                 GError **error);
 guint qmp_client_pending_events(const QmpClient *client);
 
-/* The raw traffic, for a debug log: called with each message sent ("->") and received ("<-"). */
+/* The raw traffic, for a debug log: called with each message sent ("->") and received ("<-"),
+ * and with "--" for the client's own notes (a reply with an unknown id dropped, an event
+ * dropped from a full queue, the reason the session became unusable). */
 typedef void (*QmpTraceFunc)(const char *direction, const char *json, gpointer user_data);
 void qmp_client_set_trace(QmpClient *client, QmpTraceFunc func, gpointer user_data);
 
@@ -140,7 +152,7 @@ typedef struct {
     char *id; /* may be NULL on old QEMU */
     guint64 size;
     gboolean merge, dump, prealloc, share;
-    char *policy;      /* "default", "bind", "preferred", "interleave" */
+    char *policy;       /* "default", "bind", "preferred", "interleave" */
     GArray *host_nodes; /* guint */
 } QmpMemdev;
 

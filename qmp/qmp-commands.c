@@ -1,0 +1,307 @@
+/* qpin — typed QMP commands: QEMU's replies checked and turned into structs.
+ *
+ * Replies are read defensively: unknown keys are ignored, optional keys may be missing, and a
+ * key of the wrong type or out of range is a QMP_ERROR_PROTOCOL naming the command, the entry
+ * and the key, never a silently wrong value.
+ */
+#include "qmp-private.h"
+
+#include <string.h>
+
+static gboolean bad_reply(GError **error, const char *command, const char *where, const char *fmt,
+                          ...) G_GNUC_PRINTF(4, 5);
+
+static gboolean bad_reply(GError **error, const char *command, const char *where, const char *fmt,
+                          ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "bad reply to %s: %s%s%s", command,
+                where ? where : "", where ? ": " : "", text);
+    return FALSE;
+}
+
+static const char *type_name(json_object *v)
+{
+    return json_type_to_name(json_object_get_type(v));
+}
+
+typedef struct {
+    const char *command;
+    const char *where; /* "entry 3", or NULL */
+    GError **error;
+} ReplyCtx;
+
+/* An integer member in [min, max]. json-c saturates numbers beyond 64 bits, so only a range
+ * check can catch them; every caller passes a range well inside int64. */
+static gboolean get_int(const ReplyCtx *ctx, json_object *obj, const char *key, gboolean required,
+                        gint64 min, gint64 max, gint64 *out, gboolean *present)
+{
+    json_object *v = NULL;
+    if (present)
+        *present = FALSE;
+    if (!json_object_object_get_ex(obj, key, &v)) {
+        if (required)
+            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+        return TRUE;
+    }
+    if (!json_object_is_type(v, json_type_int))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not an integer", key,
+                         type_name(v));
+    gint64 value = json_object_get_int64(v);
+    if (value < min || value > max)
+        return bad_reply(ctx->error, ctx->command, ctx->where,
+                         "'%s' is out of range (%s, expected %" G_GINT64_FORMAT
+                         "..%" G_GINT64_FORMAT ")",
+                         key, json_object_to_json_string(v), min, max);
+    *out = value;
+    if (present)
+        *present = TRUE;
+    return TRUE;
+}
+
+static gboolean get_string(const ReplyCtx *ctx, json_object *obj, const char *key,
+                           gboolean required, char **out)
+{
+    json_object *v = NULL;
+    *out = NULL;
+    if (!json_object_object_get_ex(obj, key, &v)) {
+        if (required)
+            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+        return TRUE;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not a string", key,
+                         type_name(v));
+    *out = g_strdup(json_object_get_string(v));
+    return TRUE;
+}
+
+static gboolean get_bool(const ReplyCtx *ctx, json_object *obj, const char *key, gboolean required,
+                         gboolean *out)
+{
+    json_object *v = NULL;
+    *out = FALSE;
+    if (!json_object_object_get_ex(obj, key, &v)) {
+        if (required)
+            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+        return TRUE;
+    }
+    if (!json_object_is_type(v, json_type_boolean))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not a boolean", key,
+                         type_name(v));
+    *out = json_object_get_boolean(v);
+    return TRUE;
+}
+
+/* Executes a command whose `return` must be a JSON array. */
+static json_object *execute_array(QmpClient *client, const char *command, GError **error)
+{
+    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    if (!ret)
+        return NULL;
+    if (!json_object_is_type(ret, json_type_array)) {
+        bad_reply(error, command, NULL, "the return value is %s, not an array", type_name(ret));
+        return NULL;
+    }
+    return g_steal_pointer(&ret);
+}
+
+/* Thread ids are Linux pids: a value of 0 or less would make sched_setaffinity() act on the
+ * caller itself, so it is refused here, not downstream. */
+#define THREAD_ID_MIN 1
+#define THREAD_ID_MAX G_MAXINT32
+#define INDEX_MAX     G_MAXINT32
+
+static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *info)
+{
+    if (!json_object_is_type(entry, json_type_object))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "%s, not an object",
+                         type_name(entry));
+    if (!get_int(ctx, entry, "cpu-index", TRUE, 0, INDEX_MAX, &info->cpu_index, NULL) ||
+        !get_int(ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX, &info->thread_id,
+                 NULL) ||
+        !get_string(ctx, entry, "qom-path", FALSE, &info->qom_path) ||
+        !get_string(ctx, entry, "target", FALSE, &info->target))
+        return FALSE;
+
+    json_object *props = NULL;
+    if (!json_object_object_get_ex(entry, "props", &props))
+        return TRUE;
+    if (!json_object_is_type(props, json_type_object))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'props' is %s, not an object",
+                         type_name(props));
+    g_autofree char *where = g_strdup_printf("%s props", ctx->where);
+    ReplyCtx pctx = {ctx->command, where, ctx->error};
+    return get_int(&pctx, props, "node-id", FALSE, 0, INDEX_MAX, &info->node, &info->has_node) &&
+           get_int(&pctx, props, "socket-id", FALSE, 0, INDEX_MAX, &info->socket,
+                   &info->has_socket) &&
+           get_int(&pctx, props, "die-id", FALSE, 0, INDEX_MAX, &info->die, &info->has_die) &&
+           get_int(&pctx, props, "cluster-id", FALSE, 0, INDEX_MAX, &info->cluster,
+                   &info->has_cluster) &&
+           get_int(&pctx, props, "core-id", FALSE, 0, INDEX_MAX, &info->core, &info->has_core) &&
+           get_int(&pctx, props, "thread-id", FALSE, 0, INDEX_MAX, &info->thread,
+                   &info->has_thread);
+}
+
+GPtrArray *qmp_query_cpus_fast(QmpClient *client, GError **error)
+{
+    const char *command = "query-cpus-fast";
+    g_autoptr(json_object) ret = execute_array(client, command, error);
+    if (!ret)
+        return NULL;
+    size_t n = json_object_array_length(ret);
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_full(n, (GDestroyNotify)qmp_cpu_info_free);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *where = g_strdup_printf("entry %zu", i);
+        ReplyCtx ctx = {command, where, error};
+        QmpCpuInfo *info = g_new0(QmpCpuInfo, 1);
+        g_ptr_array_add(cpus, info);
+        if (!parse_cpu(&ctx, json_object_array_get_idx(ret, i), info))
+            return NULL;
+        /* Everything downstream is keyed by cpu-index. */
+        if (!g_hash_table_add(seen, &info->cpu_index)) {
+            bad_reply(error, command, where, "cpu-index %" G_GINT64_FORMAT " appears twice",
+                      info->cpu_index);
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&cpus);
+}
+
+GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error)
+{
+    const char *command = "query-iothreads";
+    g_autoptr(json_object) ret = execute_array(client, command, error);
+    if (!ret)
+        return NULL;
+    size_t n = json_object_array_length(ret);
+    g_autoptr(GPtrArray) iothreads = g_ptr_array_new_full(n, (GDestroyNotify)qmp_iothread_free);
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *where = g_strdup_printf("entry %zu", i);
+        ReplyCtx ctx = {command, where, error};
+        json_object *entry = json_object_array_get_idx(ret, i);
+        QmpIothread *iothread = g_new0(QmpIothread, 1);
+        g_ptr_array_add(iothreads, iothread);
+        if (!json_object_is_type(entry, json_type_object)) {
+            bad_reply(error, command, where, "%s, not an object", type_name(entry));
+            return NULL;
+        }
+        if (!get_string(&ctx, entry, "id", TRUE, &iothread->id) ||
+            !get_int(&ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX,
+                     &iothread->thread_id, NULL))
+            return NULL;
+    }
+    return g_steal_pointer(&iothreads);
+}
+
+static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, QmpMemdev *memdev)
+{
+    if (!json_object_is_type(entry, json_type_object))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "%s, not an object",
+                         type_name(entry));
+    gint64 size = 0;
+    /* "share" only exists since QEMU 6.1, "id" since 2.9. */
+    if (!get_string(ctx, entry, "id", FALSE, &memdev->id) ||
+        !get_int(ctx, entry, "size", TRUE, 0, G_MAXINT64, &size, NULL) ||
+        !get_bool(ctx, entry, "merge", TRUE, &memdev->merge) ||
+        !get_bool(ctx, entry, "dump", TRUE, &memdev->dump) ||
+        !get_bool(ctx, entry, "prealloc", TRUE, &memdev->prealloc) ||
+        !get_bool(ctx, entry, "share", FALSE, &memdev->share) ||
+        !get_string(ctx, entry, "policy", TRUE, &memdev->policy))
+        return FALSE;
+    memdev->size = (guint64)size;
+
+    json_object *nodes = NULL;
+    memdev->host_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
+    if (!json_object_object_get_ex(entry, "host-nodes", &nodes))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'host-nodes' is missing");
+    if (!json_object_is_type(nodes, json_type_array))
+        return bad_reply(ctx->error, ctx->command, ctx->where, "'host-nodes' is %s, not an array",
+                         type_name(nodes));
+    for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+        json_object *v = json_object_array_get_idx(nodes, i);
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+            json_object_get_int64(v) > INDEX_MAX)
+            return bad_reply(ctx->error, ctx->command, ctx->where,
+                             "'host-nodes' holds %s, not a node number",
+                             json_object_to_json_string(v));
+        guint node = (guint)json_object_get_int64(v);
+        g_array_append_val(memdev->host_nodes, node);
+    }
+    return TRUE;
+}
+
+GPtrArray *qmp_query_memdev(QmpClient *client, GError **error)
+{
+    const char *command = "query-memdev";
+    g_autoptr(json_object) ret = execute_array(client, command, error);
+    if (!ret)
+        return NULL;
+    size_t n = json_object_array_length(ret);
+    g_autoptr(GPtrArray) memdevs = g_ptr_array_new_full(n, (GDestroyNotify)qmp_memdev_free);
+    for (size_t i = 0; i < n; i++) {
+        g_autofree char *where = g_strdup_printf("entry %zu", i);
+        ReplyCtx ctx = {command, where, error};
+        QmpMemdev *memdev = g_new0(QmpMemdev, 1);
+        g_ptr_array_add(memdevs, memdev);
+        if (!parse_memdev(&ctx, json_object_array_get_idx(ret, i), memdev))
+            return NULL;
+    }
+    return g_steal_pointer(&memdevs);
+}
+
+char *qmp_query_status(QmpClient *client, gboolean *running, GError **error)
+{
+    const char *command = "query-status";
+    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    if (!ret)
+        return NULL;
+    if (!json_object_is_type(ret, json_type_object)) {
+        bad_reply(error, command, NULL, "the return value is %s, not an object", type_name(ret));
+        return NULL;
+    }
+    ReplyCtx ctx = {command, NULL, error};
+    g_autofree char *status = NULL;
+    gboolean is_running = FALSE;
+    if (!get_string(&ctx, ret, "status", TRUE, &status) ||
+        !get_bool(&ctx, ret, "running", TRUE, &is_running))
+        return NULL;
+    if (running)
+        *running = is_running;
+    return g_steal_pointer(&status);
+}
+
+static gboolean execute_simple(QmpClient *client, const char *command, GError **error)
+{
+    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    return ret != NULL;
+}
+
+gboolean qmp_cont(QmpClient *client, GError **error)
+{
+    return execute_simple(client, "cont", error);
+}
+
+gboolean qmp_stop(QmpClient *client, GError **error)
+{
+    return execute_simple(client, "stop", error);
+}
+
+gboolean qmp_quit(QmpClient *client, GError **error)
+{
+    guint before = qmp_client_commands_sent(client);
+    g_autoptr(GError) local = NULL;
+    if (execute_simple(client, "quit", &local))
+        return TRUE;
+    /* QEMU closes the monitor as it exits, possibly before its reply is written or read:
+     * once quit was sent, a closed or reset connection is the expected outcome. */
+    if (qmp_client_commands_sent(client) > before && local->domain == QMP_ERROR &&
+        (local->code == QMP_ERROR_CLOSED || local->code == QMP_ERROR_IO))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+}

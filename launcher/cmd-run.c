@@ -1,20 +1,24 @@
-/* qpin run, plan, pin — not implemented yet. */
+/* qpin run — launch QEMU paused, pin, verify, cont, supervise. */
+#include "error.h"
+#include "launch.h"
+#include "options.h"
 #include "qpin.h"
+
+#include <stdio.h>
 
 int qpin_cmd_run(int argc, char **argv)
 {
-    qpin_err("'run' is not implemented yet");
-    return QPIN_EXIT_FAILURE;
-}
-
-int qpin_cmd_plan(int argc, char **argv)
-{
-    qpin_err("'plan' is not implemented yet");
-    return QPIN_EXIT_FAILURE;
-}
-
-int qpin_cmd_pin(int argc, char **argv)
-{
-    qpin_err("'pin' is not implemented yet");
-    return QPIN_EXIT_FAILURE;
+    GError *error = NULL;
+    g_autoptr(QpinOptions) opt = qpin_options_parse(QPIN_COMMAND_RUN, argc, argv, &error);
+    if (!opt) {
+        qpin_err("%s", error->message);
+        int code = qpin_error_exit_code(error, QPIN_EXIT_USAGE);
+        g_error_free(error);
+        return code;
+    }
+    if (opt->help) {
+        fputs(opt->help, stdout);
+        return QPIN_EXIT_OK;
+    }
+    return qpin_launch(opt);
 }

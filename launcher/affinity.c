@@ -1,0 +1,200 @@
+/* qpin — applying and reading back thread affinity and scheduling policy, see affinity.h. */
+#include "affinity.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int policy;
+} policies[] = {
+    {"fifo", SCHED_FIFO}, {"rr", SCHED_RR},       {"batch", SCHED_BATCH},
+    {"idle", SCHED_IDLE}, {"other", SCHED_OTHER},
+};
+
+static const char *policy_name(int policy)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(policies); i++)
+        if (policies[i].policy == policy)
+            return policies[i].name;
+    return NULL;
+}
+
+static gboolean is_realtime(int policy)
+{
+    return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+gboolean qpin_sched_parse(const char *text, QpinSched *sched, GError **error)
+{
+    g_autofree char *name = g_strdup(text);
+    char *colon = strchr(name, ':');
+    const char *prio = NULL;
+    if (colon) {
+        *colon = '\0';
+        prio = colon + 1;
+    }
+    int policy = -1;
+    for (gsize i = 0; i < G_N_ELEMENTS(policies); i++)
+        if (!strcmp(policies[i].name, name))
+            policy = policies[i].policy;
+    if (policy < 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                    "--vcpu-sched '%s': unknown policy '%s' (expected fifo, rr, batch, idle or "
+                    "other, with :PRIO for fifo and rr)",
+                    text, name);
+        return FALSE;
+    }
+    int priority = is_realtime(policy) ? 1 : 0;
+    if (prio) {
+        if (!is_realtime(policy)) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                        "--vcpu-sched '%s': only fifo and rr take a priority", text);
+            return FALSE;
+        }
+        guint64 v;
+        if (!g_ascii_string_to_unsigned(prio, 10, 1, 99, &v, NULL)) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                        "--vcpu-sched '%s': priority must be an integer from 1 to 99", text);
+            return FALSE;
+        }
+        priority = (int)v;
+    }
+    sched->set = TRUE;
+    sched->policy = policy;
+    sched->priority = priority;
+    return TRUE;
+}
+
+char *qpin_sched_format(const QpinSched *sched)
+{
+    const char *name = policy_name(sched->policy);
+    if (!name)
+        return g_strdup_printf("policy-%d", sched->policy);
+    if (is_realtime(sched->policy))
+        return g_strdup_printf("%s:%d", name, sched->priority);
+    return g_strdup(name);
+}
+
+gboolean qpin_sched_equal(const QpinSched *a, const QpinSched *b)
+{
+    if (a->policy != b->policy)
+        return FALSE;
+    return !is_realtime(a->policy) || a->priority == b->priority;
+}
+
+static void set_affinity_error(GError **error, int err, pid_t tid, const TopoCpuSet *cpus,
+                               const char *what, const TopoCpuSet *allowed)
+{
+    g_autofree char *list = topo_cpuset_format(cpus);
+    switch (err) {
+    case EINVAL: {
+        g_autofree char *allowed_list = allowed ? topo_cpuset_format(allowed) : NULL;
+        g_autofree char *hint =
+            allowed_list ? g_strdup_printf("; qpin may use CPUs %s", allowed_list) : g_strdup("");
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "cannot pin %s to CPUs %s: no CPU of the set is online and allowed to the "
+                    "thread (outside its cpuset, batch allocation or taskset mask%s)",
+                    what, list, hint);
+        break;
+    }
+    case EPERM:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "cannot pin %s to CPUs %s: not permitted (run qpin as the user that owns "
+                    "QEMU, or give it CAP_SYS_NICE)",
+                    what, list);
+        break;
+    case ESRCH:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "cannot pin %s to CPUs %s: thread %d is gone (QEMU exited or the thread "
+                    "ended)",
+                    what, list, (int)tid);
+        break;
+    default:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot pin %s to CPUs %s: %s", what, list,
+                    g_strerror(err));
+    }
+}
+
+static void set_sched_error(GError **error, int err, pid_t tid, const QpinSched *sched,
+                            const char *what)
+{
+    g_autofree char *text = qpin_sched_format(sched);
+    switch (err) {
+    case EPERM:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "cannot set scheduling policy %s on %s: not permitted (%s)", text, what,
+                    is_realtime(sched->policy)
+                        ? "real-time policies need CAP_SYS_NICE or an RLIMIT_RTPRIO of at least "
+                          "the priority; under cgroup v1 the group also needs cpu.rt_runtime_us"
+                        : "run qpin as the user that owns QEMU, or give it CAP_SYS_NICE");
+        break;
+    case ESRCH:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "cannot set scheduling policy %s on %s: thread %d is gone", text, what,
+                    (int)tid);
+        break;
+    default:
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot set scheduling policy %s on %s: %s",
+                    text, what, g_strerror(err));
+    }
+}
+
+gboolean qpin_thread_apply(pid_t tid, const TopoCpuSet *cpus, const QpinSched *sched,
+                           const char *what, const TopoCpuSet *allowed, GError **error)
+{
+    if (tid <= 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "refusing to touch %s: thread id %d", what,
+                    (int)tid);
+        return FALSE;
+    }
+    if (cpus) {
+        if (topo_cpuset_is_empty(cpus)) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot pin %s to an empty CPU set",
+                        what);
+            return FALSE;
+        }
+        if (sched_setaffinity(tid, topo_cpuset_raw_size(), topo_cpuset_raw_const(cpus)) < 0) {
+            set_affinity_error(error, errno, tid, cpus, what, allowed);
+            return FALSE;
+        }
+    }
+    if (sched && sched->set) {
+        struct sched_param param = {.sched_priority = sched->priority};
+        if (sched_setscheduler(tid, sched->policy, &param) < 0) {
+            set_sched_error(error, errno, tid, sched, what);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+TopoCpuSet *qpin_thread_affinity(pid_t tid, const char *what, GError **error)
+{
+    g_autoptr(TopoCpuSet) set = topo_cpuset_new();
+    if (sched_getaffinity(tid, topo_cpuset_raw_size(), topo_cpuset_raw(set)) < 0) {
+        int err = errno;
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot read the affinity of %s: %s%s", what,
+                    g_strerror(err), err == ESRCH ? " (QEMU exited or the thread ended)" : "");
+        return NULL;
+    }
+    return g_steal_pointer(&set);
+}
+
+gboolean qpin_thread_sched(pid_t tid, QpinSched *sched, const char *what, GError **error)
+{
+    int policy = sched_getscheduler(tid);
+    struct sched_param param = {0};
+    if (policy < 0 || sched_getparam(tid, &param) < 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot read the scheduling policy of %s: %s",
+                    what, g_strerror(errno));
+        return FALSE;
+    }
+    sched->set = TRUE;
+    sched->policy = policy & ~SCHED_RESET_ON_FORK;
+    sched->priority = param.sched_priority;
+    return TRUE;
+}

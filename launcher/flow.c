@@ -1,0 +1,702 @@
+/* qpin — the shared steps of run, plan and pin, see flow.h. */
+#include "flow.h"
+
+#include "affinity.h"
+#include "error.h"
+#include "numa.h"
+#include "threads.h"
+
+#include <sched.h>
+#include <stdarg.h>
+#include <string.h>
+
+typedef struct {
+    pid_t tid;
+    TopoCpuSet *cpus;
+    QpinSched sched;
+} SavedThread;
+
+static void saved_thread_clear(gpointer p)
+{
+    topo_cpuset_free(((SavedThread *)p)->cpus);
+}
+
+QpinFlow *qpin_flow_new(const QpinOptions *opt)
+{
+    QpinFlow *s = g_new0(QpinFlow, 1);
+    s->opt = opt;
+    s->report = qpin_report_new(qpin_command_name(opt->command));
+    s->iothread_cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
+    s->saved = g_array_new(FALSE, TRUE, sizeof(SavedThread));
+    g_array_set_clear_func(s->saved, saved_thread_clear);
+    return s;
+}
+
+void qpin_flow_free(QpinFlow *s)
+{
+    if (!s)
+        return;
+    qpin_report_free(s->report);
+    topo_host_free(s->host);
+    topo_cpuset_free(s->reserved);
+    topo_map_spec_free(s->spec);
+    topo_cpuset_free(s->emulator_cpus);
+    g_ptr_array_unref(s->iothread_cpus);
+    if (s->node_binding)
+        g_ptr_array_unref(s->node_binding);
+    if (s->cpus)
+        g_ptr_array_unref(s->cpus);
+    if (s->iothreads)
+        g_ptr_array_unref(s->iothreads);
+    topo_map_free(s->map);
+    if (s->threads)
+        g_hash_table_unref(s->threads);
+    g_array_unref(s->saved);
+    if (s->numa_nodes)
+        g_ptr_array_unref(s->numa_nodes);
+    g_free(s);
+}
+
+double qpin_ms_since(gint64 start_us)
+{
+    return (double)(g_get_monotonic_time() - start_us) / 1000.0;
+}
+
+int qpin_qmp_exit_code(const GError *error)
+{
+    if (error && error->domain == QMP_COMMAND_ERROR)
+        return QPIN_EXIT_QMP_COMMAND;
+    return qpin_error_exit_code(error, QPIN_EXIT_QMP);
+}
+
+/* Wraps a library error into a QPIN_ERROR with @code and a "@what: " prefix, unless the
+ * message already names @what. */
+static gboolean fail_with(GError **error, GError *local, int code, const char *what)
+{
+    if (what && !strstr(local->message, what))
+        g_prefix_error(&local, "%s: ", what);
+    qpin_error_propagate(error, local, code);
+    return FALSE;
+}
+
+static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error)
+{
+    GError *local = NULL;
+    TopoCpuSet *set = topo_cpuset_parse(text, &local);
+    if (!set) {
+        fail_with(error, local, QPIN_EXIT_MAP, what);
+        return NULL;
+    }
+    if (topo_cpuset_is_empty(set)) {
+        topo_cpuset_free(set);
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_MAP, "%s: the CPU list is empty", what);
+        return NULL;
+    }
+    return set;
+}
+
+int qpin_numa_exit_code(const GError *error)
+{
+    if (error && error->domain == QPIN_NUMA_ERROR) {
+        switch ((QpinNumaError)error->code) {
+        case QPIN_NUMA_ERROR_PARSE:
+        case QPIN_NUMA_ERROR_CONFLICT:
+            return QPIN_EXIT_USAGE;
+        case QPIN_NUMA_ERROR_PREFLIGHT:
+            return QPIN_EXIT_PREFLIGHT;
+        case QPIN_NUMA_ERROR_PLACEMENT:
+            return QPIN_EXIT_MEMORY;
+        }
+    }
+    return qpin_error_exit_code(error, QPIN_EXIT_USAGE);
+}
+
+/* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
+ * checked against the host before QEMU starts. */
+static gboolean prepare_numa(QpinFlow *s, GError **error)
+{
+    const QpinOptions *o = s->opt;
+    GError *local = NULL;
+    s->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_numa_node_free);
+    if (o->command == QPIN_COMMAND_PIN)
+        return TRUE;
+    for (int i = 0; o->numa && o->numa[i]; i++) {
+        QpinNumaNode *node = qpin_numa_node_parse(o->numa[i], i, &local);
+        if (!node)
+            return fail_with(error, local, qpin_numa_exit_code(local), NULL);
+        g_ptr_array_add(s->numa_nodes, node);
+    }
+    if (!o->numa && o->keyfile && !qpin_numa_from_keyfile(o->keyfile, s->numa_nodes, &local))
+        return fail_with(error, local, qpin_numa_exit_code(local), o->config);
+    if (s->numa_nodes->len == 0)
+        return TRUE;
+    if (!qpin_numa_validate(s->numa_nodes, &local))
+        return fail_with(error, local, qpin_numa_exit_code(local), NULL);
+    s->node_binding = qpin_numa_binding(s->numa_nodes);
+    s->report->numa = qpin_numa_nodes_to_json(s->numa_nodes);
+    if (!qpin_numa_preflight(s->numa_nodes, s->host, &local))
+        return fail_with(error, local, qpin_numa_exit_code(local), NULL);
+    return TRUE;
+}
+
+gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
+{
+    if (!s->numa_nodes || s->numa_nodes->len == 0)
+        return TRUE;
+    gint64 t0 = g_get_monotonic_time();
+    GError *local = NULL;
+    g_autoptr(GPtrArray) placements = qpin_numa_placement_read(s->numa_nodes, s->pid, NULL, &local);
+    if (!placements)
+        return fail_with(error, local, QPIN_EXIT_MEMORY, NULL);
+    if (s->report->memory)
+        json_object_put(s->report->memory);
+    s->report->memory = qpin_numa_placement_to_json(placements);
+    g_autoptr(GString) table = g_string_new(NULL);
+    qpin_numa_placement_format(placements, table);
+    g_free(s->report->memory_table);
+    s->report->memory_table = g_strdup(table->str);
+    gboolean ok = qpin_numa_placement_check(placements, s->numa_nodes, s->report->warnings, &local);
+    qpin_report_timing(s->report, "memory", qpin_ms_since(t0));
+    if (!ok)
+        return fail_with(error, local, QPIN_EXIT_MEMORY, NULL);
+    return TRUE;
+}
+
+gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
+{
+    const QpinOptions *o = s->opt;
+    GError *local = NULL;
+    const char *sysroot = o->command == QPIN_COMMAND_PLAN ? o->sysroot : NULL;
+    s->host = topo_host_read(sysroot, &local);
+    if (!s->host) {
+        g_autofree char *what = g_strdup_printf("cannot read the host%s%s",
+                                                sysroot ? " under " : "", sysroot ? sysroot : "");
+        return fail_with(error, local, QPIN_EXIT_HOST, what);
+    }
+    s->report->host = s->host;
+
+    if (!prepare_numa(s, error))
+        return FALSE;
+
+    if (o->pin) {
+        s->spec = topo_map_spec_parse(o->pin, &local);
+        if (!s->spec)
+            return fail_with(error, local, QPIN_EXIT_MAP, "--pin");
+        s->report->map = g_strdup(topo_map_spec_text(s->spec));
+    }
+    if (o->sched.set)
+        s->report->vcpu_sched = qpin_sched_format(&o->sched);
+
+    s->reserved = topo_cpuset_new();
+    if (o->emulator_pin && !strcmp(o->emulator_pin, "auto")) {
+        s->emulator_auto = TRUE;
+    } else if (o->emulator_pin) {
+        g_autofree char *what = g_strdup_printf("--emulator-pin '%s'", o->emulator_pin);
+        s->emulator_cpus = parse_cpus(o->emulator_pin, what, error);
+        if (!s->emulator_cpus)
+            return FALSE;
+        topo_cpuset_union(s->reserved, s->emulator_cpus);
+    }
+    for (guint i = 0; i < o->iothread_pins->len; i++) {
+        const QpinIothreadPin *pin = o->iothread_pins->pdata[i];
+        g_autofree char *what = g_strdup_printf("--iothread-pin %s=%s", pin->id, pin->cpus);
+        TopoCpuSet *set = parse_cpus(pin->cpus, what, error);
+        if (!set)
+            return FALSE;
+        topo_cpuset_union(s->reserved, set);
+        g_ptr_array_add(s->iothread_cpus, set);
+    }
+    if (o->reserve) {
+        g_autofree char *what = g_strdup_printf("--reserve '%s'", o->reserve);
+        g_autoptr(TopoCpuSet) set = parse_cpus(o->reserve, what, error);
+        if (!set)
+            return FALSE;
+        topo_cpuset_union(s->reserved, set);
+    }
+
+    s->ctx.host = s->host;
+    s->ctx.allowed = s->host->cpus_allowed;
+    s->ctx.reserved = s->reserved;
+    s->ctx.node_binding = s->node_binding;
+    s->ctx.allow_overcommit = o->allow_overcommit;
+
+    if (s->emulator_cpus &&
+        !topo_cpus_validate(s->emulator_cpus, &s->ctx, "--emulator-pin", &local))
+        return fail_with(error, local, QPIN_EXIT_MAP, NULL);
+    for (guint i = 0; i < s->iothread_cpus->len; i++) {
+        const QpinIothreadPin *pin = o->iothread_pins->pdata[i];
+        g_autofree char *what = g_strdup_printf("--iothread-pin %s", pin->id);
+        if (!topo_cpus_validate(s->iothread_cpus->pdata[i], &s->ctx, what, &local))
+            return fail_with(error, local, QPIN_EXIT_MAP, NULL);
+    }
+    return TRUE;
+}
+
+gboolean qpin_flow_pins_anything(const QpinFlow *s)
+{
+    return s->spec || s->emulator_cpus || s->emulator_auto || s->iothread_cpus->len ||
+           s->opt->sched.set;
+}
+
+static gboolean vcpus_pinned(const QpinFlow *s)
+{
+    return s->spec || s->opt->sched.set;
+}
+
+gboolean qpin_flow_query(QpinFlow *s, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    GError *local = NULL;
+    s->cpus = qmp_query_cpus_fast(s->qmp, &local);
+    if (!s->cpus) {
+        g_prefix_error(&local, "query-cpus-fast: ");
+        qpin_error_propagate(error, local, qpin_qmp_exit_code(local));
+        return FALSE;
+    }
+    s->iothreads = qmp_query_iothreads(s->qmp, &local);
+    if (!s->iothreads) {
+        g_prefix_error(&local, "query-iothreads: ");
+        qpin_error_propagate(error, local, qpin_qmp_exit_code(local));
+        return FALSE;
+    }
+    qpin_report_timing(s->report, "query", qpin_ms_since(t0));
+
+    const QmpGreeting *greeting = qmp_client_greeting(s->qmp);
+    if (greeting && !s->report->qemu_version)
+        s->report->qemu_version =
+            g_strdup_printf("%d.%d.%d", greeting->major, greeting->minor, greeting->micro);
+
+    for (guint i = 0; i < s->cpus->len; i++) {
+        const QmpCpuInfo *c = s->cpus->pdata[i];
+        const gint64 values[] = {c->cpu_index, c->socket, c->die, c->cluster,
+                                 c->core,      c->thread, c->node};
+        for (gsize k = 0; k < G_N_ELEMENTS(values); k++) {
+            if (values[k] < -1 || values[k] > G_MAXINT) {
+                g_set_error(error, QPIN_ERROR, QPIN_EXIT_QMP,
+                            "query-cpus-fast: vCPU %" G_GINT64_FORMAT
+                            " has a topology value out of range (%" G_GINT64_FORMAT ")",
+                            c->cpu_index, values[k]);
+                return FALSE;
+            }
+        }
+        QpinReportVcpu *v = qpin_report_add_vcpu(s->report);
+        v->index = (int)c->cpu_index;
+        v->thread_id = c->thread_id;
+        v->props = (TopoVcpu){
+            .index = (int)c->cpu_index,
+            .socket = c->has_socket ? (int)c->socket : -1,
+            .die = c->has_die ? (int)c->die : -1,
+            .cluster = c->has_cluster ? (int)c->cluster : -1,
+            .core = c->has_core ? (int)c->core : -1,
+            .thread = c->has_thread ? (int)c->thread : -1,
+            .node = c->has_node ? (int)c->node : -1,
+        };
+    }
+    for (guint i = 0; i < s->iothreads->len; i++) {
+        const QmpIothread *io = s->iothreads->pdata[i];
+        QpinReportThread *t = qpin_report_add_thread(s->report->iothreads);
+        t->id = g_strdup(io->id);
+        t->thread_id = io->thread_id;
+    }
+    return TRUE;
+}
+
+/* QEMU's threads now (/proc/PID/task, one pass): the names of the table, and the check that a
+ * thread id QMP gave is a thread of QEMU (ids are reused). */
+static gboolean list_threads(QpinFlow *s, GError **error)
+{
+    const QpinOptions *o = s->opt;
+    s->threads = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    /* Reading every comm costs a file per thread: only when something shows the names. */
+    if (o->quiet && !o->json && !o->report) {
+        g_autoptr(GArray) ids = qpin_threads_ids(s->pid, NULL, error);
+        if (!ids)
+            return FALSE;
+        for (guint i = 0; i < ids->len; i++)
+            g_hash_table_insert(s->threads, GINT_TO_POINTER(g_array_index(ids, pid_t, i)), NULL);
+        return TRUE;
+    }
+    g_autoptr(GPtrArray) threads = qpin_threads_list(s->pid, NULL, error);
+    if (!threads)
+        return FALSE;
+    for (guint i = 0; i < threads->len; i++) {
+        QpinThread *t = threads->pdata[i];
+        g_hash_table_insert(s->threads, GINT_TO_POINTER(t->tid), g_steal_pointer(&t->name));
+    }
+    for (guint i = 0; i < s->report->vcpus->len; i++) {
+        QpinReportVcpu *v = s->report->vcpus->pdata[i];
+        const char *name = g_hash_table_lookup(s->threads, GINT_TO_POINTER((int)v->thread_id));
+        if (name && v->thread_id > 0 && v->thread_id <= G_MAXINT)
+            v->thread_name = g_strdup(name);
+    }
+    for (guint i = 0; i < s->report->iothreads->len; i++) {
+        QpinReportThread *t = s->report->iothreads->pdata[i];
+        const char *name = g_hash_table_lookup(s->threads, GINT_TO_POINTER((int)t->thread_id));
+        if (name && t->thread_id > 0 && t->thread_id <= G_MAXINT)
+            t->name = g_strdup(name);
+    }
+    return TRUE;
+}
+
+static gboolean thread_of_qemu(const QpinFlow *s, gint64 tid)
+{
+    return s->threads && tid > 0 && tid <= G_MAXINT &&
+           g_hash_table_contains(s->threads, GINT_TO_POINTER((int)tid));
+}
+
+/* A thread id that can name a thread: QMP carries 64-bit integers, pid_t is 32 bits. */
+static gboolean valid_tid(gint64 tid)
+{
+    return tid > 0 && tid <= G_MAXINT;
+}
+
+/* Refuses thread ids that cannot be pinned one by one: not positive, shared by several vCPUs
+ * (single-threaded TCG) or not a thread of QEMU's process (ids are reused). */
+static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < s->cpus->len; i++) {
+        const QmpCpuInfo *c = s->cpus->pdata[i];
+        if (!valid_tid(c->thread_id)) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                        "QEMU reports thread id %" G_GINT64_FORMAT " for vCPU %" G_GINT64_FORMAT
+                        ": it has no thread of its own to pin",
+                        c->thread_id, c->cpu_index);
+            return FALSE;
+        }
+        const QmpCpuInfo *other = g_hash_table_lookup(seen, &c->thread_id);
+        if (other) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                        "vCPUs %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                        " share thread %" G_GINT64_FORMAT
+                        ": single-threaded TCG runs every vCPU on one thread, so vCPUs cannot be "
+                        "pinned one by one; use -accel tcg,thread=multi (or KVM)",
+                        other->cpu_index, c->cpu_index, c->thread_id);
+            return FALSE;
+        }
+        g_hash_table_insert(seen, (gpointer)&c->thread_id, (gpointer)c);
+        if (!thread_of_qemu(s, c->thread_id)) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                        "vCPU %" G_GINT64_FORMAT ": thread %" G_GINT64_FORMAT
+                        " is not a thread of QEMU (process %d)",
+                        c->cpu_index, c->thread_id, (int)s->pid);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean duplicate_vcpu_threads(const QpinFlow *s)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < s->cpus->len; i++) {
+        QmpCpuInfo *c = s->cpus->pdata[i];
+        if (!g_hash_table_add(seen, &c->thread_id))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static const QmpIothread *find_iothread(const QpinFlow *s, const char *id)
+{
+    for (guint i = 0; i < s->iothreads->len; i++) {
+        const QmpIothread *io = s->iothreads->pdata[i];
+        if (io->id && !strcmp(io->id, id))
+            return io;
+    }
+    return NULL;
+}
+
+gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    const QpinOptions *o = s->opt;
+    GError *local = NULL;
+    guint n = s->cpus->len;
+
+    s->report->qemu_pid = s->pid;
+    if (s->pid > 0 && !list_threads(s, error))
+        return FALSE;
+    if (pinning && vcpus_pinned(s) && !check_vcpu_threads(s, error))
+        return FALSE;
+    if (!pinning && vcpus_pinned(s) && duplicate_vcpu_threads(s))
+        g_ptr_array_add(s->report->warnings,
+                        g_strdup("several vCPUs share one thread (single-threaded TCG): qpin run "
+                                 "would refuse to pin them; use -accel tcg,thread=multi"));
+
+    if (s->spec) {
+        g_autofree TopoVcpu *vcpus = g_new0(TopoVcpu, MAX(n, 1));
+        for (guint i = 0; i < n; i++)
+            vcpus[i] = ((QpinReportVcpu *)s->report->vcpus->pdata[i])->props;
+        s->map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
+        if (!s->map)
+            return fail_with(error, local, QPIN_EXIT_MAP, "--pin");
+        if (s->map->cpus->len != n) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                        "--pin: the map has %u entries for %u vCPUs", s->map->cpus->len, n);
+            return FALSE;
+        }
+        for (guint i = 0; s->map->warnings && i < s->map->warnings->len; i++)
+            g_ptr_array_add(s->report->warnings, g_strdup(s->map->warnings->pdata[i]));
+        for (guint i = 0; o->explain && s->map->explain && i < s->map->explain->len; i++)
+            g_ptr_array_add(s->report->explain, g_strdup(s->map->explain->pdata[i]));
+        for (guint i = 0; i < n; i++) {
+            QpinReportVcpu *v = s->report->vcpus->pdata[i];
+            v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
+        }
+    }
+    if (o->sched.set)
+        for (guint i = 0; i < n; i++)
+            ((QpinReportVcpu *)s->report->vcpus->pdata[i])->sched = qpin_sched_format(&o->sched);
+
+    if (s->emulator_auto) {
+        if (!s->map) {
+            g_set_error_literal(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                                "--emulator-pin auto places the emulator threads next to the "
+                                "vCPUs: it needs --pin");
+            return FALSE;
+        }
+        s->emulator_cpus = topo_place_emulator_auto(s->map, &s->ctx, &local);
+        if (!s->emulator_cpus)
+            return fail_with(error, local, QPIN_EXIT_MAP, "--emulator-pin auto");
+    }
+    if (s->emulator_cpus)
+        s->report->emulator_cpus = topo_cpuset_copy(s->emulator_cpus);
+
+    for (guint i = 0; i < o->iothread_pins->len; i++) {
+        const QpinIothreadPin *pin = o->iothread_pins->pdata[i];
+        const QmpIothread *io = find_iothread(s, pin->id);
+        if (!io) {
+            GString *ids = g_string_new(NULL);
+            for (guint k = 0; k < s->iothreads->len; k++)
+                g_string_append_printf(ids, "%s%s", k ? ", " : "",
+                                       ((QmpIothread *)s->iothreads->pdata[k])->id);
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                        "--iothread-pin %s: QEMU has no iothread '%s' (%s%s)", pin->id, pin->id,
+                        ids->len ? "it has: " : "add -object iothread,id=ID",
+                        ids->len ? ids->str : "");
+            g_string_free(ids, TRUE);
+            return FALSE;
+        }
+        if (pinning && (!valid_tid(io->thread_id) || !thread_of_qemu(s, io->thread_id))) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                        "iothread %s: thread %" G_GINT64_FORMAT " is not a thread of QEMU "
+                        "(process %d)",
+                        pin->id, io->thread_id, (int)s->pid);
+            return FALSE;
+        }
+        for (guint k = 0; k < s->report->iothreads->len; k++) {
+            QpinReportThread *t = s->report->iothreads->pdata[k];
+            if (!g_strcmp0(t->id, pin->id))
+                t->cpus = topo_cpuset_copy(s->iothread_cpus->pdata[i]);
+        }
+    }
+    qpin_report_timing(s->report, "map", qpin_ms_since(t0));
+    return TRUE;
+}
+
+static void save_thread(QpinFlow *s, pid_t tid)
+{
+    SavedThread saved = {.tid = tid};
+    saved.cpus = qpin_thread_affinity(tid, "thread", NULL);
+    if (!saved.cpus)
+        return;
+    if (!qpin_thread_sched(tid, &saved.sched, "thread", NULL))
+        saved.sched.set = FALSE;
+    g_array_append_val(s->saved, saved);
+}
+
+gboolean qpin_flow_apply(QpinFlow *s, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    const QpinOptions *o = s->opt;
+    gboolean save = o->command == QPIN_COMMAND_PIN;
+    const TopoCpuSet *allowed = s->host->cpus_allowed;
+
+    /* The emulator threads are those present now: list again, the names are known. */
+    g_autoptr(GArray) threads = qpin_threads_ids(s->pid, NULL, error);
+    if (!threads)
+        return FALSE;
+    g_autoptr(GHashTable) known = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint i = 0; i < s->cpus->len; i++)
+        g_hash_table_add(known, GINT_TO_POINTER((int)((QmpCpuInfo *)s->cpus->pdata[i])->thread_id));
+    for (guint i = 0; i < s->iothreads->len; i++)
+        g_hash_table_add(known,
+                         GINT_TO_POINTER((int)((QmpIothread *)s->iothreads->pdata[i])->thread_id));
+    g_ptr_array_set_size(s->report->emulator, 0);
+    for (guint i = 0; i < threads->len; i++) {
+        pid_t tid = g_array_index(threads, pid_t, i);
+        if (g_hash_table_contains(known, GINT_TO_POINTER((int)tid)))
+            continue;
+        const char *name =
+            s->threads ? g_hash_table_lookup(s->threads, GINT_TO_POINTER(tid)) : NULL;
+        char *fresh = name ? NULL : qpin_thread_name(s->pid, tid, NULL);
+        if (!name && !fresh)
+            continue; /* ended meanwhile */
+        QpinReportThread *t = qpin_report_add_thread(s->report->emulator);
+        t->thread_id = tid;
+        t->name = fresh ? fresh : g_strdup(name);
+        if (s->emulator_cpus)
+            t->cpus = topo_cpuset_copy(s->emulator_cpus);
+    }
+
+    if (vcpus_pinned(s)) {
+        for (guint i = 0; i < s->report->vcpus->len; i++) {
+            const QpinReportVcpu *v = s->report->vcpus->pdata[i];
+            g_autofree char *what =
+                g_strdup_printf("vCPU %d (thread %" G_GINT64_FORMAT ")", v->index, v->thread_id);
+            if (save)
+                save_thread(s, (pid_t)v->thread_id);
+            if (!qpin_thread_apply((pid_t)v->thread_id, v->cpus, &o->sched, what, allowed, error))
+                return FALSE;
+        }
+    }
+    if (s->emulator_cpus) {
+        for (guint i = 0; i < s->report->emulator->len; i++) {
+            const QpinReportThread *t = s->report->emulator->pdata[i];
+            g_autofree char *what =
+                g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+            if (save)
+                save_thread(s, (pid_t)t->thread_id);
+            GError *local = NULL;
+            if (!qpin_thread_apply((pid_t)t->thread_id, t->cpus, NULL, what, allowed, &local)) {
+                /* A worker that ended since the listing has nothing left to pin. */
+                if (!qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
+                    g_error_free(local);
+                    g_ptr_array_remove_index(s->report->emulator, i--);
+                    continue;
+                }
+                g_propagate_error(error, local);
+                return FALSE;
+            }
+        }
+    }
+    for (guint i = 0; i < s->report->iothreads->len; i++) {
+        const QpinReportThread *t = s->report->iothreads->pdata[i];
+        if (!t->cpus)
+            continue;
+        g_autofree char *what =
+            g_strdup_printf("iothread %s (thread %" G_GINT64_FORMAT ")", t->id, t->thread_id);
+        if (save)
+            save_thread(s, (pid_t)t->thread_id);
+        if (!qpin_thread_apply((pid_t)t->thread_id, t->cpus, NULL, what, allowed, error))
+            return FALSE;
+    }
+    qpin_report_timing(s->report, "pin", qpin_ms_since(t0));
+    return TRUE;
+}
+
+#define MAX_PROBLEMS 8
+
+static void problem(GString *problems, guint *count, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void problem(GString *problems, guint *count, const char *fmt, ...)
+{
+    if (++*count > MAX_PROBLEMS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    g_string_append(problems, "\n  ");
+    g_string_append_vprintf(problems, fmt, ap);
+    va_end(ap);
+}
+
+/* Notes a difference between @want and the read-back @actual. */
+static void compare(const char *what, const TopoCpuSet *want, const TopoCpuSet *actual,
+                    GString *problems, guint *count)
+{
+    if (!want || topo_cpuset_equal(want, actual))
+        return;
+    g_autofree char *w = topo_cpuset_format(want), *a = topo_cpuset_format(actual);
+    g_autoptr(TopoCpuSet) lost = topo_cpuset_copy(want);
+    topo_cpuset_subtract(lost, actual);
+    g_autofree char *l = topo_cpuset_format(lost);
+    if (*l)
+        problem(problems, count,
+                "%s: asked for CPUs %s, the kernel holds %s (CPUs %s are outside the thread's "
+                "cpuset or offline)",
+                what, w, a, l);
+    else
+        problem(problems, count, "%s: asked for CPUs %s, the kernel holds %s", what, w, a);
+}
+
+gboolean qpin_flow_verify(QpinFlow *s, GError **error)
+{
+    gint64 t0 = g_get_monotonic_time();
+    const QpinOptions *o = s->opt;
+    g_autoptr(GString) problems = g_string_new(NULL);
+    guint count = 0;
+
+    for (guint i = 0; i < s->report->vcpus->len; i++) {
+        QpinReportVcpu *v = s->report->vcpus->pdata[i];
+        if (v->thread_id <= 0)
+            continue;
+        g_autofree char *what =
+            g_strdup_printf("vCPU %d (thread %" G_GINT64_FORMAT ")", v->index, v->thread_id);
+        GError *local = NULL;
+        topo_cpuset_free(v->cpus_actual);
+        v->cpus_actual = qpin_thread_affinity((pid_t)v->thread_id, what, &local);
+        if (!v->cpus_actual) {
+            problem(problems, &count, "%s", local->message);
+            g_error_free(local);
+            continue;
+        }
+        compare(what, v->cpus, v->cpus_actual, problems, &count);
+        QpinSched actual;
+        if (o->sched.set && qpin_thread_sched((pid_t)v->thread_id, &actual, what, NULL)) {
+            g_free(v->sched_actual);
+            v->sched_actual = qpin_sched_format(&actual);
+            if (!qpin_sched_equal(&o->sched, &actual))
+                problem(problems, &count, "%s: asked for policy %s, it has %s", what, v->sched,
+                        v->sched_actual);
+        }
+    }
+    for (guint i = 0; i < s->report->emulator->len; i++) {
+        QpinReportThread *t = s->report->emulator->pdata[i];
+        g_autofree char *what =
+            g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+        topo_cpuset_free(t->cpus_actual);
+        t->cpus_actual = qpin_thread_affinity((pid_t)t->thread_id, what, NULL);
+        if (!t->cpus_actual) {
+            /* A worker thread that ended: nothing of it is left to verify. */
+            g_ptr_array_remove_index(s->report->emulator, i--);
+            continue;
+        }
+        compare(what, t->cpus, t->cpus_actual, problems, &count);
+    }
+    for (guint i = 0; i < s->report->iothreads->len; i++) {
+        QpinReportThread *t = s->report->iothreads->pdata[i];
+        if (t->thread_id <= 0)
+            continue;
+        g_autofree char *what =
+            g_strdup_printf("iothread %s (thread %" G_GINT64_FORMAT ")", t->id, t->thread_id);
+        GError *local = NULL;
+        topo_cpuset_free(t->cpus_actual);
+        t->cpus_actual = qpin_thread_affinity((pid_t)t->thread_id, what, &local);
+        if (!t->cpus_actual) {
+            problem(problems, &count, "%s", local->message);
+            g_error_free(local);
+            continue;
+        }
+        compare(what, t->cpus, t->cpus_actual, problems, &count);
+    }
+    qpin_report_timing(s->report, "verify", qpin_ms_since(t0));
+    if (count) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "read-back found %u problem%s:%s%s", count,
+                    count == 1 ? "" : "s", problems->str, count > MAX_PROBLEMS ? "\n  ..." : "");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+void qpin_flow_rollback(QpinFlow *s)
+{
+    for (guint i = 0; i < s->saved->len; i++) {
+        const SavedThread *t = &g_array_index(s->saved, SavedThread, i);
+        sched_setaffinity(t->tid, topo_cpuset_raw_size(), topo_cpuset_raw_const(t->cpus));
+        if (t->sched.set) {
+            struct sched_param param = {.sched_priority = t->sched.priority};
+            sched_setscheduler(t->tid, t->sched.policy, &param);
+        }
+    }
+}

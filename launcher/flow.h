@@ -1,0 +1,84 @@
+/* qpin — the steps run, plan and pin share: read the host and the requested pins, query QEMU,
+ * compute and validate the whole map, apply it through one function, read it back. Each step
+ * fills the report; errors are QPIN_ERRORs carrying the exit status. */
+#pragma once
+
+#include "options.h"
+#include "placement.h"
+#include "qmp.h"
+#include "report.h"
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+    const QpinOptions *opt; /* borrowed */
+    TopoHost *host;
+    TopoPlaceCtx ctx;
+    TopoCpuSet *reserved;      /* emulator + iothread pins + --reserve */
+    TopoMapSpec *spec;         /* NULL without --pin */
+    TopoCpuSet *emulator_cpus; /* NULL without --emulator-pin (or until auto computed it) */
+    gboolean emulator_auto;
+    GPtrArray *iothread_cpus; /* TopoCpuSet*, parallel to opt->iothread_pins */
+    GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */
+    GPtrArray *node_binding;  /* guest node -> host nodes (TopoCpuSet* or NULL), or NULL */
+    QmpClient *qmp;           /* borrowed */
+    pid_t pid;
+    GPtrArray *cpus;      /* QmpCpuInfo* */
+    GPtrArray *iothreads; /* QmpIothread* */
+    TopoMap *map;
+    GHashTable *threads; /* tid -> name (comm) of QEMU's threads when the plan was made */
+    GArray *saved;       /* what each touched thread had before, for qpin_flow_rollback() */
+    QpinReport *report;
+} QpinFlow;
+
+QpinFlow *qpin_flow_new(const QpinOptions *opt);
+void qpin_flow_free(QpinFlow *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinFlow, qpin_flow_free)
+
+/* Reads the host (under --sysroot for plans) and parses and validates everything that does not
+ * depend on QEMU: the guest NUMA nodes (run, plan) and their preflight against the host, the map
+ * syntax, --emulator-pin, --iothread-pin and --reserve sets against the allowed CPUs. */
+gboolean qpin_flow_prepare(QpinFlow *s, GError **error);
+
+/* Reads where the guest memory landed (/proc/PID/numa_maps) into the report and fails when a
+ * preallocated backend has pages off its host nodes (QPIN_EXIT_MEMORY). No-op without NUMA. */
+gboolean qpin_flow_check_memory(QpinFlow *s, GError **error);
+
+/* The exit status of a guest NUMA error: usage for parse errors and conflicts with the QEMU
+ * command line, preflight, or memory placement. */
+int qpin_numa_exit_code(const GError *error);
+
+/* Whether anything is to be applied to a thread at all. */
+gboolean qpin_flow_pins_anything(const QpinFlow *s);
+
+/* query-cpus-fast and query-iothreads through s->qmp. */
+gboolean qpin_flow_query(QpinFlow *s, GError **error);
+
+/* Computes and validates the whole map (s->pid must be set). With @pinning, thread ids must be
+ * positive, unique and threads of s->pid (refusing single-threaded TCG, where every vCPU shares one
+ * thread). */
+gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error);
+
+/* Applies every affinity and policy of the plan: vCPUs, then the emulator threads present now
+ * (every thread of the process that is neither a vCPU nor an iothread), then iothreads. */
+gboolean qpin_flow_apply(QpinFlow *s, GError **error);
+
+/* Reads every thread back (sched_getaffinity, sched_getscheduler) into the report and fails
+ * on any difference from the plan. */
+gboolean qpin_flow_verify(QpinFlow *s, GError **error);
+
+/* Puts back the affinity and policy each touched thread had before qpin_flow_apply(). For
+ * a QEMU qpin did not start; best effort. */
+void qpin_flow_rollback(QpinFlow *s);
+
+/* Milliseconds since @start_us (a g_get_monotonic_time() value). */
+double qpin_ms_since(gint64 start_us);
+
+/* The exit status for a QMP failure: QPIN_EXIT_QMP_COMMAND when QEMU answered with an error,
+ * QPIN_EXIT_QMP otherwise. */
+int qpin_qmp_exit_code(const GError *error);
+
+G_END_DECLS

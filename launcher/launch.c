@@ -1,0 +1,301 @@
+/* qpin — launching QEMU for run and plan, see launch.h. */
+#include "launch.h"
+
+#include "error.h"
+#include "numa.h"
+#include "output.h"
+#include "qemu-argv.h"
+#include "flow.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+    QpinOptions *opt;
+    QpinFlow *s;
+    int sigfd;
+    QpinQemu *qemu;
+    QmpClient *qmp;
+    int qmp_fd;        /* our end of the socketpair, owned by qmp once it exists */
+    gint64 spawned_us; /* just before QEMU was forked */
+} Launch;
+
+/* Ends QEMU for good: QMP quit when the channel still works, SIGTERM otherwise, SIGKILL after
+ * the kill timeout. Always reaps. */
+static void stop_qemu(Launch *l)
+{
+    if (!l->qemu || l->qemu->reaped)
+        return;
+    gboolean quit = FALSE;
+    /* Before the negotiation QEMU would not take the quit (and may not be reading yet). */
+    if (l->qmp && qmp_client_greeting(l->qmp) && !qmp_client_is_broken(l->qmp)) {
+        qmp_client_set_timeout(l->qmp, MIN(l->opt->kill_timeout_ms, QMP_DEFAULT_TIMEOUT_MS));
+        quit = qmp_quit(l->qmp, NULL);
+    }
+    qpin_qemu_stop(l->qemu, l->sigfd, !quit, l->opt->kill_timeout_ms);
+}
+
+/* A failure before the guest ran: say why, leave no QEMU behind, return the exit status. */
+static int fail(Launch *l, GError *error)
+{
+    int code = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
+    qpin_err("%s", error->message);
+    l->s->report->error = g_strdup(error->message);
+    g_error_free(error);
+    if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
+        /* QEMU went away by itself, which is likely why the step failed. */
+        g_autofree char *how = qpin_wait_status_describe(l->qemu->status);
+        qpin_err("QEMU (pid %d) %s", (int)l->qemu->pid, how);
+    }
+    gboolean had_qemu = l->qemu && !l->qemu->reaped;
+    stop_qemu(l);
+    if (had_qemu)
+        qpin_err("QEMU (pid %d) stopped; the guest never ran", (int)l->qemu->pid);
+    qpin_output_report_file(l->s);
+    return code;
+}
+
+static int interrupted(Launch *l, int signo)
+{
+    GError *error = g_error_new(QPIN_ERROR, QPIN_EXIT_INTERRUPTED,
+                                "interrupted by signal %d (%s) before the guest started", signo,
+                                strsignal(signo));
+    return fail(l, error);
+}
+
+/* A socketpair whose QEMU end is not one of the standard descriptors, whatever qpin was
+ * started with: a closed stdin would otherwise hand QEMU its QMP channel as fd 0. */
+static gboolean qmp_socketpair(int fds[2], GError **error)
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_QEMU_START, "socketpair: %s", g_strerror(errno));
+        return FALSE;
+    }
+    if (fds[1] < 3) {
+        int moved = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) {
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_QEMU_START, "fcntl: %s", g_strerror(errno));
+            close(fds[0]);
+            close(fds[1]);
+            return FALSE;
+        }
+        close(fds[1]);
+        fds[1] = moved;
+    }
+    return TRUE;
+}
+
+static gboolean drain_events(gpointer data)
+{
+    QmpClient *qmp = data;
+    for (;;) {
+        GError *error = NULL;
+        QmpEvent *event = qmp_client_wait_event(qmp, NULL, 0, &error);
+        if (event) {
+            qmp_event_free(event);
+            continue;
+        }
+        gboolean timeout = g_error_matches(error, QMP_ERROR, QMP_ERROR_TIMEOUT);
+        g_error_free(error);
+        return timeout;
+    }
+}
+
+/* Whether a cont that failed with @error went out (@sent commands before it) and the
+ * connection then closed: QEMU most likely resumed the guest and ended right away. From there
+ * on qpin behaves as for any started guest and mirrors QEMU's status. */
+static gboolean cont_taken(QmpClient *qmp, guint sent, const GError *error)
+{
+    return qmp_client_commands_sent(qmp) > sent && error->domain == QMP_ERROR &&
+           (error->code == QMP_ERROR_CLOSED || error->code == QMP_ERROR_IO);
+}
+
+/* The QEMU command line with the guest NUMA objects for @host; with @probe, the stand-in
+ * objects a plan starts QEMU with (same guest nodes, nothing allocated, no host binding). */
+static GPtrArray *build_argv(Launch *l, int qmp_fd, gboolean probe, GError **error)
+{
+    QpinFlow *s = l->s;
+    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(l->opt->qemu_argv, qmp_fd, error);
+    if (!argv)
+        return NULL;
+    GError *local = NULL;
+    gboolean ok = probe ? qpin_numa_qemu_args_probe(s->numa_nodes, argv, &local)
+                        : qpin_numa_qemu_args_host(s->numa_nodes, s->host, argv, &local);
+    if (!ok) {
+        qpin_error_propagate(error, local, qpin_numa_exit_code(local));
+        return NULL;
+    }
+    return g_steal_pointer(&argv);
+}
+
+static void progress_tick(gpointer data)
+{
+    qpin_progress_update(data);
+}
+
+/* Starts QEMU and waits until its QMP monitor answered the negotiation. */
+static gboolean start_qemu(Launch *l, int *signo, GError **error)
+{
+    QpinFlow *s = l->s;
+    gboolean plan = l->opt->command == QPIN_COMMAND_PLAN;
+    int fds[2];
+    if (!qmp_socketpair(fds, error))
+        return FALSE;
+    /* The argv of the plan and the report is the one `run` would use on that host; a plan
+     * starts QEMU only to ask it about the guest, so it allocates nothing. */
+    g_autoptr(GPtrArray) argv = build_argv(l, fds[1], FALSE, error);
+    g_autoptr(GPtrArray) probe = argv && plan ? build_argv(l, fds[1], TRUE, error) : NULL;
+    if (!argv || (plan && !probe)) {
+        close(fds[0]);
+        close(fds[1]);
+        return FALSE;
+    }
+    s->report->qemu_argv = g_strdupv((char **)argv->pdata);
+    if (probe) {
+        g_ptr_array_unref(argv);
+        argv = g_steal_pointer(&probe);
+    }
+
+    gint64 t0 = l->spawned_us = g_get_monotonic_time();
+    l->qemu = qpin_qemu_spawn((char **)argv->pdata, fds[1], error);
+    close(fds[1]);
+    if (!l->qemu) {
+        close(fds[0]);
+        return FALSE;
+    }
+    s->pid = l->qemu->pid;
+    s->report->qemu_pid = l->qemu->pid;
+    l->qmp_fd = fds[0];
+    GError *local = NULL;
+    l->qmp = qmp_client_new_from_fd(fds[0], &local);
+    if (!l->qmp) {
+        close(fds[0]);
+        qpin_error_propagate(error, local, QPIN_EXIT_QMP);
+        return FALSE;
+    }
+    s->qmp = l->qmp;
+
+    /* QEMU preallocates guest memory before its monitor speaks: show how far it got. */
+    guint64 prealloc = plan ? 0 : qpin_numa_prealloc_bytes(s->numa_nodes);
+    QpinProgress *progress = NULL;
+    if (prealloc)
+        progress = qpin_progress_new(l->qemu->pid, prealloc, l->opt->quiet ? -1 : STDERR_FILENO);
+    QpinWaitResult r = qpin_qemu_wait_ready(l->qemu, l->sigfd, l->qmp_fd,
+                                            progress ? progress_tick : NULL, progress, 200, signo);
+    if (progress)
+        qpin_report_timing(s->report, "prealloc", (double)qpin_progress_finish(progress));
+    if (r == QPIN_WAIT_SIGNAL)
+        return FALSE;
+    if (r == QPIN_WAIT_READY && qmp_client_handshake(l->qmp, &local)) {
+        qpin_report_timing(s->report, "spawn_to_ready", qpin_ms_since(t0));
+        return TRUE;
+    }
+    /* The monitor closed or never spoke: most likely QEMU is exiting after an error of its
+     * own, which it printed on the stderr it shares with qpin. */
+    if (r == QPIN_WAIT_EXITED || qpin_qemu_wait_exit(l->qemu, l->sigfd, l->opt->kill_timeout_ms)) {
+        g_autofree char *how = qpin_wait_status_describe(l->qemu->status);
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_QEMU_START,
+                    "QEMU %s before its QMP monitor was ready (QEMU's own messages, if any, are "
+                    "above)",
+                    how);
+        g_clear_error(&local);
+        return FALSE;
+    }
+    g_prefix_error(&local, "QMP handshake with QEMU failed: ");
+    qpin_error_propagate(error, local, QPIN_EXIT_QMP);
+    return FALSE;
+}
+
+int qpin_launch(QpinOptions *opt)
+{
+    gboolean run = opt->command == QPIN_COMMAND_RUN;
+    g_autoptr(QpinFlow) s = qpin_flow_new(opt);
+    Launch launch = {.opt = opt, .s = s, .sigfd = -1, .qmp_fd = -1}, *l = &launch;
+    GError *error = NULL;
+    int signo = 0, status;
+
+    if (!qpin_flow_prepare(s, &error)) {
+        qpin_err("%s", error->message);
+        status = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
+        g_error_free(error);
+        return status;
+    }
+    l->sigfd = qpin_signals_setup(&error);
+    if (l->sigfd < 0) {
+        status = fail(l, error);
+        goto out;
+    }
+    if (!start_qemu(l, &signo, &error)) {
+        status = signo ? interrupted(l, signo) : fail(l, error);
+        goto out;
+    }
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (!qpin_flow_query(s, &error) || !qpin_flow_plan(s, run, &error) ||
+        (run && !qpin_flow_check_memory(s, &error))) {
+        status = fail(l, error);
+        goto out;
+    }
+    qpin_output_warnings(s);
+
+    if (!run) {
+        s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+        stop_qemu(l);
+        status = qpin_output(s, stdout) ? QPIN_EXIT_OK : QPIN_EXIT_FAILURE;
+        goto out;
+    }
+
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (!qpin_flow_apply(s, &error) || !qpin_flow_verify(s, &error)) {
+        status = fail(l, error);
+        goto out;
+    }
+    /* The last moment a signal can still stop a guest that never ran. */
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (opt->cont) {
+        gint64 t0 = g_get_monotonic_time();
+        guint sent = qmp_client_commands_sent(l->qmp);
+        if (!qmp_cont(l->qmp, &error) && cont_taken(l->qmp, sent, error)) {
+            /* The guest ran and QEMU ended before its reply could be read (a guest that
+             * powers off at once): supervision reaps QEMU and mirrors its status. */
+            g_clear_error(&error);
+        }
+        if (error) {
+            g_prefix_error(&error, "cont: ");
+            GError *wrapped = NULL;
+            qpin_error_propagate(&wrapped, error, qpin_qmp_exit_code(error));
+            status = fail(l, wrapped);
+            goto out;
+        }
+        qpin_report_timing(s->report, "cont", qpin_ms_since(t0));
+    }
+    qpin_report_timing(s->report, "total", qpin_ms_since(l->spawned_us));
+    s->report->state = g_strdup(opt->cont ? "running" : "paused");
+    s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+    qpin_output(s, stderr);
+
+    status = qpin_qemu_supervise(l->qemu, l->sigfd, l->qmp_fd, drain_events, l->qmp,
+                                 opt->kill_timeout_ms);
+out:
+    if (l->qemu && !l->qemu->reaped)
+        qpin_qemu_stop(l->qemu, l->sigfd, TRUE, opt->kill_timeout_ms);
+    qmp_client_free(l->qmp);
+    qpin_qemu_free(l->qemu);
+    if (l->sigfd >= 0)
+        close(l->sigfd);
+    return status;
+}

@@ -1,0 +1,352 @@
+/* Tests of run/plan/pin option parsing and the --config file, and which of them wins. */
+#include "error.h"
+#include "options.h"
+#include "qpin-check.h"
+
+#include <glib/gstdio.h>
+#include <sched.h>
+#include <string.h>
+
+static QpinOptions *parse(QpinCommandKind command, const char *const *args, GError **error)
+{
+    return qpin_options_parse(command, (int)g_strv_length((char **)args), (char **)args, error);
+}
+
+static void assert_fails(QpinCommandKind command, const char *const *args, const char *needle)
+{
+    GError *error = NULL;
+    QpinOptions *o = parse(command, args, &error);
+    g_autofree char *joined = g_strjoinv(" ", (char **)args);
+    ck_assert_msg(!o, "'%s' parsed but must fail", joined);
+    ck_assert_ptr_nonnull(error);
+    ck_assert_msg(error->domain == QPIN_ERROR && error->code == QPIN_EXIT_USAGE,
+                  "'%s': wrong error %d: %s", joined, error->code, error->message);
+    ck_assert_msg(strstr(error->message, needle), "'%s': message '%s' lacks '%s'", joined,
+                  error->message, needle);
+    g_error_free(error);
+}
+
+static char *write_config(const char *text)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("qpin-config-XXXXXX.ini", &path, NULL);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static void assert_argv(char **got, const char *const *want)
+{
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(g_strv_length(got), g_strv_length((char **)want));
+    for (int i = 0; want[i]; i++)
+        ck_assert_str_eq(got[i], want[i]);
+}
+
+START_TEST(test_run_options)
+{
+    const char *args[] = {"run", "--pin", "1,0", "--emulator-pin", "0", "--iothread-pin", "io0=1",
+                          "--iothread-pin=io1=0-1", "--vcpu-sched", "fifo:5", "--no-cont", "-q",
+                          "--report", "r.json", "--kill-timeout", "2.5", "--reserve", "3",
+                          "--allow-overcommit", "--numa", "1G", "--numa", "2G@0", "--",
+                          /* Options after -- belong to QEMU even when qpin knows them. */
+                          "qemu-system-x86_64", "--pin", "x", "-q", "--", NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
+    ck_assert_msg(o, "%s", error ? error->message : "?");
+    ck_assert_str_eq(o->pin, "1,0");
+    ck_assert_str_eq(o->emulator_pin, "0");
+    ck_assert_uint_eq(o->iothread_pins->len, 2);
+    QpinIothreadPin *p0 = o->iothread_pins->pdata[0], *p1 = o->iothread_pins->pdata[1];
+    ck_assert_str_eq(p0->id, "io0");
+    ck_assert_str_eq(p0->cpus, "1");
+    ck_assert_str_eq(p1->id, "io1");
+    ck_assert_str_eq(p1->cpus, "0-1");
+    ck_assert(o->sched.set);
+    ck_assert_int_eq(o->sched.policy, SCHED_FIFO);
+    ck_assert_int_eq(o->sched.priority, 5);
+    ck_assert(!o->cont);
+    ck_assert(o->quiet);
+    ck_assert_str_eq(o->report, "r.json");
+    ck_assert_int_eq(o->kill_timeout_ms, 2500);
+    ck_assert_str_eq(o->reserve, "3");
+    ck_assert(o->allow_overcommit);
+    const char *numa[] = {"1G", "2G@0", NULL};
+    assert_argv(o->numa, numa);
+    const char *qemu[] = {"qemu-system-x86_64", "--pin", "x", "-q", "--", NULL};
+    assert_argv(o->qemu_argv, qemu);
+}
+END_TEST
+
+START_TEST(test_defaults_and_no_separator)
+{
+    const char *args[] = {"run", "--pin", "auto", "qemu-system-x86_64", "-smp", "2", NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
+    ck_assert_msg(o, "%s", error ? error->message : "?");
+    const char *qemu[] = {"qemu-system-x86_64", "-smp", "2", NULL};
+    assert_argv(o->qemu_argv, qemu);
+    ck_assert(o->cont);
+    ck_assert(!o->quiet && !o->json && !o->explain && !o->allow_overcommit);
+    ck_assert_int_eq(o->kill_timeout_ms, QPIN_DEFAULT_KILL_TIMEOUT_MS);
+    ck_assert(!o->sched.set);
+    ck_assert_ptr_null(o->emulator_pin);
+
+    const char *pin[] = {"pin", "--qmp", "/run/vm.qmp", "--pid", "1234", "--cont", NULL};
+    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
+    ck_assert_msg(p, "%s", error ? error->message : "?");
+    ck_assert_str_eq(p->qmp, "/run/vm.qmp");
+    ck_assert_int_eq(p->pid, 1234);
+    ck_assert(p->cont);
+    const char *pin2[] = {"pin", "--qmp", "s", NULL};
+    g_autoptr(QpinOptions) p2 = parse(QPIN_COMMAND_PIN, pin2, &error);
+    ck_assert(p2 && !p2->cont);
+
+    const char *plan[] = {"plan", "--sysroot", "/fixture", "--json", "--explain", "--", "q", NULL};
+    g_autoptr(QpinOptions) pl = parse(QPIN_COMMAND_PLAN, plan, &error);
+    ck_assert_msg(pl, "%s", error ? error->message : "?");
+    ck_assert_str_eq(pl->sysroot, "/fixture");
+    ck_assert(pl->json && pl->explain);
+}
+END_TEST
+
+START_TEST(test_help)
+{
+    const char *args[] = {"plan", "--pin", "x", "--help", NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_PLAN, args, &error);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_nonnull(o->help);
+    ck_assert_msg(strstr(o->help, "--sysroot") && strstr(o->help, "--pin"), "%s", o->help);
+    /* run has no --sysroot; pin has --qmp. */
+    const char *run[] = {"run", "-h", NULL};
+    g_autoptr(QpinOptions) r = parse(QPIN_COMMAND_RUN, run, &error);
+    ck_assert(r && r->help && !strstr(r->help, "--sysroot") && strstr(r->help, "--no-cont"));
+    const char *pin[] = {"pin", "--help", NULL};
+    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
+    ck_assert(p && p->help && strstr(p->help, "--qmp"));
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    const char *unknown[] = {"run", "--bogus", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, unknown, "--bogus");
+    const char *both[] = {"run", "--cont", "--no-cont", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, both, "contradict");
+    const char *sched[] = {"run", "--vcpu-sched", "fast", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, sched, "unknown policy 'fast'");
+    const char *prio[] = {"run", "--vcpu-sched", "fifo:100", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, prio, "1 to 99");
+    const char *batchprio[] = {"run", "--vcpu-sched", "batch:3", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, batchprio, "only fifo and rr");
+    const char *io[] = {"run", "--iothread-pin", "io0", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, io, "ID=CPUS");
+    const char *io2[] = {"run", "--iothread-pin", "=1", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, io2, "ID=CPUS");
+    const char *dup[] = {"run", "--iothread-pin", "a=1", "--iothread-pin", "a=2", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, dup, "given twice");
+    const char *noqemu[] = {"run", "--pin", "1", NULL};
+    assert_fails(QPIN_COMMAND_RUN, noqemu, "no QEMU command");
+    const char *noqemu2[] = {"plan", "--", NULL};
+    assert_fails(QPIN_COMMAND_PLAN, noqemu2, "no QEMU command");
+    const char *noqmp[] = {"pin", "--pin", "1", NULL};
+    assert_fails(QPIN_COMMAND_PIN, noqmp, "--qmp SOCKET is required");
+    const char *positional[] = {"pin", "--qmp", "s", "qemu", NULL};
+    assert_fails(QPIN_COMMAND_PIN, positional, "unexpected argument 'qemu'");
+    const char *timeout[] = {"run", "--kill-timeout", "-1", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, timeout, "--kill-timeout '-1'");
+    const char *timeout2[] = {"run", "--kill-timeout", "5s", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, timeout2, "seconds");
+    const char *pid[] = {"pin", "--qmp", "s", "--pid", "0", NULL};
+    assert_fails(QPIN_COMMAND_PIN, pid, "--pid '0'");
+    /* Options of other commands are refused. */
+    const char *sysroot[] = {"run", "--sysroot", "/x", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, sysroot, "--sysroot");
+    const char *nocont[] = {"plan", "--no-cont", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_PLAN, nocont, "--no-cont");
+    const char *config[] = {"run", "--config", "/nonexistent/qpin.ini", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, config, "/nonexistent/qpin.ini");
+}
+END_TEST
+
+START_TEST(test_config_file)
+{
+    g_autofree char *path =
+        write_config("# the seed's guest, shrunk\n"
+                     "[qemu]\n"
+                     "binary = qemu-system-x86_64\n"
+                     "args = -accel kvm -name 'a,,b c\"d' -append \"x $(y) ; z\" -smp 4\n"
+                     "[qpin]\n"
+                     "pin = expr:2 + v/4 + v%4*68\n"
+                     "emulator-pin = 0,1\n"
+                     "iothread-pin = io0=2;io1=3\n"
+                     "vcpu-sched = rr:7\n"
+                     "reserve = 5\n"
+                     "allow-overcommit = true\n"
+                     "cont = false\n"
+                     "kill-timeout = 3\n"
+                     "report = /tmp/r.json\n"
+                     "quiet = true\n"
+                     "[numa.0]\n"
+                     "size = 1G\n");
+    const char *args[] = {"run", "--config", path, NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
+    ck_assert_msg(o, "%s", error ? error->message : "?");
+    const char *qemu[] = {"qemu-system-x86_64", "-accel", "kvm", "-name", "a,,b c\"d", "-append",
+                          "x $(y) ; z",         "-smp",   "4",   NULL};
+    assert_argv(o->qemu_argv, qemu);
+    ck_assert_str_eq(o->pin, "expr:2 + v/4 + v%4*68");
+    ck_assert_str_eq(o->emulator_pin, "0,1");
+    ck_assert_uint_eq(o->iothread_pins->len, 2);
+    ck_assert_str_eq(((QpinIothreadPin *)o->iothread_pins->pdata[1])->cpus, "3");
+    ck_assert(o->sched.set && o->sched.policy == SCHED_RR && o->sched.priority == 7);
+    ck_assert_str_eq(o->reserve, "5");
+    ck_assert(o->allow_overcommit);
+    ck_assert(!o->cont);
+    ck_assert_int_eq(o->kill_timeout_ms, 3000);
+    ck_assert_str_eq(o->report, "/tmp/r.json");
+    ck_assert(o->quiet);
+    ck_assert_ptr_nonnull(o->keyfile);
+    ck_assert(g_key_file_has_group(o->keyfile, "numa.0"));
+    g_unlink(path);
+}
+END_TEST
+
+START_TEST(test_command_line_overrides_config)
+{
+    g_autofree char *path = write_config("[qemu]\n"
+                                         "args = -smp 8\n"
+                                         "[qpin]\n"
+                                         "pin = 0-7\n"
+                                         "emulator-pin = 0\n"
+                                         "iothread-pin = io0=2;io1=3\n"
+                                         "vcpu-sched = batch\n"
+                                         "cont = false\n"
+                                         "kill-timeout = 3\n");
+    const char *args[] = {"run",
+                          "--config",
+                          path,
+                          "--pin",
+                          "1,0",
+                          "--cont",
+                          "--iothread-pin",
+                          "io1=0",
+                          "--vcpu-sched",
+                          "idle",
+                          "--kill-timeout",
+                          "0.5",
+                          "--",
+                          "/opt/qemu",
+                          "-smp",
+                          "2",
+                          NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
+    ck_assert_msg(o, "%s", error ? error->message : "?");
+    ck_assert_str_eq(o->pin, "1,0");
+    ck_assert_str_eq(o->emulator_pin, "0"); /* not on the command line: from the file */
+    ck_assert(o->cont);
+    ck_assert_int_eq(o->sched.policy, SCHED_IDLE);
+    ck_assert_int_eq(o->kill_timeout_ms, 500);
+    /* The command line's QEMU replaces the file's binary and args as a whole. */
+    const char *qemu[] = {"/opt/qemu", "-smp", "2", NULL};
+    assert_argv(o->qemu_argv, qemu);
+    /* Iothread pins merge by id, the command line winning. */
+    ck_assert_uint_eq(o->iothread_pins->len, 2);
+    for (guint i = 0; i < o->iothread_pins->len; i++) {
+        QpinIothreadPin *p = o->iothread_pins->pdata[i];
+        ck_assert_str_eq(p->cpus, !strcmp(p->id, "io1") ? "0" : "2");
+    }
+
+    /* --no-cont over the file's cont = true; the binary defaults when only args are given. */
+    g_autofree char *path2 = write_config("[qemu]\nargs = -m 1G\n[qpin]\ncont = true\n");
+    const char *args2[] = {"run", "--config", path2, "--no-cont", NULL};
+    g_autoptr(QpinOptions) o2 = parse(QPIN_COMMAND_RUN, args2, &error);
+    ck_assert_msg(o2, "%s", error ? error->message : "?");
+    ck_assert(!o2->cont);
+    const char *qemu2[] = {"qemu-system-x86_64", "-m", "1G", NULL};
+    assert_argv(o2->qemu_argv, qemu2);
+    g_unlink(path);
+    g_unlink(path2);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+    static const struct {
+        const char *text, *needle;
+    } cases[] = {
+        {"[qpin]\npinn = 1\n", "[qpin] pinn: unknown key"},
+        {"[qemu]\nbinaryy = q\n", "[qemu] binaryy: unknown key"},
+        {"[run]\npin = 1\n", "unknown section [run]"},
+        {"[numa.x]\nsize = 1G\n", "[numa.N]"},
+        {"[qpin]\ncont = maybe\n", "[qpin] cont: expected true or false"},
+        {"[qpin]\nkill-timeout = soon\n", "[qpin] kill-timeout"},
+        {"[qpin]\nvcpu-sched = fifo:0\n", "1 to 99"},
+        {"[qpin]\niothread-pin = io0\n", "[qpin] iothread-pin 'io0': expected ID=CPUS"},
+        {"[qemu]\nargs = -name 'unterminated\n", "[qemu] args"},
+        {"not an ini file\n", "cannot read config file"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = write_config(cases[i].text);
+        const char *args[] = {"run", "--config", path, "--", "q", NULL};
+        assert_fails(QPIN_COMMAND_RUN, args, cases[i].needle);
+        /* Every message names the file. */
+        GError *error = NULL;
+        ck_assert_ptr_null(parse(QPIN_COMMAND_RUN, args, &error));
+        ck_assert_msg(strstr(error->message, path), "%s", error->message);
+        g_error_free(error);
+        g_unlink(path);
+    }
+}
+END_TEST
+
+START_TEST(test_config_per_command_keys)
+{
+    g_autofree char *path = write_config("[qpin]\nqmp = /run/vm.qmp\npid = 77\nsysroot = /fx\n"
+                                         "pin = 1\n");
+    const char *pin[] = {"pin", "--config", path, NULL};
+    GError *error = NULL;
+    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
+    ck_assert_msg(p, "%s", error ? error->message : "?");
+    ck_assert_str_eq(p->qmp, "/run/vm.qmp");
+    ck_assert_int_eq(p->pid, 77);
+    ck_assert_ptr_null(p->sysroot);
+    ck_assert_ptr_null(p->qemu_argv);
+    const char *pin2[] = {"pin", "--config", path, "--qmp", "/other", "--pid", "78", NULL};
+    g_autoptr(QpinOptions) p2 = parse(QPIN_COMMAND_PIN, pin2, &error);
+    ck_assert_msg(p2, "%s", error ? error->message : "?");
+    ck_assert_str_eq(p2->qmp, "/other");
+    ck_assert_int_eq(p2->pid, 78);
+    const char *plan[] = {"plan", "--config", path, "--", "q", NULL};
+    g_autoptr(QpinOptions) pl = parse(QPIN_COMMAND_PLAN, plan, &error);
+    ck_assert_msg(pl, "%s", error ? error->message : "?");
+    ck_assert_str_eq(pl->sysroot, "/fx");
+    ck_assert_ptr_null(pl->qmp);
+    g_unlink(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("options");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, test_run_options);
+    tcase_add_test(tc, test_defaults_and_no_separator);
+    tcase_add_test(tc, test_help);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_config_file);
+    tcase_add_test(tc, test_command_line_overrides_config);
+    tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_config_per_command_keys);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return qpin_check_run(suite());
+}

@@ -1,0 +1,375 @@
+/* Tests of the QEMU command line qpin builds: escaping, -name merging, pass-through, and what
+ * actually reaches an exec'ed program. */
+#include "error.h"
+#include "qemu-argv.h"
+#include "qpin-check.h"
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+START_TEST(test_escape)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"plain", "plain"},
+        {"a,b", "a,,b"},
+        {",", ",,"},
+        {"a,,b", "a,,,,b"},
+        {"x=1,y=2", "x=1,,y=2"},
+        {"sp ace $(x) ; 'q' \"d\"", "sp ace $(x) ; 'q' \"d\""},
+        {"/path/with,comma/file", "/path/with,,comma/file"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *error = NULL;
+        g_autofree char *out = qpin_qemu_escape(cases[i].in, "value", &error);
+        ck_assert_msg(out, "'%s': %s", cases[i].in, error ? error->message : "?");
+        ck_assert_str_eq(out, cases[i].out);
+    }
+}
+END_TEST
+
+START_TEST(test_escape_rejects_line_breaks)
+{
+    const char *bad[] = {"a\nb", "\n", "a\rb"};
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        GError *error = NULL;
+        char *out = qpin_qemu_escape(bad[i], "--thing", &error);
+        ck_assert_ptr_null(out);
+        ck_assert_ptr_nonnull(error);
+        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        ck_assert_msg(strstr(error->message, "--thing"), "%s", error->message);
+        g_error_free(error);
+    }
+}
+END_TEST
+
+START_TEST(test_name_value)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"vmm", "vmm,debug-threads=on"},
+        {"vmm,process=vmm", "vmm,process=vmm,debug-threads=on"},
+        {"guest=vmm,process=vmm", "guest=vmm,process=vmm,debug-threads=on"},
+        {"vmm,process=vmm,debug-threads=on", "vmm,process=vmm,debug-threads=on"},
+        {"vmm,debug-threads=off,process=p", "vmm,debug-threads=on,process=p"},
+        {"vmm,nodebug-threads", "vmm,debug-threads=on"},
+        {"vmm,debug-threads", "vmm,debug-threads=on"},
+        /* An escaped comma is part of the name, not a separator. */
+        {"a,,b c\"d", "a,,b c\"d,debug-threads=on"},
+        {"a,,debug-threads=off", "a,,debug-threads=off,debug-threads=on"},
+        /* The implied first item is the name, whatever it spells. */
+        {"debug-threads", "debug-threads,debug-threads=on"},
+        {"vmm,", "vmm,debug-threads=on"},
+        {"", "debug-threads=on"},
+        {"$(x) ; 'y'", "$(x) ; 'y',debug-threads=on"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *out = qpin_qemu_name_value(cases[i].in);
+        ck_assert_msg(!strcmp(out, cases[i].out), "'%s' -> '%s', expected '%s'", cases[i].in, out,
+                      cases[i].out);
+    }
+}
+END_TEST
+
+static GPtrArray *build(const char *const *user, GError **error)
+{
+    return qpin_qemu_argv_build((char *const *)user, 7, error);
+}
+
+START_TEST(test_build_adds_and_passes_through)
+{
+    const char *user[] = {"qemu-system-x86_64",
+                          "-smp",
+                          "4,sockets=1",
+                          "-append",
+                          "console=ttyS0 a=$(x);b 'q' \"d\"",
+                          "-m",
+                          "1G",
+                          "",
+                          NULL};
+    GError *error = NULL;
+    g_autoptr(GPtrArray) argv = build(user, &error);
+    ck_assert_msg(argv, "%s", error ? error->message : "?");
+    const char *expected[] = {"qemu-system-x86_64",
+                              "-S",
+                              "-chardev",
+                              "socket,id=qpin-qmp,fd=7",
+                              "-mon",
+                              "chardev=qpin-qmp,mode=control",
+                              "-name",
+                              "debug-threads=on",
+                              "-smp",
+                              "4,sockets=1",
+                              "-append",
+                              "console=ttyS0 a=$(x);b 'q' \"d\"",
+                              "-m",
+                              "1G",
+                              "",
+                              NULL};
+    ck_assert_uint_eq(argv->len, G_N_ELEMENTS(expected) - 1);
+    for (guint i = 0; i < argv->len; i++)
+        ck_assert_str_eq(argv->pdata[i], expected[i]);
+    ck_assert_ptr_null(g_ptr_array_index(argv, argv->len) ? argv->pdata[argv->len] : NULL);
+}
+END_TEST
+
+START_TEST(test_build_merges_name)
+{
+    const char *user[] = {"qemu", "-name", "first", "--name", "vmm,process=vmm", "-S", NULL};
+    GError *error = NULL;
+    g_autoptr(GPtrArray) argv = build(user, &error);
+    ck_assert_msg(argv, "%s", error ? error->message : "?");
+    g_autofree char *joined = g_strjoinv("|", (char **)argv->pdata);
+    ck_assert_str_eq(joined, "qemu|-S|-chardev|socket,id=qpin-qmp,fd=7|-mon|"
+                             "chardev=qpin-qmp,mode=control|-name|first|--name|"
+                             "vmm,process=vmm,debug-threads=on|-S");
+}
+END_TEST
+
+START_TEST(test_build_refuses)
+{
+    const char *daemonize[] = {"qemu", "-m", "1G", "-daemonize", NULL};
+    const char *empty[] = {NULL};
+    const char *blank[] = {"", NULL};
+    const char *const *cases[] = {daemonize, empty, blank};
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *error = NULL;
+        GPtrArray *argv = build(cases[i], &error);
+        ck_assert_ptr_null(argv);
+        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        g_error_free(error);
+    }
+}
+END_TEST
+
+START_TEST(test_find)
+{
+    const char *argv[] = {"qemu", "-m", "1G", "--m", "2G", "-mem", NULL};
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)argv, "m"), 3);
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)argv, "mem"), 5);
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)argv, "name"), -1);
+    /* argv[0] is the binary, never an option. */
+    const char *odd[] = {"-m", NULL};
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)odd, "m"), -1);
+}
+END_TEST
+
+START_TEST(test_display)
+{
+    const char *argv[] = {"qemu", "-name", "a,,b c'd", "-m", "1G", "", "$(x)", NULL};
+    g_autofree char *s = qpin_qemu_argv_display((char *const *)argv);
+    ck_assert_str_eq(s, "qemu -name 'a,,b c'\\''d' -m 1G '' '$(x)'");
+}
+END_TEST
+
+/* What arrives at the exec'ed program, byte for byte, and which descriptors it inherits. */
+START_TEST(test_exec_receives_exact_argv)
+{
+    g_autofree char *dir = g_dir_make_tmp("qpin-argv-XXXXXX", NULL);
+    g_autofree char *dump = g_build_filename(dir, "dump", NULL);
+    g_setenv("QPIN_ARGV_DUMP", dump, TRUE);
+    g_setenv("QPIN_ARGV_DUMP_STATUS", "0", TRUE);
+    const char *stand_in = g_getenv("QPIN_ARGV_DUMP_BIN");
+    ck_assert_ptr_nonnull(stand_in);
+
+    const char *values[] = {
+        "a,,b c\"d", "x=1,y=2",  "with space", "$(touch /tmp/qpin-never)",
+        "a;b",       "'single'", "\"double\"", "back\\slash",
+        "*",         "~",        "",           "new\nline",
+    };
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_strv_builder_add(b, stand_in);
+    g_strv_builder_add(b, "-name");
+    g_strv_builder_add(b, "a,,b c\"d");
+    for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+        g_strv_builder_add(b, "-arg");
+        g_strv_builder_add(b, values[i]);
+    }
+    g_auto(GStrv) user = g_strv_builder_end(b);
+
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    int stray = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    GError *error = NULL;
+    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(user, fds[1], &error);
+    ck_assert_msg(argv, "%s", error ? error->message : "?");
+    g_autoptr(QpinQemu) child = qpin_qemu_spawn((char **)argv->pdata, fds[1], &error);
+    ck_assert_msg(child, "%s", error ? error->message : "?");
+    ck_assert(qpin_qemu_reap(child, TRUE));
+    ck_assert_int_eq(qpin_wait_status_exit_code(child->status), 0);
+
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(dump, &data, &len, NULL));
+    /* Split the NUL-separated records. */
+    g_autoptr(GPtrArray) got = g_ptr_array_new();
+    for (gsize off = 0; off < len;) {
+        g_ptr_array_add(got, data + off);
+        off += strlen(data + off) + 1;
+    }
+    guint n = argv->len;
+    ck_assert_uint_ge(got->len, n + 1);
+    for (guint i = 0; i < n; i++)
+        ck_assert_str_eq(got->pdata[i], argv->pdata[i]);
+    ck_assert_str_eq(got->pdata[n], "");
+    /* The -name value gets debug-threads merged in; every other value is the user's. */
+    ck_assert_str_eq(got->pdata[6], "-name");
+    ck_assert_str_eq(got->pdata[7], "a,,b c\"d,debug-threads=on");
+    for (gsize i = 0; i < G_N_ELEMENTS(values); i++)
+        ck_assert_str_eq(got->pdata[9 + 2 * i], values[i]);
+
+    /* Descriptors: the QMP end, and whatever the test process itself holds without
+     * close-on-exec (qpin passes on what it inherited, e.g. for -add-fd); never a
+     * close-on-exec descriptor such as qpin's own end or the stray one. */
+    g_auto(GStrv) fdlist = g_strsplit(got->len > n + 1 ? got->pdata[n + 1] : "", "\n", -1);
+    gboolean has_qmp = FALSE;
+    for (int i = 0; fdlist[i]; i++) {
+        if (!*fdlist[i])
+            continue;
+        int fd = atoi(fdlist[i]);
+        if (fd == fds[1]) {
+            has_qmp = TRUE;
+            continue;
+        }
+        ck_assert_msg(fd != fds[0] && fd != stray, "close-on-exec descriptor %d leaked", fd);
+        int flags = fcntl(fd, F_GETFD);
+        ck_assert_msg(flags >= 0 && !(flags & FD_CLOEXEC),
+                      "descriptor %d reached the child but is not inherited by the test", fd);
+    }
+    ck_assert_msg(has_qmp, "the QMP descriptor %d did not reach the child", fds[1]);
+    ck_assert(!g_file_test("/tmp/qpin-never", G_FILE_TEST_EXISTS));
+    close(stray);
+    close(fds[0]);
+    close(fds[1]);
+    g_unlink(dump);
+    g_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_spawn_failures_and_status)
+{
+    GError *error = NULL;
+    char *missing[] = {"/nonexistent/qemu-system-x86_64", NULL};
+    QpinQemu *q = qpin_qemu_spawn(missing, -1, &error);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_msg(strstr(error->message, "No such file"), "%s", error->message);
+    g_clear_error(&error);
+
+    const char *stand_in = g_getenv("QPIN_ARGV_DUMP_BIN");
+    g_autofree char *dir = g_dir_make_tmp("qpin-argv-XXXXXX", NULL);
+    g_autofree char *dump = g_build_filename(dir, "dump", NULL);
+    g_setenv("QPIN_ARGV_DUMP", dump, TRUE);
+    g_setenv("QPIN_ARGV_DUMP_STATUS", "3", TRUE);
+    char *argv[] = {(char *)stand_in, NULL};
+    g_autoptr(QpinQemu) child = qpin_qemu_spawn(argv, -1, &error);
+    ck_assert_msg(child, "%s", error ? error->message : "?");
+    ck_assert(qpin_qemu_reap(child, TRUE));
+    ck_assert_int_eq(qpin_wait_status_exit_code(child->status), 3);
+    g_autofree char *how = qpin_wait_status_describe(child->status);
+    ck_assert_str_eq(how, "exited with status 3");
+    g_unlink(dump);
+    g_rmdir(dir);
+
+    ck_assert_int_eq(qpin_wait_status_exit_code(SIGKILL), 128 + SIGKILL);
+    g_autofree char *killed = qpin_wait_status_describe(SIGKILL);
+    ck_assert_msg(g_str_has_prefix(killed, "was killed by signal 9"), "%s", killed);
+}
+END_TEST
+
+/* The supervisor forwards SIGTERM and mirrors the child's status; never waitpid(-1). */
+START_TEST(test_supervise_forwards_and_mirrors)
+{
+    GError *error = NULL;
+    int sigfd = qpin_signals_setup(&error);
+    ck_assert_int_ge(sigfd, 0);
+    /* An unrelated child that must not be reaped by the supervisor. */
+    pid_t other = fork();
+    if (other == 0) {
+        usleep(200000);
+        _exit(42);
+    }
+    char *argv[] = {"sleep", "30", NULL};
+    g_autoptr(QpinQemu) child = qpin_qemu_spawn(argv, -1, &error);
+    ck_assert_msg(child, "%s", error ? error->message : "?");
+    kill(getpid(), SIGTERM); /* blocked: arrives through the signalfd */
+    gint64 t0 = g_get_monotonic_time();
+    int status = qpin_qemu_supervise(child, sigfd, -1, NULL, NULL, 5000);
+    ck_assert_int_eq(status, 128 + SIGTERM);
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 4 * G_USEC_PER_SEC);
+    int st;
+    ck_assert_int_eq(waitpid(other, &st, 0), other);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+    close(sigfd);
+}
+END_TEST
+
+/* A child that ignores SIGTERM is killed after the timeout. */
+START_TEST(test_stop_escalates_to_sigkill)
+{
+    GError *error = NULL;
+    int sigfd = qpin_signals_setup(&error);
+    ck_assert_int_ge(sigfd, 0);
+    const char *stand_in = g_getenv("QPIN_ARGV_DUMP_BIN");
+    g_autofree char *dir = g_dir_make_tmp("qpin-argv-XXXXXX", NULL);
+    g_autofree char *dump = g_build_filename(dir, "dump", NULL);
+    g_setenv("QPIN_ARGV_DUMP", dump, TRUE);
+    g_setenv("QPIN_ARGV_DUMP_IGNORE_TERM", "1", TRUE);
+    char *argv[] = {(char *)stand_in, NULL};
+    g_autoptr(QpinQemu) child = qpin_qemu_spawn(argv, -1, &error);
+    ck_assert_msg(child, "%s", error ? error->message : "?");
+    /* The stand-in ignores SIGTERM before it writes the dump. */
+    for (int i = 0; i < 500 && !g_file_test(dump, G_FILE_TEST_EXISTS); i++)
+        usleep(10000);
+    usleep(20000);
+    gint64 t0 = g_get_monotonic_time();
+    qpin_qemu_stop(child, sigfd, TRUE, 300);
+    gint64 took = g_get_monotonic_time() - t0;
+    ck_assert(child->reaped);
+    ck_assert_int_eq(qpin_wait_status_exit_code(child->status), 128 + SIGKILL);
+    ck_assert_int_ge(took, 250000);
+    ck_assert_int_lt(took, 3 * G_USEC_PER_SEC);
+    g_unsetenv("QPIN_ARGV_DUMP_IGNORE_TERM");
+    g_unlink(dump);
+    g_rmdir(dir);
+    close(sigfd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("qemu-argv");
+    TCase *tc = tcase_create("argv");
+    tcase_add_test(tc, test_escape);
+    tcase_add_test(tc, test_escape_rejects_line_breaks);
+    tcase_add_test(tc, test_name_value);
+    tcase_add_test(tc, test_build_adds_and_passes_through);
+    tcase_add_test(tc, test_build_merges_name);
+    tcase_add_test(tc, test_build_refuses);
+    tcase_add_test(tc, test_find);
+    tcase_add_test(tc, test_display);
+    suite_add_tcase(s, tc);
+    TCase *sp = tcase_create("spawn");
+    tcase_set_timeout(sp, 20);
+    tcase_add_test(sp, test_exec_receives_exact_argv);
+    tcase_add_test(sp, test_spawn_failures_and_status);
+    tcase_add_test(sp, test_supervise_forwards_and_mirrors);
+    tcase_add_test(sp, test_stop_escalates_to_sigkill);
+    suite_add_tcase(s, sp);
+    return s;
+}
+
+int main(void)
+{
+    return qpin_check_run(suite());
+}

@@ -34,13 +34,14 @@ static const struct {
     {"128M", "", 128 * 1024, "default"},
 };
 
-/* The guest kernel keeps part of each node for itself (its image, page tables, bounce buffers);
- * with Debian 12's 6.1 kernel one of these nodes shows about 80% as MemTotal, the others 98%. A
- * node must show 70-100% of its size and the three together 85-100%; swapped or merged nodes fall
- * outside. */
-#define NODE_MIN_PERCENT  70
-#define TOTAL_MIN_PERCENT 85
-#define BOOT_TIMEOUT_S    240
+/* The guest kernel keeps part of the memory for itself (its image, page tables, bounce buffers),
+ * and with Debian 12's 6.1 kernel about 46 MiB of it lands on one node, not always the same one:
+ * measured here, the 128 MiB node showed 63% in some boots and 98% in others. So a node may fall
+ * short of its size by a fixed amount rather than a percentage, never exceed it, and the three
+ * together must hold 85-100%; swapped or merged nodes (256 MiB against 128 MiB) fall outside. */
+#define NODE_MAX_SHORTFALL_KIB (64 * 1024)
+#define TOTAL_MIN_PERCENT      85
+#define BOOT_TIMEOUT_S         240
 
 static int failures;
 
@@ -292,10 +293,10 @@ int main(int argc, char **argv)
         CHECK(strcmp(cpulist, guest_nodes[id].cpulist) == 0,
               "guest node %u has CPUs '%s', described '%s'", id, cpulist, guest_nodes[id].cpulist);
         CHECK(mem <= guest_nodes[id].size_kib &&
-                  mem * 100 >= guest_nodes[id].size_kib * NODE_MIN_PERCENT,
+                  mem + NODE_MAX_SHORTFALL_KIB >= guest_nodes[id].size_kib,
               "guest node %u has MemTotal %llu kB, described %" G_GUINT64_FORMAT
-              " kB (expected %d-100%%)",
-              id, mem, guest_nodes[id].size_kib, NODE_MIN_PERCENT);
+              " kB (expected at most %d kB less)",
+              id, mem, guest_nodes[id].size_kib, NODE_MAX_SHORTFALL_KIB);
         total_kib += mem;
         total_size_kib += guest_nodes[id].size_kib;
     }

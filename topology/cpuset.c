@@ -222,8 +222,8 @@ TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
                 return NULL;
             if (last < first) {
                 g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                            "invalid cpulist '%s': reversed range %d-%d (write %d-%d)", text,
-                            first, last, last, first);
+                            "invalid cpulist '%s': reversed range %d-%d (write %d-%d)", text, first,
+                            last, last, first);
                 return NULL;
             }
             if (*p == ':') {
@@ -243,8 +243,7 @@ TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
             break;
         if (*p != ',') {
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                        "invalid cpulist '%s': unexpected '%c' (use e.g. '0-3,8,10-11')", text,
-                        *p);
+                        "invalid cpulist '%s': unexpected '%c' (use e.g. '0-3,8,10-11')", text, *p);
             return NULL;
         }
         p++;
@@ -297,8 +296,8 @@ TopoCpuSet *topo_cpuset_parse_mask(const char *text, GError **error)
             if (!(v & (1 << b)))
                 continue;
             if (!topo_cpuset_add(set, bit)) {
-                g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE,
-                            "CPU mask '%s' names CPUs past %d", text, TOPO_CPU_MAX - 1);
+                g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE, "CPU mask '%s' names CPUs past %d",
+                            text, TOPO_CPU_MAX - 1);
                 return NULL;
             }
         }

@@ -19,12 +19,12 @@ G_BEGIN_DECLS
 GQuark topo_error_quark(void);
 
 typedef enum {
-    TOPO_ERROR_PARSE,    /* malformed text (cpulist, map, expression, size ...) */
-    TOPO_ERROR_RANGE,    /* a number past TOPO_CPU_MAX or overflowing */
-    TOPO_ERROR_IO,       /* a file could not be read */
-    TOPO_ERROR_MISSING,  /* a required file is missing */
-    TOPO_ERROR_INVALID,  /* a request the host cannot satisfy */
-    TOPO_ERROR_NOFIT,    /* auto placement found no map */
+    TOPO_ERROR_PARSE,   /* malformed text (cpulist, map, expression, size ...) */
+    TOPO_ERROR_RANGE,   /* a number past TOPO_CPU_MAX or overflowing */
+    TOPO_ERROR_IO,      /* a file could not be read */
+    TOPO_ERROR_MISSING, /* a required file is missing */
+    TOPO_ERROR_INVALID, /* a request the host cannot satisfy */
+    TOPO_ERROR_NOFIT,   /* auto placement found no map */
 } TopoError;
 
 typedef struct TopoCpuSet TopoCpuSet;

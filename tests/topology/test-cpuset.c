@@ -165,8 +165,8 @@ START_TEST(test_affinity_raw)
     /* The raw mask goes straight to the kernel. */
     g_autoptr(TopoCpuSet) set = topo_cpuset_new();
     ck_assert_int_eq(sched_getaffinity(0, topo_cpuset_raw_size(), topo_cpuset_raw(set)), 0);
-    ck_assert_int_eq(topo_cpuset_count(set), CPU_COUNT_S(topo_cpuset_raw_size(),
-                                                          topo_cpuset_raw(set)));
+    ck_assert_int_eq(topo_cpuset_count(set),
+                     CPU_COUNT_S(topo_cpuset_raw_size(), topo_cpuset_raw(set)));
     ck_assert(!topo_cpuset_is_empty(set));
 }
 END_TEST

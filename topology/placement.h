@@ -91,7 +91,6 @@ TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCt
 /* Picks housekeeping CPUs for emulator threads (--emulator-pin auto): allowed, non-isolated
  * CPUs of the host node(s) where the vCPUs of @map run, excluding the CPUs of @map unless
  * nothing else is left. */
-TopoCpuSet *topo_place_emulator_auto(const TopoMap *map, const TopoPlaceCtx *ctx,
-                                     GError **error);
+TopoCpuSet *topo_place_emulator_auto(const TopoMap *map, const TopoPlaceCtx *ctx, GError **error);
 
 G_END_DECLS

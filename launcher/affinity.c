@@ -86,35 +86,42 @@ gboolean qpin_sched_equal(const QpinSched *a, const QpinSched *b)
     return !is_realtime(a->policy) || a->priority == b->priority;
 }
 
+/* "CPU 5" or "CPUs 5-6,9". */
+static char *cpus_phrase(const TopoCpuSet *cpus)
+{
+    g_autofree char *list = topo_cpuset_format(cpus);
+    return g_strdup_printf("CPU%s %s", topo_cpuset_count(cpus) == 1 ? "" : "s", list);
+}
+
 static void set_affinity_error(GError **error, int err, pid_t tid, const TopoCpuSet *cpus,
                                const char *what, const TopoCpuSet *allowed)
 {
-    g_autofree char *list = topo_cpuset_format(cpus);
+    g_autofree char *list = cpus_phrase(cpus);
     switch (err) {
     case EINVAL: {
-        g_autofree char *allowed_list = allowed ? topo_cpuset_format(allowed) : NULL;
+        g_autofree char *allowed_list = allowed ? cpus_phrase(allowed) : NULL;
         g_autofree char *hint =
-            allowed_list ? g_strdup_printf("; qpin may use CPUs %s", allowed_list) : g_strdup("");
+            allowed_list ? g_strdup_printf("; qpin may use %s", allowed_list) : g_strdup("");
         g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                    "cannot pin %s to CPUs %s: no CPU of the set is online and allowed to the "
+                    "cannot pin %s to %s: no CPU of the set is online and allowed to the "
                     "thread (outside its cpuset, batch allocation or taskset mask%s)",
                     what, list, hint);
         break;
     }
     case EPERM:
         g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                    "cannot pin %s to CPUs %s: not permitted (run qpin as the user that owns "
+                    "cannot pin %s to %s: not permitted (run qpin as the user that owns "
                     "QEMU, or give it CAP_SYS_NICE)",
                     what, list);
         break;
     case ESRCH:
         g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                    "cannot pin %s to CPUs %s: thread %d is gone (QEMU exited or the thread "
+                    "cannot pin %s to %s: thread %d is gone (QEMU exited or the thread "
                     "ended)",
                     what, list, (int)tid);
         break;
     default:
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot pin %s to CPUs %s: %s", what, list,
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot pin %s to %s: %s", what, list,
                     g_strerror(err));
     }
 }
@@ -152,7 +159,7 @@ gboolean qpin_thread_apply(pid_t tid, const TopoCpuSet *cpus, const QpinSched *s
         return FALSE;
     }
     if (cpus) {
-        if (topo_cpuset_is_empty(cpus)) {
+        if (topo_cpuset_first(cpus) < 0) {
             g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "cannot pin %s to an empty CPU set",
                         what);
             return FALSE;

@@ -9,6 +9,7 @@
 #include "threads.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* QEMU's process: --pid, else the thread group of the first vCPU thread. */
 static gboolean find_pid(QpinFlow *s, GError **error)
@@ -40,12 +41,22 @@ static gboolean find_pid(QpinFlow *s, GError **error)
     return FALSE;
 }
 
+/* "running" or "paused" as QEMU says now, NULL when it cannot be asked. */
+static const char *guest_state(QmpClient *qmp)
+{
+    gboolean running = FALSE;
+    g_autofree char *status = qmp_query_status(qmp, &running, NULL);
+    return !status ? NULL : running ? "running" : "paused";
+}
+
 static int pin_failed(QpinFlow *s, GError *error, const char *state, gboolean restored)
 {
     int code = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
     qpin_err("%s", error->message);
     s->report->error = g_strdup(error->message);
     g_error_free(error);
+    if (s->opt->report)
+        qpin_flow_name_threads(s);
     if (s->pid > 0)
         qpin_err("QEMU (pid %d) was not started by qpin and is left %s%s", (int)s->pid,
                  state ? state : "as it was",
@@ -82,10 +93,15 @@ int qpin_cmd_pin(int argc, char **argv)
     g_autoptr(QmpClient) qmp =
         qmp_client_connect(opt->qmp, QMP_DEFAULT_TIMEOUT_MS, NULL, NULL, &error);
     if (!qmp || !qmp_client_handshake(qmp, &error)) {
-        g_prefix_error(&error, "%s: ", opt->qmp);
-        if (g_error_matches(error, QMP_ERROR, QMP_ERROR_TIMEOUT))
-            g_prefix_error(&error, "(QEMU serves one QMP client per socket: is another one "
-                                   "connected?) ");
+        if (!strstr(error->message, opt->qmp))
+            g_prefix_error(&error, "%s: ", opt->qmp);
+        if (g_error_matches(error, QMP_ERROR, QMP_ERROR_TIMEOUT)) {
+            char *hint = g_strdup_printf("%s (QEMU serves one QMP client per socket: is another "
+                                         "one connected?)",
+                                         error->message);
+            g_free(error->message);
+            error->message = hint;
+        }
         GError *wrapped = NULL;
         qpin_error_propagate(&wrapped, error, QPIN_EXIT_QMP);
         return pin_failed(s, wrapped, NULL, FALSE);
@@ -93,22 +109,27 @@ int qpin_cmd_pin(int argc, char **argv)
     s->qmp = qmp;
     qpin_report_timing(s->report, "connect", qpin_ms_since(t0));
 
+    /* The run state decides --cont and is shown in the table and the report. A quiet pin
+     * without --cont needs it only to say, after a failure, how it left the guest. */
     gboolean running = FALSE;
-    g_autofree char *status = qmp_query_status(qmp, &running, &error);
-    if (!status) {
-        g_prefix_error(&error, "query-status: ");
-        GError *wrapped = NULL;
-        qpin_error_propagate(&wrapped, error, qpin_qmp_exit_code(error));
-        return pin_failed(s, wrapped, NULL, FALSE);
+    const char *state = NULL;
+    if (opt->cont || qpin_flow_shows(s)) {
+        g_autofree char *status = qmp_query_status(qmp, &running, &error);
+        if (!status) {
+            g_prefix_error(&error, "query-status: ");
+            GError *wrapped = NULL;
+            qpin_error_propagate(&wrapped, error, qpin_qmp_exit_code(error));
+            return pin_failed(s, wrapped, NULL, FALSE);
+        }
+        state = running ? "running" : "paused";
     }
-    const char *state = running ? "running" : "paused";
 
     if (!qpin_flow_query(s, &error) || !find_pid(s, &error) || !qpin_flow_plan(s, TRUE, &error))
-        return pin_failed(s, error, state, FALSE);
+        return pin_failed(s, error, state ? state : guest_state(qmp), FALSE);
     qpin_output_warnings(s);
     if (!qpin_flow_apply(s, &error) || !qpin_flow_verify(s, &error)) {
         qpin_flow_rollback(s);
-        return pin_failed(s, error, state, TRUE);
+        return pin_failed(s, error, state ? state : guest_state(qmp), TRUE);
     }
     if (opt->cont && !running) {
         gint64 t1 = g_get_monotonic_time();
@@ -123,5 +144,6 @@ int qpin_cmd_pin(int argc, char **argv)
     }
     s->report->state = g_strdup(running ? "running" : "paused");
     s->report->qmp_commands = qmp_client_commands_sent(qmp);
+    qpin_flow_name_threads(s);
     return qpin_output(s, stdout) ? QPIN_EXIT_OK : QPIN_EXIT_FAILURE;
 }

@@ -162,6 +162,58 @@ gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
     return TRUE;
 }
 
+/* The vCPUs a cpulist or groups map names by itself: vCPU i for the i-th CPU of a cpulist,
+ * the cpu-indexes of the groups. They let the map's CPUs be checked against the host before
+ * QEMU exists; QEMU's own vCPU list is checked against the map once it is known. NULL for
+ * auto and expressions, whose CPUs depend on QEMU's vCPU props. The text parsed here already
+ * passed topo_map_spec_parse(). */
+static TopoVcpu *spec_vcpus(const TopoMapSpec *spec, guint *n_vcpus)
+{
+    TopoMapKind kind = topo_map_spec_kind(spec);
+    if (kind != TOPO_MAP_LIST && kind != TOPO_MAP_GROUPS)
+        return NULL;
+    g_autofree char *body = g_strstrip(g_strdup(topo_map_spec_text(spec)));
+    g_auto(GStrv) items = g_strsplit(body, kind == TOPO_MAP_LIST ? "," : ";", -1);
+    g_autoptr(TopoCpuSet) named = topo_cpuset_new();
+    guint n = 0;
+    for (guint i = 0; items[i]; i++) {
+        /* A cpulist item N, N-M or N-M:S expands in ascending order without repeats. */
+        const char *at = kind == TOPO_MAP_GROUPS ? strchr(items[i], '@') : NULL;
+        g_autofree char *text = at ? g_strndup(items[i], (gsize)(at - items[i])) : NULL;
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(text ? text : items[i], NULL);
+        if (!set || (kind == TOPO_MAP_GROUPS && !at))
+            return NULL;
+        n += topo_cpuset_count(set);
+        topo_cpuset_union(named, set);
+    }
+    if (kind == TOPO_MAP_GROUPS)
+        n = topo_cpuset_count(named);
+    if (n == 0)
+        return NULL;
+    TopoVcpu *vcpus = g_new(TopoVcpu, n);
+    for (guint i = 0; i < n; i++) {
+        int index = kind == TOPO_MAP_LIST ? (int)i : topo_cpuset_nth(named, i);
+        vcpus[i] = (TopoVcpu){index, -1, -1, -1, -1, -1, -1};
+    }
+    *n_vcpus = n;
+    return vcpus;
+}
+
+/* Every CPU a cpulist or groups map names exists, is online and is allowed: checked before
+ * QEMU is started, with the messages the full check gives once QEMU's vCPUs are known. */
+static gboolean precheck_map(QpinFlow *s, GError **error)
+{
+    guint n = 0;
+    g_autofree TopoVcpu *vcpus = s->spec ? spec_vcpus(s->spec, &n) : NULL;
+    if (!vcpus)
+        return TRUE;
+    GError *local = NULL;
+    g_autoptr(TopoMap) map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
+    if (!map)
+        return fail_with(error, local, QPIN_EXIT_MAP, "--pin");
+    return TRUE;
+}
+
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
 {
     const QpinOptions *o = s->opt;
@@ -206,12 +258,13 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
         topo_cpuset_union(s->reserved, set);
         g_ptr_array_add(s->iothread_cpus, set);
     }
+    g_autoptr(TopoCpuSet) reserve = NULL;
     if (o->reserve) {
         g_autofree char *what = g_strdup_printf("--reserve '%s'", o->reserve);
-        g_autoptr(TopoCpuSet) set = parse_cpus(o->reserve, what, error);
-        if (!set)
+        reserve = parse_cpus(o->reserve, what, error);
+        if (!reserve)
             return FALSE;
-        topo_cpuset_union(s->reserved, set);
+        topo_cpuset_union(s->reserved, reserve);
     }
 
     s->ctx.host = s->host;
@@ -220,6 +273,10 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     s->ctx.node_binding = s->node_binding;
     s->ctx.allow_overcommit = o->allow_overcommit;
 
+    /* Everything that names CPUs without QEMU's help is checked against the host here, so
+     * that a map outside a Slurm step, cgroup or taskset never even starts QEMU. */
+    if (!precheck_map(s, error))
+        return FALSE;
     if (s->emulator_cpus &&
         !topo_cpus_validate(s->emulator_cpus, &s->ctx, "--emulator-pin", &local))
         return fail_with(error, local, QPIN_EXIT_MAP, NULL);
@@ -229,7 +286,39 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
         if (!topo_cpus_validate(s->iothread_cpus->pdata[i], &s->ctx, what, &local))
             return fail_with(error, local, QPIN_EXIT_MAP, NULL);
     }
+    if (reserve && !topo_cpus_validate(reserve, &s->ctx, "--reserve", &local))
+        return fail_with(error, local, QPIN_EXIT_MAP, NULL);
+    if (s->emulator_auto && !s->spec) {
+        g_set_error_literal(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                            "--emulator-pin auto places the emulator threads next to the vCPUs: "
+                            "it needs --pin");
+        return FALSE;
+    }
+    if (s->spec && topo_map_spec_kind(s->spec) == TOPO_MAP_AUTO &&
+        !topo_cpuset_is_empty(s->ctx.allowed) &&
+        topo_cpuset_is_subset(s->ctx.allowed, s->reserved)) {
+        g_autofree char *allowed = topo_cpuset_format(s->ctx.allowed);
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                    "--pin auto: every allowed CPU (%s) is reserved by --emulator-pin, "
+                    "--iothread-pin or --reserve, so none is left for the vCPUs",
+                    allowed);
+        return FALSE;
+    }
     return TRUE;
+}
+
+gboolean qpin_flow_shows(const QpinFlow *s)
+{
+    const QpinOptions *o = s->opt;
+    return !o->quiet || o->json || o->report;
+}
+
+/* The iothreads matter to a pin of their own, to the emulator threads (every thread that is
+ * neither a vCPU nor an iothread) and to whatever shows them; otherwise their query is a QMP
+ * round trip for nothing. */
+static gboolean needs_iothreads(const QpinFlow *s)
+{
+    return s->opt->iothread_pins->len || s->opt->emulator_pin || qpin_flow_shows(s);
 }
 
 gboolean qpin_flow_pins_anything(const QpinFlow *s)
@@ -253,7 +342,7 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error)
         qpin_error_propagate(error, local, qpin_qmp_exit_code(local));
         return FALSE;
     }
-    s->iothreads = qmp_query_iothreads(s->qmp, &local);
+    s->iothreads = needs_iothreads(s) ? qmp_query_iothreads(s->qmp, &local) : g_ptr_array_new();
     if (!s->iothreads) {
         g_prefix_error(&local, "query-iothreads: ");
         qpin_error_propagate(error, local, qpin_qmp_exit_code(local));
@@ -301,41 +390,42 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error)
     return TRUE;
 }
 
-/* QEMU's threads now (/proc/PID/task, one pass): the names of the table, and the check that a
- * thread id QMP gave is a thread of QEMU (ids are reused). */
+/* QEMU's threads now (/proc/PID/task, one pass): the check that a thread id QMP gave is a
+ * thread of QEMU (ids are reused). Their names are read only for the output, once the guest
+ * runs (qpin_flow_name_threads()). */
 static gboolean list_threads(QpinFlow *s, GError **error)
 {
-    const QpinOptions *o = s->opt;
-    s->threads = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-    /* Reading every comm costs a file per thread: only when something shows the names. */
-    if (o->quiet && !o->json && !o->report) {
-        g_autoptr(GArray) ids = qpin_threads_ids(s->pid, NULL, error);
-        if (!ids)
-            return FALSE;
-        for (guint i = 0; i < ids->len; i++)
-            g_hash_table_insert(s->threads, GINT_TO_POINTER(g_array_index(ids, pid_t, i)), NULL);
-        return TRUE;
-    }
-    g_autoptr(GPtrArray) threads = qpin_threads_list(s->pid, NULL, error);
-    if (!threads)
+    s->threads = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GArray) ids = qpin_threads_ids(s->pid, NULL, error);
+    if (!ids)
         return FALSE;
-    for (guint i = 0; i < threads->len; i++) {
-        QpinThread *t = threads->pdata[i];
-        g_hash_table_insert(s->threads, GINT_TO_POINTER(t->tid), g_steal_pointer(&t->name));
-    }
+    for (guint i = 0; i < ids->len; i++)
+        g_hash_table_add(s->threads, GINT_TO_POINTER(g_array_index(ids, pid_t, i)));
+    return TRUE;
+}
+
+static void name_thread(pid_t pid, gint64 tid, char **name)
+{
+    if (!*name && tid > 0 && tid <= G_MAXINT)
+        *name = qpin_thread_name(pid, (pid_t)tid, NULL);
+}
+
+void qpin_flow_name_threads(QpinFlow *s)
+{
+    if (s->pid <= 0 || !qpin_flow_shows(s))
+        return;
     for (guint i = 0; i < s->report->vcpus->len; i++) {
         QpinReportVcpu *v = s->report->vcpus->pdata[i];
-        const char *name = g_hash_table_lookup(s->threads, GINT_TO_POINTER((int)v->thread_id));
-        if (name && v->thread_id > 0 && v->thread_id <= G_MAXINT)
-            v->thread_name = g_strdup(name);
+        name_thread(s->pid, v->thread_id, &v->thread_name);
+    }
+    for (guint i = 0; i < s->report->emulator->len; i++) {
+        QpinReportThread *t = s->report->emulator->pdata[i];
+        name_thread(s->pid, t->thread_id, &t->name);
     }
     for (guint i = 0; i < s->report->iothreads->len; i++) {
         QpinReportThread *t = s->report->iothreads->pdata[i];
-        const char *name = g_hash_table_lookup(s->threads, GINT_TO_POINTER((int)t->thread_id));
-        if (name && t->thread_id > 0 && t->thread_id <= G_MAXINT)
-            t->name = g_strdup(name);
+        name_thread(s->pid, t->thread_id, &t->name);
     }
-    return TRUE;
 }
 
 static gboolean thread_of_qemu(const QpinFlow *s, gint64 tid)
@@ -495,13 +585,49 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
     return TRUE;
 }
 
+/* "emulator thread 4242 (call_rcu)", or without the name when it was not read. */
+static char *emulator_label(const QpinReportThread *t)
+{
+    if (!t->name)
+        return g_strdup_printf("emulator thread %" G_GINT64_FORMAT, t->thread_id);
+    return g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+}
+
+#define VCPU_LABEL_MAX 64
+
+static char *put_int(char *p, gint64 value)
+{
+    char digits[24];
+    guint n = 0;
+    guint64 u = value < 0 ? -(guint64)value : (guint64)value;
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (value < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = digits[--n];
+    return p;
+}
+
+/* "vCPU 3 (thread 4242)", a vCPU in messages. Made for every vCPU while pinning and reading
+ * back, but read only when something fails: built without printf or an allocation. */
+static const char *vcpu_label(char buf[VCPU_LABEL_MAX], int index, gint64 thread_id)
+{
+    char *p = put_int(g_stpcpy(buf, "vCPU "), index);
+    p = put_int(g_stpcpy(p, " (thread "), thread_id);
+    strcpy(p, ")");
+    return buf;
+}
+
 static void save_thread(QpinFlow *s, pid_t tid)
 {
     SavedThread saved = {.tid = tid};
     saved.cpus = qpin_thread_affinity(tid, "thread", NULL);
     if (!saved.cpus)
         return;
-    if (!qpin_thread_sched(tid, &saved.sched, "thread", NULL))
+    /* Only --vcpu-sched changes a policy: there is nothing else to put back. */
+    if (!s->opt->sched.set || !qpin_thread_sched(tid, &saved.sched, "thread", NULL))
         saved.sched.set = FALSE;
     g_array_append_val(s->saved, saved);
 }
@@ -513,8 +639,11 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
     gboolean save = o->command == QPIN_COMMAND_PIN;
     const TopoCpuSet *allowed = s->host->cpus_allowed;
 
-    /* The emulator threads are those present now: list again, the names are known. */
-    g_autoptr(GArray) threads = qpin_threads_ids(s->pid, NULL, error);
+    /* The emulator threads are those present now: list again. Unpinned ones are listed only
+     * for the table and the report. */
+    g_autoptr(GArray) threads = s->emulator_cpus || qpin_flow_shows(s)
+                                    ? qpin_threads_ids(s->pid, NULL, error)
+                                    : g_array_new(FALSE, FALSE, sizeof(pid_t));
     if (!threads)
         return FALSE;
     g_autoptr(GHashTable) known = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -528,14 +657,8 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
         pid_t tid = g_array_index(threads, pid_t, i);
         if (g_hash_table_contains(known, GINT_TO_POINTER((int)tid)))
             continue;
-        const char *name =
-            s->threads ? g_hash_table_lookup(s->threads, GINT_TO_POINTER(tid)) : NULL;
-        char *fresh = name ? NULL : qpin_thread_name(s->pid, tid, NULL);
-        if (!name && !fresh)
-            continue; /* ended meanwhile */
         QpinReportThread *t = qpin_report_add_thread(s->report->emulator);
         t->thread_id = tid;
-        t->name = fresh ? fresh : g_strdup(name);
         if (s->emulator_cpus)
             t->cpus = topo_cpuset_copy(s->emulator_cpus);
     }
@@ -543,19 +666,18 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
     if (vcpus_pinned(s)) {
         for (guint i = 0; i < s->report->vcpus->len; i++) {
             const QpinReportVcpu *v = s->report->vcpus->pdata[i];
-            g_autofree char *what =
-                g_strdup_printf("vCPU %d (thread %" G_GINT64_FORMAT ")", v->index, v->thread_id);
+            char what[VCPU_LABEL_MAX];
             if (save)
                 save_thread(s, (pid_t)v->thread_id);
-            if (!qpin_thread_apply((pid_t)v->thread_id, v->cpus, &o->sched, what, allowed, error))
+            if (!qpin_thread_apply((pid_t)v->thread_id, v->cpus, &o->sched,
+                                   vcpu_label(what, v->index, v->thread_id), allowed, error))
                 return FALSE;
         }
     }
     if (s->emulator_cpus) {
         for (guint i = 0; i < s->report->emulator->len; i++) {
             const QpinReportThread *t = s->report->emulator->pdata[i];
-            g_autofree char *what =
-                g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+            g_autofree char *what = emulator_label(t);
             if (save)
                 save_thread(s, (pid_t)t->thread_id);
             GError *local = NULL;
@@ -611,11 +733,12 @@ static void compare(const char *what, const TopoCpuSet *want, const TopoCpuSet *
     g_autoptr(TopoCpuSet) lost = topo_cpuset_copy(want);
     topo_cpuset_subtract(lost, actual);
     g_autofree char *l = topo_cpuset_format(lost);
-    if (*l)
+    guint n_lost = topo_cpuset_count(lost);
+    if (n_lost)
         problem(problems, count,
-                "%s: asked for CPUs %s, the kernel holds %s (CPUs %s are outside the thread's "
+                "%s: asked for CPUs %s, the kernel holds %s (CPU%s %s %s outside the thread's "
                 "cpuset or offline)",
-                what, w, a, l);
+                what, w, a, n_lost == 1 ? "" : "s", l, n_lost == 1 ? "is" : "are");
     else
         problem(problems, count, "%s: asked for CPUs %s, the kernel holds %s", what, w, a);
 }
@@ -631,8 +754,8 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
         QpinReportVcpu *v = s->report->vcpus->pdata[i];
         if (v->thread_id <= 0)
             continue;
-        g_autofree char *what =
-            g_strdup_printf("vCPU %d (thread %" G_GINT64_FORMAT ")", v->index, v->thread_id);
+        char what[VCPU_LABEL_MAX];
+        vcpu_label(what, v->index, v->thread_id);
         GError *local = NULL;
         topo_cpuset_free(v->cpus_actual);
         v->cpus_actual = qpin_thread_affinity((pid_t)v->thread_id, what, &local);
@@ -653,8 +776,7 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
     }
     for (guint i = 0; i < s->report->emulator->len; i++) {
         QpinReportThread *t = s->report->emulator->pdata[i];
-        g_autofree char *what =
-            g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+        g_autofree char *what = emulator_label(t);
         topo_cpuset_free(t->cpus_actual);
         t->cpus_actual = qpin_thread_affinity((pid_t)t->thread_id, what, NULL);
         if (!t->cpus_actual) {

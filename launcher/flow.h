@@ -29,7 +29,7 @@ typedef struct {
     GPtrArray *cpus;      /* QmpCpuInfo* */
     GPtrArray *iothreads; /* QmpIothread* */
     TopoMap *map;
-    GHashTable *threads; /* tid -> name (comm) of QEMU's threads when the plan was made */
+    GHashTable *threads; /* ids of QEMU's threads when the plan was made */
     GArray *saved;       /* what each touched thread had before, for qpin_flow_rollback() */
     QpinReport *report;
 } QpinFlow;
@@ -40,7 +40,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinFlow, qpin_flow_free)
 
 /* Reads the host (under --sysroot for plans) and parses and validates everything that does not
  * depend on QEMU: the guest NUMA nodes (run, plan) and their preflight against the host, the map
- * syntax, --emulator-pin, --iothread-pin and --reserve sets against the allowed CPUs. */
+ * syntax, and every CPU that a cpulist or groups map, --emulator-pin, --iothread-pin and
+ * --reserve name (it exists, is online and is allowed), so that such a map outside the allowed
+ * CPUs never starts QEMU. Expression and auto maps are checked by qpin_flow_plan(). */
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error);
 
 /* Reads where the guest memory landed (/proc/PID/numa_maps) into the report and fails when a
@@ -50,6 +52,15 @@ gboolean qpin_flow_check_memory(QpinFlow *s, GError **error);
 /* The exit status of a guest NUMA error: usage for parse errors and conflicts with the QEMU
  * command line, preflight, or memory placement. */
 int qpin_numa_exit_code(const GError *error);
+
+/* Whether the table, --json or --report shows the result: what only they show (thread names,
+ * unpinned iothreads and emulator threads, the guest's run state) is read only then. */
+gboolean qpin_flow_shows(const QpinFlow *s);
+
+/* Reads the names (comm) of the vCPU, emulator and iothreads of the report, for the table and
+ * the JSON; only when something shows them. A file per thread: called once the guest runs,
+ * or before QEMU is stopped. */
+void qpin_flow_name_threads(QpinFlow *s);
 
 /* Whether anything is to be applied to a thread at all. */
 gboolean qpin_flow_pins_anything(const QpinFlow *s);

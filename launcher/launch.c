@@ -48,6 +48,8 @@ static int fail(Launch *l, GError *error)
     qpin_err("%s", error->message);
     l->s->report->error = g_strdup(error->message);
     g_error_free(error);
+    if (l->opt->report && l->qemu && !l->qemu->reaped)
+        qpin_flow_name_threads(l->s);
     if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
         /* QEMU went away by itself, which is likely why the step failed. */
         g_autofree char *how = qpin_wait_status_describe(l->qemu->status);
@@ -248,6 +250,7 @@ int qpin_launch(QpinOptions *opt)
 
     if (!run) {
         s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+        qpin_flow_name_threads(s);
         stop_qemu(l);
         status = qpin_output(s, stdout) ? QPIN_EXIT_OK : QPIN_EXIT_FAILURE;
         goto out;
@@ -286,6 +289,8 @@ int qpin_launch(QpinOptions *opt)
     qpin_report_timing(s->report, "total", qpin_ms_since(l->spawned_us));
     s->report->state = g_strdup(opt->cont ? "running" : "paused");
     s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+    /* Only now: the guest does not wait for a file read per thread. */
+    qpin_flow_name_threads(s);
     qpin_output(s, stderr);
 
     status = qpin_qemu_supervise(l->qemu, l->sigfd, l->qmp_fd, drain_events, l->qmp,

@@ -450,8 +450,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     char **args = copy;
     GError *local = NULL;
     if (!g_option_context_parse(ctx, &n, &args, &local)) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE, "%s: %s", qpin_command_name(command),
-                    local->message);
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE, "%s: %s (see 'qpin %s --help')",
+                    qpin_command_name(command), local->message, qpin_command_name(command));
         g_error_free(local);
         cli_clear(&cli);
         return NULL;

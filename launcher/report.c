@@ -452,8 +452,10 @@ void qpin_report_format(const QpinReport *r, GString *out)
             table_add(it, 2, g_strdup(th->name));
             const TopoCpuSet *cpus = th->cpus_actual ? th->cpus_actual : th->cpus;
             char *cell = cell_cpus(cpus);
-            if (cell && !th->cpus) {
-                char *unpinned = g_strdup_printf("%s (not pinned)", cell);
+            if (!th->cpus) {
+                /* A plan reads nothing back: there is no mask to show for it. */
+                char *unpinned =
+                    cell ? g_strdup_printf("%s (not pinned)", cell) : g_strdup("not pinned");
                 g_free(cell);
                 cell = unpinned;
             }

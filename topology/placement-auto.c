@@ -1182,16 +1182,21 @@ static char *limits_text(const Placer *p)
     return g_strdup_printf("allowed CPUs %s, minus reserved CPUs %s", allowed, res);
 }
 
-static char *nofit_message(Placer *p, GuestNode *g)
+/* Why the guest does not fit; with @advise, what would make it fit (--allow-overcommit only
+ * when it is not given already). */
+static char *nofit_message(Placer *p, GuestNode *g, gboolean advise)
 {
     g_autofree char *limits = limits_text(p);
     guint total = topo_cpuset_count(p->cand);
+    gboolean offer = !p->ctx->allow_overcommit;
     if (p->n_vcpus > total)
         return g_strdup_printf(
-            "auto placement needs %u host CPU%s (one per vCPU) but only %u %s available (%s); use "
-            "fewer vCPUs, allow more CPUs (taskset, cgroup cpuset, srun -c) or pass "
-            "--allow-overcommit",
-            p->n_vcpus, plural(p->n_vcpus), total, total == 1 ? "is" : "are", limits);
+            "auto placement needs %u host CPU%s (one per vCPU) but only %u %s available (%s)%s",
+            p->n_vcpus, plural(p->n_vcpus), total, total == 1 ? "is" : "are", limits,
+            !advise ? ""
+            : offer ? "; use fewer vCPUs, allow more CPUs (taskset, cgroup cpuset, srun -c) or "
+                      "pass --allow-overcommit"
+                    : "; use fewer vCPUs or allow more CPUs (taskset, cgroup cpuset, srun -c)");
 
     gboolean iso = p->iso_only;
     p->iso_only = FALSE;
@@ -1223,17 +1228,24 @@ static char *nofit_message(Placer *p, GuestNode *g)
         g_string_append_printf(s, ", %u core%s already given to other guest nodes", taken,
                                plural(taken));
     g_string_append(s, ")");
+    if (!advise)
+        return g_string_free(s, FALSE);
     if (g->n_vcpus <= avail_cpus && p->host_tpc > cores_threads(g->cores))
         g_string_append_printf(s,
                                "; give the guest %u threads per core (-smp ...,threads=%u) to use "
-                               "the SMT siblings too, or pass --allow-overcommit",
-                               p->host_tpc, p->host_tpc);
+                               "the SMT siblings too%s",
+                               p->host_tpc, p->host_tpc,
+                               offer ? ", or pass --allow-overcommit" : "");
     else if (g->scope)
-        g_string_append(s, "; bind it to more host nodes (--numa SIZE@NODES), allow more CPUs or "
-                           "pass --allow-overcommit");
+        g_string_append(s, offer ? "; bind it to more host nodes (--numa SIZE@NODES), allow more "
+                                   "CPUs or pass --allow-overcommit"
+                                 : "; bind it to more host nodes (--numa SIZE@NODES) or allow "
+                                   "more CPUs");
     else
-        g_string_append(s, "; use fewer vCPUs, allow more CPUs (taskset, cgroup cpuset, srun -c) "
-                           "or pass --allow-overcommit");
+        g_string_append(s, offer ? "; use fewer vCPUs, allow more CPUs (taskset, cgroup cpuset, "
+                                   "srun -c) or pass --allow-overcommit"
+                                 : "; use fewer vCPUs or allow more CPUs (taskset, cgroup cpuset, "
+                                   "srun -c)");
     return g_string_free(s, FALSE);
 }
 
@@ -1321,7 +1333,8 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
             g_array_append_val(cores, k);
     g_array_sort_with_data(cores, topo_order_cmp, p);
 
-    warn(p, "%s; --allow-overcommit: sharing host cores", why);
+    warn(p, "%s: vCPUs share host %s (--allow-overcommit)", why,
+         p->n_vcpus > topo_cpuset_count(p->cand) ? "CPUs" : "cores");
     for (guint k = 0; k < p->gnodes->len; k++) {
         GuestNode *g = g_ptr_array_index(p->gnodes, k);
         g_autoptr(TopoCpuSet) nodes =
@@ -1501,11 +1514,12 @@ TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCt
             failed = g;
     }
     if (failed) {
-        g_autofree char *why = nofit_message(p, failed);
         if (!ctx->allow_overcommit || topo_cpuset_is_empty(p->cand)) {
+            g_autofree char *why = nofit_message(p, failed, TRUE);
             g_set_error_literal(error, TOPO_ERROR, TOPO_ERROR_NOFIT, why);
             return NULL;
         }
+        g_autofree char *why = nofit_message(p, failed, FALSE);
         truncate_to(p->explain, mark_explain);
         truncate_to(p->warnings, mark_warn);
         if (!place_shared(p, why, error))

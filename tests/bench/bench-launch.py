@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """qpin benchmarks, run in one process tree so that every ratio compares like with like.
 
-1. pin: a paused 240-vCPU guest (sockets=1, cores=60, threads=4) is pinned, alternately, by
+1. pin: a paused 240-vCPU guest (sockets=1, cores=60, threads=4) is pinned, in turn, by
    the manual dance of the HPC guides (`ps -T -p PID`, a Python script with the formula
-   `2 + n/4 + n%4*68`, one `taskset -pc` per thread, as in the seed document) and by
-   `qpin pin --qmp`. Both use the same formula folded onto this host's CPUs. Medians, the
-   ratio, and qpin's own CPU time (user+sys from wait4) are printed.
+   `2 + n/4 + n%4*68`, one `taskset -pc` per thread, as in the seed document), by
+   `qpin pin --qmp`, and by `min-launch --attach`, the least any QMP client can do (connect,
+   negotiate, query-cpus-fast, one sched_setaffinity per vCPU; no validation, no read-back):
+   the floor. All use the same formula folded onto this host's CPUs. Medians, the ratios,
+   qpin's own CPU time (user+sys from wait4), the floor's connect+query time and QEMU's own
+   reply time for query-cpus-fast (a raw socket, no JSON parsing) are printed. Every program
+   is started with posix_spawn, so that the benchmark's own fork costs each of them as little
+   as possible.
 2. run: `qpin run` starts the same guest (a firmware that shuts QEMU down as soon as it runs),
    and is compared with min-launch, the least a launcher can do (socketpair QMP, negotiate,
    query-cpus-fast, sched_setaffinity, cont). Phase timelines, the ratio of spawn-to-cont times
@@ -67,21 +72,39 @@ def run_timed(argv, **kw):
     return wall, proc.returncode, out, err
 
 
-def cpu_time_of(argv):
-    """Runs argv as a direct child and returns (wall, user+sys of it and its children, rc)."""
+def cpu_time_of(argv, stdout=None):
+    """Runs argv as a direct child and returns (wall, user+sys of it and its children, rc).
+    Its stdout goes to the file @stdout, or with its stderr to /dev/null."""
+    actions = [(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, stdout or os.devnull,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
     start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        try:
-            os.execvp(argv[0], argv)
-        finally:
-            os._exit(127)
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
     _, status, ru = os.wait4(pid, 0)
     wall = time.monotonic() - start
     return wall, ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(status)
+
+
+def qmp_raw_query(sock):
+    """QEMU's own reply time for query-cpus-fast in ms: a raw QMP session, the reply read to
+    its end without parsing it."""
+    def reply(s):
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                raise OSError("QMP connection closed")
+            data += chunk
+        return data
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock)
+        reply(s)
+        s.sendall(b'{"execute":"qmp_capabilities"}\r\n')
+        reply(s)
+        start = time.monotonic()
+        s.sendall(b'{"execute":"query-cpus-fast"}\r\n')
+        reply(s)
+        return (time.monotonic() - start) * 1e3
 
 
 def vcpu_affinities(pid):
@@ -113,7 +136,7 @@ def expected_map(ncpus):
     return {n: str((2 + n // 4 + n % 4 * 68) % ncpus) for n in range(240)}
 
 
-def bench_pin(qpin, accel, rounds, ncpus, tmp):
+def bench_pin(qpin, min_launch, accel, rounds, ncpus, tmp):
     sock = os.path.join(tmp, "qmp.sock")
     argv = [QEMU] + accel + ["-smp", SMP, "-m", "512", "-display", "none", "-nodefaults",
                              "-S", "-name", "vmm,process=vmm,debug-threads=on",
@@ -142,8 +165,10 @@ def bench_pin(qpin, accel, rounds, ncpus, tmp):
                  f" sh {tmp}/pin > /dev/null"]
         qpin_argv = [qpin, "pin", "--qmp", sock, "--pid", str(qemu.pid), "-q",
                      "--pin", f"expr:(2 + v/4 + v%4*68) % {ncpus}"]
+        floor_argv = [min_launch, "--attach", sock, str(ncpus)]
+        floor_out = os.path.join(tmp, "floor.json")
         want = expected_map(ncpus)
-        dance_t, qpin_t, qpin_cpu = [], [], []
+        dance_t, qpin_t, qpin_cpu, floor_t, floor_query, raw_query = [], [], [], [], [], []
         for _ in range(rounds):
             reset_affinity(qemu.pid, ncpus)
             wall, cpu, rc = cpu_time_of(dance)
@@ -158,12 +183,30 @@ def bench_pin(qpin, accel, rounds, ncpus, tmp):
                 return False
             qpin_t.append(wall)
             qpin_cpu.append(cpu)
+            reset_affinity(qemu.pid, ncpus)
+            wall, cpu, rc = cpu_time_of(floor_argv, stdout=floor_out)
+            try:
+                with open(floor_out) as f:
+                    m = json.load(f)
+            except ValueError:
+                m = {}
+            if rc != 0 or not m.get("ok") or vcpu_affinities(qemu.pid) != want:
+                print(f"pin: min-launch --attach failed (status {rc})")
+                return False
+            floor_t.append(wall)
+            floor_query.append(m["timings_ms"]["connect"] + m["timings_ms"]["query"])
+            raw_query.append(qmp_raw_query(sock))
         d, q = statistics.median(dance_t), statistics.median(qpin_t)
+        f = statistics.median(floor_t)
         print(f"pin: 240 vCPUs, {rounds} rounds each, same mapping verified after every run")
         print(f"pin: manual dance (ps -T + python + 240 taskset) median {d * 1e3:9.1f} ms")
         print(f"pin: qpin pin --qmp                       median {q * 1e3:9.1f} ms"
               f"  (qpin CPU time median {statistics.median(qpin_cpu) * 1e3:.1f} ms)")
-        print(f"pin: ratio dance/qpin = {d / q:.1f}x (target >= 50x)")
+        print(f"pin: floor: minimal client (min-launch --attach) median {f * 1e3:9.1f} ms"
+              f"  (connect+query-cpus-fast {statistics.median(floor_query):.1f} ms;"
+              f" QEMU's own query-cpus-fast reply {statistics.median(raw_query):.1f} ms)")
+        print(f"pin: ratio dance/qpin = {d / q:.1f}x (target >= 50x);"
+              f" dance/floor = {d / f:.1f}x, the most any client reaches here")
         return True
     finally:
         qemu.kill()
@@ -231,7 +274,7 @@ def main():
     accel, name = accel_args()
     print(f"accelerator: {name}; host CPUs usable: {ncpus}")
     with tempfile.TemporaryDirectory(prefix="qpin-bench-") as tmp:
-        ok = bench_pin(qpin, accel, rounds, ncpus, tmp)
+        ok = bench_pin(qpin, min_launch, accel, rounds, ncpus, tmp)
         ok = bench_run(qpin, min_launch, firmware, accel, rounds, ncpus, tmp) and ok
     return 0 if ok else 1
 

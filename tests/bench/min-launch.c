@@ -1,11 +1,15 @@
-/* The floor for `qpin run`: the least a launcher can do for a pinned start.
+/* The floors for `qpin run` and `qpin pin`: the least a launcher can do for a pinned start.
  *
  *   min-launch CPUS QEMU [ARGS...]
+ *   min-launch --attach SOCKET CPUS
  *
- * Starts QEMU paused with a socketpair QMP channel, negotiates, asks query-cpus-fast, pins
- * vCPU i to CPU (i % CPUS) with sched_setaffinity, issues cont, then quit. No validation, no
- * read-back, no report: what is left is QEMU's own start-up plus three QMP round trips. Prints
- * one JSON object with the phase timings in milliseconds on stdout.
+ * The first form starts QEMU paused with a socketpair QMP channel, negotiates, asks
+ * query-cpus-fast, pins vCPU i to CPU (i % CPUS) with sched_setaffinity, issues cont, then
+ * quit. The second connects to the QMP socket of a running QEMU, negotiates, asks
+ * query-cpus-fast and pins vCPU i to CPU (2 + i/4 + i%4*68) % CPUS, the formula of the manual
+ * dance, then leaves. No validation, no read-back, no report: what is left is QEMU's own work
+ * plus the QMP round trips. Prints one JSON object with the phase timings in milliseconds on
+ * stdout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,10 +84,67 @@ static json_object *execute(int fd, const char *command)
     }
 }
 
+/* Pins vCPU i of the query-cpus-fast reply @cpus to CPU @formula(i) % @ncpus; returns how
+ * many were pinned. */
+static int pin_vcpus(json_object *cpus, int ncpus, int dance)
+{
+    json_object *ret = NULL;
+    int pinned = 0;
+    if (!cpus || !json_object_object_get_ex(cpus, "return", &ret))
+        return 0;
+    size_t count = json_object_array_length(ret);
+    for (size_t i = 0; i < count; i++) {
+        json_object *cpu = json_object_array_get_idx(ret, i), *tid;
+        if (!json_object_object_get_ex(cpu, "thread-id", &tid))
+            continue;
+        int n = (int)i, target = dance ? 2 + n / 4 + n % 4 * 68 : n;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(target % ncpus, &set);
+        if (sched_setaffinity(json_object_get_int(tid), sizeof(set), &set) == 0)
+            pinned++;
+    }
+    return pinned;
+}
+
+static int attach(const char *path, int ncpus)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (ncpus <= 0 || strlen(path) >= sizeof(addr.sun_path))
+        return 2;
+    strcpy(addr.sun_path, path);
+    double t0 = now_ms();
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        return 1;
+    tok = json_tokener_new();
+    json_object *greeting = next_message(fd);
+    json_object *caps = greeting ? execute(fd, "qmp_capabilities") : NULL;
+    double t_ready = now_ms();
+    json_object *cpus = caps ? execute(fd, "query-cpus-fast") : NULL;
+    double t_query = now_ms();
+    int pinned = pin_vcpus(cpus, ncpus, 1);
+    double t_pin = now_ms();
+    close(fd);
+    int ok = greeting && caps && cpus && pinned > 0;
+    printf("{\"ok\": %s, \"vcpus_pinned\": %d, \"qmp_commands\": 2, \"timings_ms\": "
+           "{\"connect\": %.3f, \"query\": %.3f, \"pin\": %.3f, \"total\": %.3f}}\n",
+           ok ? "true" : "false", pinned, t_ready - t0, t_query - t_ready, t_pin - t_query,
+           t_pin - t0);
+    json_object_put(greeting);
+    json_object_put(caps);
+    json_object_put(cpus);
+    json_tokener_free(tok);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "--attach"))
+        return attach(argv[2], atoi(argv[3]));
     if (argc < 3) {
-        fprintf(stderr, "usage: min-launch CPUS QEMU [ARGS...]\n");
+        fprintf(stderr, "usage: min-launch CPUS QEMU [ARGS...]\n"
+                        "       min-launch --attach SOCKET CPUS\n");
         return 2;
     }
     int ncpus = atoi(argv[1]);
@@ -118,21 +180,7 @@ int main(int argc, char **argv)
     double t_ready = now_ms();
     json_object *cpus = caps ? execute(sv[0], "query-cpus-fast") : NULL;
     double t_query = now_ms();
-    json_object *ret = NULL;
-    int pinned = 0;
-    if (cpus && json_object_object_get_ex(cpus, "return", &ret)) {
-        size_t count = json_object_array_length(ret);
-        for (size_t i = 0; i < count; i++) {
-            json_object *cpu = json_object_array_get_idx(ret, i), *tid;
-            if (!json_object_object_get_ex(cpu, "thread-id", &tid))
-                continue;
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET((int)i % ncpus, &set);
-            if (sched_setaffinity(json_object_get_int(tid), sizeof(set), &set) == 0)
-                pinned++;
-        }
-    }
+    int pinned = pin_vcpus(cpus, ncpus, 0);
     double t_pin = now_ms();
     json_object *cont = pinned ? execute(sv[0], "cont") : NULL;
     double t_cont = now_ms();

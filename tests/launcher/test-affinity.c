@@ -174,7 +174,7 @@ START_TEST(test_einval_explained)
     ck_assert(!qpin_thread_apply(h.tid, absent, NULL, "vCPU 3 (thread 42)", allowed, &error));
     ck_assert_int_eq(error->code, QPIN_EXIT_PIN);
     g_autofree char *allowed_text = topo_cpuset_format(allowed);
-    g_autofree char *cpu = g_strdup_printf("CPUs %d", TOPO_CPU_MAX - 1);
+    g_autofree char *cpu = g_strdup_printf("to CPU %d:", TOPO_CPU_MAX - 1);
     ck_assert_msg(strstr(error->message, "vCPU 3 (thread 42)") && strstr(error->message, cpu) &&
                       strstr(error->message, "cpuset") && strstr(error->message, allowed_text),
                   "%s", error->message);

@@ -382,9 +382,17 @@ START_TEST(test_run_pins_everything)
         json_object *v = json_object_array_get_idx(jget(g->doc, "vcpus"), i);
         ck_assert_str_eq(jstr(v, "cpus"), want[i]);
         ck_assert_str_eq(jstr(v, "cpus_actual"), want[i]);
+        /* The names, read once the pins are in place, are QEMU's (debug-threads=on). */
+        g_autofree char *name = g_strdup_printf("CPU %u/%s", i, kvm ? "KVM" : "TCG");
+        ck_assert_str_eq(jstr(v, "thread_name"), name);
     }
     json_object *io = json_object_array_get_idx(jget(g->doc, "iothreads"), 0);
     ck_assert_str_eq(jstr(io, "id"), "io0");
+    ck_assert_str_eq(jstr(io, "name"), "IO io0");
+    json_object *emu_threads = jget(jget(g->doc, "emulator"), "threads");
+    ck_assert_int_gt(json_object_array_length(emu_threads), 0);
+    for (size_t k = 0; k < json_object_array_length(emu_threads); k++)
+        ck_assert(*jstr(json_object_array_get_idx(emu_threads, k), "name"));
     pid_t io_tid = (pid_t)json_object_get_int(jget(io, "thread_id"));
     g_autofree char *io_cpus = cpus_allowed(io_tid);
     ck_assert_str_eq(io_cpus, "1");
@@ -516,27 +524,111 @@ START_TEST(test_run_map_errors)
 }
 END_TEST
 
-/* qpin's allowed set is its own affinity: a CPU outside it is refused, naming the set. */
+/* qpin's allowed set is its own affinity: a CPU outside it is refused, naming the CPU, the
+ * vCPU and the set. A cpulist is refused before QEMU starts; an expression once QEMU has
+ * described its vCPUs, and QEMU is then stopped before the guest ran. */
 START_TEST(test_run_outside_allowed)
 {
     g_autofree char *taskset = g_find_program_in_path("taskset");
     if (!taskset)
         ck_abort_msg("taskset (util-linux) is needed for this test");
-    const char *smp1[] = {"-smp", "1", NULL};
-    const char *pin1[] = {"--pin", "1", NULL};
-    assert_map_error(pin1, smp1, TRUE, EXIT_MAP, "1");
+    const char *smp2[] = {"-smp", "2", NULL};
+    const char *list[] = {"--pin", "0,1", NULL};
+    assert_map_error(list, smp2, TRUE, EXIT_MAP,
+                     "CPU 1 of --pin is outside the allowed CPUs 0 (the CPUs this process may use");
+    const char *expr[] = {"--pin", "expr:v", NULL};
     g_autofree char *name = unique_name();
-    g_auto(GStrv) argv = qpin_argv(pin1, name, smp1);
+    g_auto(GStrv) argv = qpin_argv(expr, name, smp2);
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     g_strv_builder_add_many(b, "taskset", "-c", "0", NULL);
     g_strv_builder_addv(b, (const char **)argv);
     g_auto(GStrv) full = g_strv_builder_end(b);
     g_autoptr(Proc) p = run_qpin(full, 30000);
     g_autofree char *err = slurp(p->err);
-    /* The message names the allowed set. */
-    ck_assert_msg(strstr(err, "allowed") && strstr(err, " 0"), "%s", err);
-    ck_assert_msg(strstr(err, "the guest never ran"), "%s", err);
+    ck_assert_msg(p->status == EXIT_MAP, "exit %d: %s", p->status, err);
+    ck_assert_msg(strstr(err, "CPU 1 of --pin is outside the allowed CPUs 0 (") &&
+                      strstr(err, "; vCPU 1 is mapped there"),
+                  "%s", err);
+    ck_assert_msg(strstr(err, ") stopped; the guest never ran"), "%s", err);
     assert_no_qemu(name, 0);
+}
+END_TEST
+
+/* Under taskset -c 0, every CPU an explicit map names without QEMU's help (a cpulist, groups,
+ * --emulator-pin, --iothread-pin, --reserve) is refused before QEMU is started. The QEMU given
+ * is argv-dump, which writes a marker file when executed: a refusal after the spawn would
+ * leave the marker and exit 11 (QEMU ended before its monitor was ready), one before it exits
+ * 14 and leaves nothing. Expression maps need QEMU's vCPUs, so they do reach the spawn; so does
+ * a map inside the allowed set, which proves the marker would have shown a spawn. */
+static void assert_spawned(const char *const *qpin_args, gboolean spawned, int code,
+                           const char *needle, const char *needle2)
+{
+    const char *dump = g_getenv("QPIN_ARGV_DUMP_BIN");
+    ck_assert_msg(dump && g_file_test(dump, G_FILE_TEST_IS_EXECUTABLE),
+                  "QPIN_ARGV_DUMP_BIN (built by meson) is missing");
+    g_autofree char *marker = g_strdup_printf("%s/spawned.%d", tmpdir, ++counter);
+    g_setenv("QPIN_ARGV_DUMP", marker, TRUE);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_strv_builder_add_many(b, "taskset", "-c", "0", qpin, NULL);
+    g_strv_builder_addv(b, (const char **)qpin_args);
+    if (strcmp(qpin_args[0], "pin") != 0)
+        g_strv_builder_add_many(b, "--", dump, "-smp", "2", "-object", "iothread,id=io0", NULL);
+    g_auto(GStrv) argv = g_strv_builder_end(b);
+    g_autoptr(Proc) p = run_qpin(argv, 10000);
+    g_unsetenv("QPIN_ARGV_DUMP");
+    g_autofree char *err = slurp(p->err);
+    g_autofree char *args = g_strjoinv(" ", (char **)qpin_args);
+    ck_assert_msg(p->status == code, "%s: exit %d, want %d: %s", args, p->status, code, err);
+    ck_assert_msg(g_file_test(marker, G_FILE_TEST_EXISTS) == spawned, "%s: QEMU was %sstarted: %s",
+                  args, spawned ? "not " : "", err);
+    ck_assert_msg(strstr(err, needle), "%s: stderr lacks '%s': %s", args, needle, err);
+    ck_assert_msg(!needle2 || strstr(err, needle2), "%s: stderr lacks '%s': %s", args, needle2,
+                  err);
+    if (!spawned)
+        ck_assert_msg(!strstr(err, "QEMU"), "%s: %s", args, err);
+    g_unlink(marker);
+}
+
+START_TEST(test_run_refused_before_spawn)
+{
+    g_autofree char *taskset = g_find_program_in_path("taskset");
+    if (!taskset)
+        ck_abort_msg("taskset (util-linux) is needed for this test");
+    const char *outside = "outside the allowed CPUs 0 (";
+
+    const char *list[] = {"run", "--pin", "0,1", NULL};
+    assert_spawned(list, FALSE, EXIT_MAP, "CPU 1 of --pin is outside the allowed CPUs 0 (",
+                   "; vCPU 1 is mapped there");
+    const char *groups[] = {"run", "--pin", "0@0; 1@0-1", NULL};
+    assert_spawned(groups, FALSE, EXIT_MAP, "CPU 1 of --pin is outside the allowed CPUs 0 (",
+                   "; vCPU 1 is mapped there");
+    const char *absent[] = {"run", "--pin", "0,4000", NULL};
+    assert_spawned(absent, FALSE, EXIT_MAP, "CPU 4000 of --pin is not present on this host",
+                   "; vCPU 1 is mapped there");
+    const char *emu[] = {"run", "--emulator-pin", "0-1", NULL};
+    assert_spawned(emu, FALSE, EXIT_MAP, "CPU 1 of --emulator-pin is outside", outside);
+    const char *io[] = {"run", "--iothread-pin", "io0=1", NULL};
+    assert_spawned(io, FALSE, EXIT_MAP, "CPU 1 of --iothread-pin io0 is outside", outside);
+    const char *reserve[] = {"run", "--pin", "auto", "--reserve", "1", NULL};
+    assert_spawned(reserve, FALSE, EXIT_MAP, "CPU 1 of --reserve is outside", outside);
+    const char *plan[] = {"plan", "--pin", "0-1@1", NULL};
+    assert_spawned(plan, FALSE, EXIT_MAP, "CPU 1 of --pin", outside);
+    /* What automatic placement needs is known without QEMU too. */
+    const char *all_reserved[] = {"run", "--pin", "auto", "--emulator-pin", "0", NULL};
+    assert_spawned(all_reserved, FALSE, EXIT_MAP, "--pin auto: every allowed CPU (0) is reserved",
+                   NULL);
+    const char *emu_auto[] = {"run", "--emulator-pin", "auto", NULL};
+    assert_spawned(emu_auto, FALSE, EXIT_MAP, "--emulator-pin auto", "it needs --pin");
+    /* qpin pin does not even connect. */
+    g_autofree char *sock = g_strdup_printf("%s/no-such.qmp", tmpdir);
+    const char *pin[] = {"pin", "--qmp", sock, "--pin", "1,0", NULL};
+    assert_spawned(pin, FALSE, EXIT_MAP, "CPU 1 of --pin", outside);
+
+    /* The controls: these start "QEMU", which then ends before its monitor is ready. */
+    const char *inside[] = {"run", "--pin", "0,0", "--emulator-pin", "0", NULL};
+    assert_spawned(inside, TRUE, EXIT_QEMU_START, "before its QMP monitor was ready", NULL);
+    const char *expr[] = {"run", "--pin", "expr:v", NULL};
+    assert_spawned(expr, TRUE, EXIT_QEMU_START, "before its QMP monitor was ready", NULL);
 }
 END_TEST
 
@@ -793,12 +885,15 @@ START_TEST(test_pin_attach)
     g_autofree char *main_cpus = cpus_allowed(qemu->pid);
     ck_assert_str_eq(main_cpus, "0");
 
-    /* A map that does not fit: refused, nothing changed, QEMU alive and still paused. */
-    char *bad[] = {(char *)qpin, "pin", "--qmp", sock, "--pin", "7,7", NULL};
+    /* A map that does not fit (an expression, so only known once QEMU listed its vCPUs):
+     * refused, nothing changed, QEMU alive and still paused. */
+    char *bad[] = {(char *)qpin, "pin", "--qmp", sock, "--pin", "expr:v + 7", NULL};
     g_autoptr(Proc) q = run_qpin(bad, 30000);
     g_autofree char *err2 = slurp(q->err);
     ck_assert_msg(q->status == EXIT_MAP, "exit %d: %s", q->status, err2);
-    ck_assert_msg(strstr(err2, "not started by qpin") && strstr(err2, "paused"), "%s", err2);
+    ck_assert_msg(strstr(err2, "CPUs 7-8 of --pin are not present") &&
+                      strstr(err2, "not started by qpin") && strstr(err2, "left paused"),
+                  "%s", err2);
     ck_assert_int_eq(waitpid(qemu->pid, NULL, WNOHANG), 0);
     g_autofree char *still = query_status(sock);
     ck_assert_str_ne(still, "running");
@@ -877,6 +972,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_run_expr_and_groups);
     tcase_add_test(tc, test_run_map_errors);
     tcase_add_test(tc, test_run_outside_allowed);
+    tcase_add_test(tc, test_run_refused_before_spawn);
     tcase_add_test(tc, test_run_qemu_start_failure);
     tcase_add_test(tc, test_run_signals_mirrored);
     tcase_add_test(tc, test_run_guest_exits_at_once);

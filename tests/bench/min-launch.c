@@ -71,7 +71,8 @@ static json_object *execute(int fd, const char *command)
 {
     char line[256];
     int len = snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\r\n", command);
-    if (write(fd, line, (size_t)len) != len)
+    /* The guest may have shut QEMU down already: no SIGPIPE death. */
+    if (send(fd, line, (size_t)len, MSG_NOSIGNAL) != len)
         return NULL;
     for (;;) {
         json_object *msg = next_message(fd);

@@ -51,10 +51,8 @@ static const char *guest_state(QmpClient *qmp)
 
 static int pin_failed(QpinFlow *s, GError *error, const char *state, gboolean restored)
 {
-    int code = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
-    qpin_err("%s", error->message);
     s->report->error = g_strdup(error->message);
-    g_error_free(error);
+    int code = qpin_output_error(error, QPIN_EXIT_FAILURE);
     if (s->opt->report)
         qpin_flow_name_threads(s);
     if (s->pid > 0)
@@ -67,27 +65,16 @@ static int pin_failed(QpinFlow *s, GError *error, const char *state, gboolean re
 
 int qpin_cmd_pin(int argc, char **argv)
 {
-    GError *error = NULL;
-    g_autoptr(QpinOptions) opt = qpin_options_parse(QPIN_COMMAND_PIN, argc, argv, &error);
-    if (!opt) {
-        qpin_err("%s", error->message);
-        int code = qpin_error_exit_code(error, QPIN_EXIT_USAGE);
-        g_error_free(error);
+    int code = QPIN_EXIT_OK;
+    g_autoptr(QpinOptions) opt = qpin_output_options(QPIN_COMMAND_PIN, argc, argv, &code);
+    if (!opt)
         return code;
-    }
-    if (opt->help) {
-        fputs(opt->help, stdout);
-        return QPIN_EXIT_OK;
-    }
 
+    GError *error = NULL;
     g_autoptr(QpinFlow) s = qpin_flow_new(opt);
     s->report->qmp = g_strdup(opt->qmp);
-    if (!qpin_flow_prepare(s, &error)) {
-        qpin_err("%s", error->message);
-        int code = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
-        g_error_free(error);
-        return code;
-    }
+    if (!qpin_flow_prepare(s, &error))
+        return qpin_output_error(error, QPIN_EXIT_FAILURE);
 
     gint64 t0 = g_get_monotonic_time();
     g_autoptr(QmpClient) qmp =

@@ -1,24 +1,12 @@
 /* qpin run — launch QEMU paused, pin, verify, cont, supervise. */
-#include "error.h"
 #include "launch.h"
 #include "options.h"
+#include "output.h"
 #include "qpin.h"
-
-#include <stdio.h>
 
 int qpin_cmd_run(int argc, char **argv)
 {
-    GError *error = NULL;
-    g_autoptr(QpinOptions) opt = qpin_options_parse(QPIN_COMMAND_RUN, argc, argv, &error);
-    if (!opt) {
-        qpin_err("%s", error->message);
-        int code = qpin_error_exit_code(error, QPIN_EXIT_USAGE);
-        g_error_free(error);
-        return code;
-    }
-    if (opt->help) {
-        fputs(opt->help, stdout);
-        return QPIN_EXIT_OK;
-    }
-    return qpin_launch(opt);
+    int code = QPIN_EXIT_OK;
+    g_autoptr(QpinOptions) opt = qpin_output_options(QPIN_COMMAND_RUN, argc, argv, &code);
+    return opt ? qpin_launch(opt) : code;
 }

@@ -1,7 +1,32 @@
 /* qpin — printing what run, plan and pin computed, see output.h. */
 #include "output.h"
 
+#include "error.h"
 #include "qpin.h"
+
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
+{
+    GError *error = NULL;
+    g_autoptr(QpinOptions) opt = qpin_options_parse(command, argc, argv, &error);
+    if (!opt) {
+        *exit_code = qpin_output_error(error, QPIN_EXIT_USAGE);
+        return NULL;
+    }
+    if (opt->help) {
+        fputs(opt->help, stdout);
+        *exit_code = QPIN_EXIT_OK;
+        return NULL;
+    }
+    return g_steal_pointer(&opt);
+}
+
+int qpin_output_error(GError *error, int fallback)
+{
+    int code = qpin_error_exit_code(error, fallback);
+    qpin_err("%s", error->message);
+    g_error_free(error);
+    return code;
+}
 
 void qpin_output_warnings(const QpinFlow *s)
 {

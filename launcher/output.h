@@ -7,6 +7,15 @@
 
 G_BEGIN_DECLS
 
+/* The options of run, plan or pin from @argv. NULL when the command ends here: after --help
+ * (printed to stdout) or a bad command line or config file (said on stderr); *@exit_code is
+ * then the status to return. */
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code);
+
+/* Says @error (taken) on stderr and returns its exit status: the code of a QPIN_ERROR, else
+ * @fallback. */
+int qpin_output_error(GError *error, int fallback);
+
 /* Prints the report's warnings ("qpin: warning: ...") to stderr. */
 void qpin_output_warnings(const QpinFlow *s);
 

@@ -12,6 +12,16 @@ static QpinOptions *parse(QpinCommandKind command, const char *const *args, GErr
     return qpin_options_parse(command, (int)g_strv_length((char **)args), (char **)args, error);
 }
 
+/* Parses @args, which must succeed. */
+static QpinOptions *parse_ok(QpinCommandKind command, const char *const *args)
+{
+    GError *error = NULL;
+    QpinOptions *o = parse(command, args, &error);
+    g_autofree char *joined = g_strjoinv(" ", (char **)args);
+    ck_assert_msg(o, "'%s': %s", joined, error ? error->message : "?");
+    return o;
+}
+
 static void assert_fails(QpinCommandKind command, const char *const *args, const char *needle)
 {
     GError *error = NULL;
@@ -52,9 +62,7 @@ START_TEST(test_run_options)
                           "--allow-overcommit", "--numa", "1G", "--numa", "2G@0", "--",
                           /* Options after -- belong to QEMU even when qpin knows them. */
                           "qemu-system-x86_64", "--pin", "x", "-q", "--", NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
-    ck_assert_msg(o, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
     ck_assert_str_eq(o->pin, "1,0");
     ck_assert_str_eq(o->emulator_pin, "0");
     ck_assert_uint_eq(o->iothread_pins->len, 2);
@@ -82,9 +90,7 @@ END_TEST
 START_TEST(test_defaults_and_no_separator)
 {
     const char *args[] = {"run", "--pin", "auto", "qemu-system-x86_64", "-smp", "2", NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
-    ck_assert_msg(o, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
     const char *qemu[] = {"qemu-system-x86_64", "-smp", "2", NULL};
     assert_argv(o->qemu_argv, qemu);
     ck_assert(o->cont);
@@ -94,18 +100,16 @@ START_TEST(test_defaults_and_no_separator)
     ck_assert_ptr_null(o->emulator_pin);
 
     const char *pin[] = {"pin", "--qmp", "/run/vm.qmp", "--pid", "1234", "--cont", NULL};
-    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
-    ck_assert_msg(p, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, pin);
     ck_assert_str_eq(p->qmp, "/run/vm.qmp");
     ck_assert_int_eq(p->pid, 1234);
     ck_assert(p->cont);
     const char *pin2[] = {"pin", "--qmp", "s", NULL};
-    g_autoptr(QpinOptions) p2 = parse(QPIN_COMMAND_PIN, pin2, &error);
+    g_autoptr(QpinOptions) p2 = parse_ok(QPIN_COMMAND_PIN, pin2);
     ck_assert(p2 && !p2->cont);
 
     const char *plan[] = {"plan", "--sysroot", "/fixture", "--json", "--explain", "--", "q", NULL};
-    g_autoptr(QpinOptions) pl = parse(QPIN_COMMAND_PLAN, plan, &error);
-    ck_assert_msg(pl, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) pl = parse_ok(QPIN_COMMAND_PLAN, plan);
     ck_assert_str_eq(pl->sysroot, "/fixture");
     ck_assert(pl->json && pl->explain);
 }
@@ -114,17 +118,16 @@ END_TEST
 START_TEST(test_help)
 {
     const char *args[] = {"plan", "--pin", "x", "--help", NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_PLAN, args, &error);
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_PLAN, args);
     ck_assert_ptr_nonnull(o);
     ck_assert_ptr_nonnull(o->help);
     ck_assert_msg(strstr(o->help, "--sysroot") && strstr(o->help, "--pin"), "%s", o->help);
     /* run has no --sysroot; pin has --qmp. */
     const char *run[] = {"run", "-h", NULL};
-    g_autoptr(QpinOptions) r = parse(QPIN_COMMAND_RUN, run, &error);
+    g_autoptr(QpinOptions) r = parse_ok(QPIN_COMMAND_RUN, run);
     ck_assert(r && r->help && !strstr(r->help, "--sysroot") && strstr(r->help, "--no-cont"));
     const char *pin[] = {"pin", "--help", NULL};
-    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, pin);
     ck_assert(p && p->help && strstr(p->help, "--qmp"));
 }
 END_TEST
@@ -192,9 +195,7 @@ START_TEST(test_config_file)
                      "[numa.0]\n"
                      "size = 1G\n");
     const char *args[] = {"run", "--config", path, NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
-    ck_assert_msg(o, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
     const char *qemu[] = {"qemu-system-x86_64", "-accel", "kvm", "-name", "a,,b c\"d", "-append",
                           "x $(y) ; z",         "-smp",   "4",   NULL};
     assert_argv(o->qemu_argv, qemu);
@@ -243,9 +244,7 @@ START_TEST(test_command_line_overrides_config)
                           "-smp",
                           "2",
                           NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) o = parse(QPIN_COMMAND_RUN, args, &error);
-    ck_assert_msg(o, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
     ck_assert_str_eq(o->pin, "1,0");
     ck_assert_str_eq(o->emulator_pin, "0"); /* not on the command line: from the file */
     ck_assert(o->cont);
@@ -264,8 +263,7 @@ START_TEST(test_command_line_overrides_config)
     /* --no-cont over the file's cont = true; the binary defaults when only args are given. */
     g_autofree char *path2 = write_config("[qemu]\nargs = -m 1G\n[qpin]\ncont = true\n");
     const char *args2[] = {"run", "--config", path2, "--no-cont", NULL};
-    g_autoptr(QpinOptions) o2 = parse(QPIN_COMMAND_RUN, args2, &error);
-    ck_assert_msg(o2, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) o2 = parse_ok(QPIN_COMMAND_RUN, args2);
     ck_assert(!o2->cont);
     const char *qemu2[] = {"qemu-system-x86_64", "-m", "1G", NULL};
     assert_argv(o2->qemu_argv, qemu2);
@@ -309,21 +307,17 @@ START_TEST(test_config_per_command_keys)
     g_autofree char *path = write_config("[qpin]\nqmp = /run/vm.qmp\npid = 77\nsysroot = /fx\n"
                                          "pin = 1\n");
     const char *pin[] = {"pin", "--config", path, NULL};
-    GError *error = NULL;
-    g_autoptr(QpinOptions) p = parse(QPIN_COMMAND_PIN, pin, &error);
-    ck_assert_msg(p, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, pin);
     ck_assert_str_eq(p->qmp, "/run/vm.qmp");
     ck_assert_int_eq(p->pid, 77);
     ck_assert_ptr_null(p->sysroot);
     ck_assert_ptr_null(p->qemu_argv);
     const char *pin2[] = {"pin", "--config", path, "--qmp", "/other", "--pid", "78", NULL};
-    g_autoptr(QpinOptions) p2 = parse(QPIN_COMMAND_PIN, pin2, &error);
-    ck_assert_msg(p2, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) p2 = parse_ok(QPIN_COMMAND_PIN, pin2);
     ck_assert_str_eq(p2->qmp, "/other");
     ck_assert_int_eq(p2->pid, 78);
     const char *plan[] = {"plan", "--config", path, "--", "q", NULL};
-    g_autoptr(QpinOptions) pl = parse(QPIN_COMMAND_PLAN, plan, &error);
-    ck_assert_msg(pl, "%s", error ? error->message : "?");
+    g_autoptr(QpinOptions) pl = parse_ok(QPIN_COMMAND_PLAN, plan);
     ck_assert_str_eq(pl->sysroot, "/fx");
     ck_assert_ptr_null(pl->qmp);
     g_unlink(path);

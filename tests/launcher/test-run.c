@@ -7,6 +7,7 @@
  * processes can be found in /proc. */
 #include "qmp.h"
 #include "qpin-check.h"
+#include "qpin-test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,10 +149,7 @@ static char **qpin_argv(const char *const *qpin_args, const char *name,
     for (int i = 0; qpin_args && qpin_args[i]; i++)
         g_strv_builder_add(b, qpin_args[i]);
     g_strv_builder_add_many(b, "--", QEMU, NULL);
-    if (kvm)
-        g_strv_builder_add_many(b, "-accel", "kvm", "-cpu", "qemu64", NULL);
-    else
-        g_strv_builder_add_many(b, "-accel", "tcg,thread=multi", NULL);
+    g_strv_builder_addv(b, (const char **)qpin_test_accel_args(kvm));
     g_strv_builder_add_many(b, "-display", "none", "-nodefaults", "-m", "64", NULL);
     if (name)
         g_strv_builder_add_many(b, "-name", name, NULL);
@@ -852,10 +850,7 @@ START_TEST(test_pin_attach)
     g_autofree char *qmp_opt = g_strdup_printf("unix:%s,server=on,wait=off", sock);
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     g_strv_builder_add(b, QEMU);
-    if (kvm)
-        g_strv_builder_add_many(b, "-accel", "kvm", "-cpu", "qemu64", NULL);
-    else
-        g_strv_builder_add_many(b, "-accel", "tcg,thread=multi", NULL);
+    g_strv_builder_addv(b, (const char **)qpin_test_accel_args(kvm));
     g_strv_builder_add_many(b, "-S", "-display", "none", "-nodefaults", "-m", "64", "-smp", "2",
                             "-name", name, "-name", "debug-threads=on", "-qmp", qmp_opt, NULL);
     g_auto(GStrv) qemu_argv = g_strv_builder_end(b);
@@ -929,40 +924,6 @@ END_TEST
 
 /* ---- set-up ---- */
 
-/* KVM works here when a paused QEMU with -cpu qemu64 answers QMP and quits cleanly. */
-static gboolean probe_kvm(void)
-{
-    if (access("/dev/kvm", R_OK | W_OK) != 0)
-        return FALSE;
-    g_autofree char *cmds = g_build_filename(tmpdir, "probe.qmp", NULL);
-    const char *text = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
-    if (!g_file_set_contents(cmds, text, -1, NULL))
-        return FALSE;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int in = open(cmds, O_RDONLY), null = open("/dev/null", O_WRONLY);
-        dup2(in, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        execlp(QEMU, QEMU, "-accel", "kvm", "-cpu", "qemu64", "-S", "-display", "none",
-               "-nodefaults", "-m", "64", "-qmp", "stdio", NULL);
-        _exit(127);
-    }
-    int status = -1;
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            break;
-        usleep(10000);
-        if (i == 999) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-        }
-    }
-    g_unlink(cmds);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("run");
@@ -997,8 +958,7 @@ int main(void)
         QPIN_SKIP_ALL("%s is not installed (scripts/setup installs it)", QEMU);
     tmpdir = g_dir_make_tmp("qpin-run-XXXXXX", NULL);
     g_snprintf(prefix, sizeof prefix, "qpin-it-%d", (int)getpid());
-    /* QPIN_TEST_ACCEL=tcg forces TCG where KVM works, to exercise the fallback. */
-    kvm = g_strcmp0(g_getenv("QPIN_TEST_ACCEL"), "tcg") != 0 && probe_kvm();
+    kvm = qpin_test_kvm_usable(qemu);
     fprintf(stderr, "accelerator: %s\n", kvm ? "kvm -cpu qemu64" : "tcg,thread=multi");
     int status = qpin_check_run(suite());
     /* A failed assertion ends its test before the test's own clean-up. */

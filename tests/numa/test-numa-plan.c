@@ -4,6 +4,7 @@
  * the examples (KVM, -cpu host, a disk image) is replaced by one that starts here under TCG.
  * Exits 77 while `qpin plan` does not handle guest NUMA nodes, or without QEMU. */
 #include "qpin-check.h"
+#include "qpin-test-util.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -15,37 +16,19 @@ static const char *qpin;
 static char *source_root;
 static char *qemu;
 
-typedef struct {
-    int exit_code;
-    char *out;
-    char *err;
-} PlanResult;
-
-static PlanResult plan_run(const char *fixture, const char *example, const char *smp)
+/* `qpin plan --sysroot FIXTURE --config EXAMPLE --json` of a guest with @smp under TCG. */
+static QpinTestRun plan_run(const char *fixture, const char *example, const char *smp)
 {
     g_autofree char *sysroot = g_build_filename(source_root, "tests/fixtures/hosts", fixture, NULL);
     g_autofree char *config = g_build_filename(source_root, "examples", example, NULL);
-    const char *argv[] = {qpin,     "plan",     "--sysroot", sysroot,       "--config", config,
-                          "--json", "--",       qemu,        "-accel",      "tcg",      "-smp",
-                          smp,      "-display", "none",      "-nodefaults", NULL};
-    PlanResult r = {0};
-    int status = 0;
-    GError *error = NULL;
-    ck_assert_msg(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out,
-                               &r.err, &status, &error),
-                  "%s", error ? error->message : "?");
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
-}
-
-static void plan_free(PlanResult *r)
-{
-    g_free(r->out);
-    g_free(r->err);
+    const char *args[] = {"--sysroot", sysroot,    "--config", config,        "--json",
+                          "--",        qemu,       "-accel",   "tcg",         "-smp",
+                          smp,         "-display", "none",     "-nodefaults", NULL};
+    return qpin_test_run_qpin("plan", args);
 }
 
 /* The plan's qemu_argv joined with spaces. */
-static char *plan_argv(const PlanResult *r, json_object **numa)
+static char *plan_argv(const QpinTestRun *r, json_object **numa)
 {
     json_object *doc = json_tokener_parse(r->out), *argv = NULL;
     ck_assert_msg(doc != NULL, "qpin plan --json wrote no JSON: %s\n%s", r->out, r->err);
@@ -62,8 +45,8 @@ static char *plan_argv(const PlanResult *r, json_object **numa)
 
 START_TEST(test_seed240_on_xeon_phi)
 {
-    PlanResult r = plan_run("xeon-phi-7250", "seed-240.ini", "cpus=240,cores=60,threads=4");
-    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    QpinTestRun r = plan_run("xeon-phi-7250", "seed-240.ini", "cpus=240,cores=60,threads=4");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_object *numa = NULL;
     g_autofree char *argv = plan_argv(&r, &numa);
     ck_assert_msg(numa != NULL, "the plan has no \"numa\"");
@@ -78,14 +61,14 @@ START_TEST(test_seed240_on_xeon_phi)
                                "policy=bind -numa node,nodeid=1,memdev=qpin-mem1"),
                   "%s", argv);
     ck_assert_msg(strstr(argv, " -m 95G"), "%s", argv);
-    plan_free(&r);
+    qpin_test_run_clear(&r);
 }
 END_TEST
 
 START_TEST(test_seed002_on_gold)
 {
-    PlanResult r = plan_run("xeon-gold-6148-2s", "seed-002.ini", "cpus=40,cores=20,threads=2");
-    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    QpinTestRun r = plan_run("xeon-gold-6148-2s", "seed-002.ini", "cpus=40,cores=20,threads=2");
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_object *numa = NULL;
     g_autofree char *argv = plan_argv(&r, &numa);
     json_object_put(numa);
@@ -95,25 +78,30 @@ START_TEST(test_seed002_on_gold)
                                "prealloc-context=qpin-tc0 -numa "
                                "node,nodeid=0,cpus=0-39,memdev=qpin-mem0 "),
                   "%s", argv);
-    plan_free(&r);
+    qpin_test_run_clear(&r);
 }
 END_TEST
 
+/* The example on the fixture is refused by the preflight (exit 16), saying @needle. */
+static void assert_refused(const char *fixture, const char *example, const char *smp,
+                           const char *needle)
+{
+    QpinTestRun r = plan_run(fixture, example, smp);
+    ck_assert_msg(r.status == 16, "%s on %s: exit %d, expected 16: %s", example, fixture, r.status,
+                  r.err);
+    ck_assert_msg(strstr(r.err, needle), "%s on %s: stderr lacks '%s': %s", example, fixture,
+                  needle, r.err);
+    qpin_test_run_clear(&r);
+}
+
 START_TEST(test_refused_elsewhere)
 {
-    PlanResult a = plan_run("xeon-gold-6148-2s", "seed-240.ini", "cpus=240,cores=60,threads=4");
-    ck_assert_msg(a.exit_code == 16, "exit %d, expected 16: %s", a.exit_code, a.err);
-    ck_assert_msg(strstr(a.err, "guest node 0 ([numa.0]) needs 80.0 GiB on host node 0 "
-                                "(policy=bind), which has 11.5 GiB free"),
-                  "%s", a.err);
-    plan_free(&a);
-
-    PlanResult b = plan_run("xeon-phi-7250", "seed-002.ini", "cpus=40,cores=20,threads=2");
-    ck_assert_msg(b.exit_code == 16, "exit %d, expected 16: %s", b.exit_code, b.err);
-    ck_assert_msg(strstr(b.err, "echo 160 > /sys/devices/system/node/node1/hugepages/"
-                                "hugepages-1048576kB/nr_hugepages"),
-                  "%s", b.err);
-    plan_free(&b);
+    assert_refused("xeon-gold-6148-2s", "seed-240.ini", "cpus=240,cores=60,threads=4",
+                   "guest node 0 ([numa.0]) needs 80.0 GiB on host node 0 (policy=bind), which "
+                   "has 11.5 GiB free");
+    assert_refused("xeon-phi-7250", "seed-002.ini", "cpus=40,cores=20,threads=2",
+                   "echo 160 > /sys/devices/system/node/node1/hugepages/hugepages-1048576kB/"
+                   "nr_hugepages");
 }
 END_TEST
 

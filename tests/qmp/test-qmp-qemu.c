@@ -3,6 +3,7 @@
  * QEMU is not installed. Uses KVM when a quick probe shows it works, else multi-threaded TCG. */
 #include "qmp.h"
 #include "qpin-check.h"
+#include "qpin-test-util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -42,10 +43,8 @@ static gboolean qemu_start(Qemu *qemu, gboolean kvm, const char *const *extra, i
                           "-m",      "128", "-smp",     "4",    "-machine",    "pc"};
     for (gsize i = 0; i < G_N_ELEMENTS(base); i++)
         g_ptr_array_add(argv, (char *)base[i]);
-    const char *kvm_args[] = {"-accel", "kvm", "-cpu", "qemu64"};
-    const char *tcg_args[] = {"-accel", "tcg,thread=multi"};
-    for (gsize i = 0; i < (kvm ? G_N_ELEMENTS(kvm_args) : G_N_ELEMENTS(tcg_args)); i++)
-        g_ptr_array_add(argv, (char *)(kvm ? kvm_args[i] : tcg_args[i]));
+    for (const char *const *accel = qpin_test_accel_args(kvm); *accel; accel++)
+        g_ptr_array_add(argv, (char *)*accel);
     for (gsize i = 0; extra && extra[i]; i++)
         g_ptr_array_add(argv, (char *)extra[i]);
     g_ptr_array_add(argv, NULL);
@@ -202,42 +201,6 @@ START_TEST(test_connect_qemu_exits)
 }
 END_TEST
 
-typedef struct {
-    int status;
-    char *out;
-    char *err;
-    double seconds;
-} Run;
-
-static void run_clear(Run *run)
-{
-    g_free(run->out);
-    g_free(run->err);
-}
-
-static Run run_qpin(const char *const *args)
-{
-    const char *qpin = g_getenv("QPIN");
-    ck_assert_msg(qpin, "QPIN is not set");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (char *)qpin);
-    g_ptr_array_add(argv, "qmp");
-    for (gsize i = 0; args[i]; i++)
-        g_ptr_array_add(argv, (char *)args[i]);
-    g_ptr_array_add(argv, NULL);
-    Run run = {0};
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    gint64 start = g_get_monotonic_time();
-    ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &run.out, &run.err, &wait_status, &error),
-                  "%s", error ? error->message : "");
-    run.seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
-    ck_assert_msg(WIFEXITED(wait_status), "qpin died: 0x%x", wait_status);
-    run.status = WEXITSTATUS(wait_status);
-    return run;
-}
-
 START_TEST(test_qpin_qmp_command)
 {
     Qemu qemu;
@@ -247,103 +210,72 @@ START_TEST(test_qpin_qmp_command)
         g_usleep(10000);
 
     const char *status_args[] = {"--qmp", qemu.path, "query-status", NULL};
-    Run ok = run_qpin(status_args);
+    QpinTestRun ok = qpin_test_run_qpin("qmp", status_args);
     ck_assert_msg(ok.status == 0, "exit %d: %s", ok.status, ok.err);
     g_autoptr(json_object) doc = json_tokener_parse(ok.out);
     ck_assert_msg(json_object_is_type(doc, json_type_object), "not JSON: %s", ok.out);
     ck_assert_str_eq(json_object_get_string(json_object_object_get(doc, "status")), "prelaunch");
     ck_assert(!json_object_get_boolean(json_object_object_get(doc, "running")));
-    run_clear(&ok);
+    qpin_test_run_clear(&ok);
 
     const char *get_args[] = {"--qmp",     qemu.path,
                               "--timeout", "5",
                               "qom-get",   "{\"path\": \"/machine\", \"property\": \"type\"}",
                               NULL};
-    Run get = run_qpin(get_args);
+    QpinTestRun get = qpin_test_run_qpin("qmp", get_args);
     ck_assert_msg(get.status == 0, "exit %d: %s", get.status, get.err);
     ck_assert_msg(g_str_has_prefix(get.out, "\"pc-i440fx-") &&
                       g_str_has_suffix(get.out, "-machine\"\n"),
                   "%s", get.out);
-    run_clear(&get);
+    qpin_test_run_clear(&get);
 
     const char *bad_args[] = {"--qmp", qemu.path, "x-no-such-command", NULL};
-    Run bad = run_qpin(bad_args);
+    QpinTestRun bad = qpin_test_run_qpin("qmp", bad_args);
     ck_assert_int_eq(bad.status, 13);
     ck_assert_str_eq(bad.out, "");
     ck_assert_msg(strstr(bad.err, "CommandNotFound: The command x-no-such-command has not been "
                                   "found"),
                   "%s", bad.err);
-    run_clear(&bad);
+    qpin_test_run_clear(&bad);
 
     const char *dev_args[] = {"--qmp", qemu.path, "qom-get",
                               "{\"path\": \"/nonexistent\", \"property\": \"type\"}", NULL};
-    Run dev = run_qpin(dev_args);
+    QpinTestRun dev = qpin_test_run_qpin("qmp", dev_args);
     ck_assert_int_eq(dev.status, 13);
     ck_assert_msg(strstr(dev.err, "DeviceNotFound: Device '/nonexistent' not found"), "%s",
                   dev.err);
-    run_clear(&dev);
+    qpin_test_run_clear(&dev);
 
     const char *usage_args[] = {"--qmp", qemu.path, "qom-get", "[\"/machine\"]", NULL};
-    Run usage = run_qpin(usage_args);
+    QpinTestRun usage = qpin_test_run_qpin("qmp", usage_args);
     ck_assert_int_eq(usage.status, 2);
     ck_assert_msg(strstr(usage.err, "must be a JSON object"), "%s", usage.err);
-    run_clear(&usage);
+    qpin_test_run_clear(&usage);
 
     g_autofree char *missing = g_build_filename(qemu.dir, "missing.sock", NULL);
     const char *missing_args[] = {"--qmp", missing, "query-status", NULL};
-    Run gone = run_qpin(missing_args);
+    QpinTestRun gone = qpin_test_run_qpin("qmp", missing_args);
     ck_assert_int_eq(gone.status, 12);
     ck_assert_msg(strstr(gone.err, "No such file or directory"), "%s", gone.err);
     ck_assert_msg(gone.seconds < 2, "took %.1f s", gone.seconds);
-    run_clear(&gone);
+    qpin_test_run_clear(&gone);
 
     const char *quit_args[] = {"--qmp", qemu.path, "quit", NULL};
-    Run quit = run_qpin(quit_args);
+    QpinTestRun quit = qpin_test_run_qpin("qmp", quit_args);
     ck_assert_msg(quit.status == 0, "exit %d: %s", quit.status, quit.err);
-    run_clear(&quit);
+    qpin_test_run_clear(&quit);
     ck_assert_msg(qemu_wait(&qemu, 10000), "QEMU did not exit after quit");
     ck_assert(WIFEXITED(qemu.status) && WEXITSTATUS(qemu.status) == 0);
     qemu_cleanup(&qemu);
 }
 END_TEST
 
-/* A paused guest under KVM works here only with -cpu qemu64; probe it once. */
-static gboolean probe_kvm(void)
-{
-    if (access("/dev/kvm", R_OK | W_OK) != 0)
-        return FALSE;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return FALSE;
-    g_autofree char *chardev = g_strdup_printf("socket,id=qmp,fd=%d", CHILD_QMP_FD);
-    const char *extra[] = {"-chardev", chardev, "-mon", "chardev=qmp,mode=control", NULL};
-    Qemu qemu;
-    gboolean ok = qemu_start(&qemu, TRUE, extra, sv[1], NULL);
-    close(sv[1]);
-    if (!ok) {
-        close(sv[0]);
-        return FALSE;
-    }
-    QmpClient *client = qmp_client_new_from_fd(sv[0], NULL);
-    if (client) {
-        qmp_client_set_timeout(client, 5000);
-        ok = qmp_client_handshake(client, NULL) && qmp_cont(client, NULL);
-        if (ok)
-            ok = qmp_quit(client, NULL) && qemu_wait(&qemu, 5000) && WIFEXITED(qemu.status) &&
-                 WEXITSTATUS(qemu.status) == 0;
-        qmp_client_free(client);
-    }
-    qemu_cleanup(&qemu);
-    return ok;
-}
-
 int main(void)
 {
     qemu_path = g_find_program_in_path(QEMU_BINARY);
     if (!qemu_path)
         QPIN_SKIP_ALL("%s is not installed", QEMU_BINARY);
-    /* QPIN_TEST_ACCEL=tcg forces TCG, to exercise the fallback on a machine with KVM. */
-    use_kvm = g_strcmp0(g_getenv("QPIN_TEST_ACCEL"), "tcg") != 0 && probe_kvm();
+    use_kvm = qpin_test_kvm_usable(qemu_path);
     printf("# QEMU %s, accelerator %s\n", qemu_path, use_kvm ? "kvm -cpu qemu64" : "tcg (multi)");
     fflush(stdout);
 

@@ -56,6 +56,15 @@ static double elapsed_ms(gint64 start)
     return (double)(g_get_monotonic_time() - start) / 1000.0;
 }
 
+/* Starts @fake and returns a client that has negotiated with it. */
+static QmpClient *start_negotiated(FakeQmp *fake, gint64 timeout_ms)
+{
+    fake_qmp_start(fake);
+    QmpClient *client = client_for(fake, timeout_ms);
+    assert_handshake(client);
+    return client;
+}
+
 /* A fake with a finished handshake, ready for the test's own steps. */
 static FakeQmp *fake_after_handshake(void)
 {
@@ -199,9 +208,7 @@ static char *run_session(const gsize *cuts, gsize n_cuts, gsize chunk)
         fake_qmp_send_split(fake, session_transcript, -1, cuts, n_cuts);
     fake_qmp_expect(fake, "qmp_capabilities", "{}", NULL);
     fake_qmp_expect(fake, "qom-list", "{\"path\": \"/\"}", NULL);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(json_object) args = json_tokener_parse("{\"path\": \"/\"}");
     g_autoptr(GError) error = NULL;
     g_autoptr(json_object) ret = qmp_client_execute(client, "qom-list", args, &error);
@@ -300,9 +307,7 @@ START_TEST(test_pretty_printed_reply)
                     "            \"poll-max-ns\": 32768,\n            \"id\": \"io0\",\n"
                     "            \"aio-max-batch\": 0\n        }\n    ],\n"
                     "    \"id\": @ID@\n}\n");
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     ck_assert_int_eq(qmp_client_greeting(client)->minor, 2);
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) iothreads = qmp_query_iothreads(client, &error);
@@ -322,9 +327,7 @@ START_TEST(test_utf8)
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     fake_qmp_expect(fake, "qom-get", NULL, REPLY("\"caf\xc3\xa9 \xf0\x9f\x98\x80\""));
     fake_qmp_expect(fake, "qom-get", NULL, REPLY("\"bad \xff\xfe\""));
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(GError) error = NULL;
     g_autoptr(json_object) ret = qmp_client_execute(client, "qom-get", NULL, &error);
     ck_assert_msg(ret, "%s", error ? error->message : "");
@@ -347,9 +350,7 @@ START_TEST(test_event_before_greeting)
                   -1);
     fake_qmp_stall(fake, 20);
     fake_qmp_handshake(fake);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     ck_assert_uint_eq(qmp_client_pending_events(client), 1);
     g_autoptr(QmpEvent) event = qmp_client_pop_event(client);
     ck_assert_str_eq(event->name, "VSERPORT_CHANGE");
@@ -379,9 +380,7 @@ START_TEST(test_event_between_command_and_reply)
                   -1);
     fake_qmp_stall(fake, 50);
     fake_qmp_send(fake, "\r\n", -1);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) cpus = qmp_query_cpus_fast(client, &error);
     ck_assert_msg(cpus, "%s", error ? error->message : "");
@@ -452,9 +451,7 @@ START_TEST(test_event_queue_capped)
                                i, i);
     fake_qmp_send(fake, events->str, -1);
     fake_qmp_expect(fake, "qmp_capabilities", NULL, REPLY("{}"));
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     ck_assert_uint_eq(qmp_client_pending_events(client), 1024);
     g_autoptr(QmpEvent) oldest = qmp_client_pop_event(client);
     ck_assert_int_eq(json_object_get_int(json_object_object_get(oldest->data, "n")), 1100 - 1024);
@@ -487,9 +484,7 @@ START_TEST(test_error_classes)
     }
     fake_qmp_expect(fake, "query-status", NULL,
                     REPLY("{\"status\": \"running\", \"running\": true, \"new-key\": [1]}"));
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(GError) error = NULL;
         g_autofree char *desc = g_strdup_printf("it failed: %zu", i);
@@ -526,9 +521,7 @@ START_TEST(test_error_without_id)
     fake_qmp_expect(fake, "query-status", NULL,
                     "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, "
                     "invalid keyword 'x'\"}}\r\n");
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 10000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 10000);
     g_autoptr(GError) error = NULL;
     gint64 start = g_get_monotonic_time();
     g_autofree char *status = qmp_query_status(client, NULL, &error);
@@ -555,9 +548,7 @@ START_TEST(test_bad_replies)
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
         fake_qmp_expect(fake, "x-test", NULL, cases[i].reply);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(GError) error = NULL;
         ck_assert_ptr_null(qmp_client_execute(client, "x-test", NULL, &error));
@@ -681,9 +672,7 @@ START_TEST(test_garbage_after_handshake)
     for (gsize i = 0; i < G_N_ELEMENTS(replies); i++) {
         g_autoptr(FakeQmp) fake = fake_after_handshake();
         fake_qmp_expect(fake, "query-status", NULL, replies[i]);
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         g_autoptr(GError) error = NULL;
         gint64 start = g_get_monotonic_time();
         ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
@@ -703,9 +692,7 @@ START_TEST(test_closed_mid_message)
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     fake_qmp_expect(fake, "query-status", NULL, "{\"return\": {\"status\": \"runn");
     fake_qmp_close(fake);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(GError) error = NULL;
     ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
     assert_error(error, QMP_ERROR, QMP_ERROR_CLOSED, "in the middle of a message");
@@ -765,9 +752,7 @@ START_TEST(test_command_timeout_breaks_session)
                   "{\"return\": {\"status\": \"late\", \"running\": true}, \"id\": \"qpin-2\"}\r\n"
                   "{\"return\": {\"status\": \"late\", \"running\": true}, \"id\": \"qpin-3\"}\r\n",
                   -1);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     qmp_client_set_timeout(client, 250);
     g_autoptr(GError) error = NULL;
     gint64 start = g_get_monotonic_time();
@@ -804,9 +789,7 @@ START_TEST(test_flood_cannot_stretch_deadline)
         g_autoptr(FakeQmp) fake = fake_after_handshake();
         fake_qmp_expect(fake, "query-status", NULL, NULL);
         fake_qmp_send_generated(fake, "", floods[i], G_MAXUINT64, "");
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         qmp_client_set_timeout(client, 300);
         g_autoptr(GError) error = NULL;
         gint64 start = g_get_monotonic_time();
@@ -831,9 +814,7 @@ START_TEST(test_large_reply_accepted)
     fake_qmp_expect(fake, "query-qmp-schema", NULL, NULL);
     fake_qmp_send_generated(fake, "{\"return\": {\"blob\": \"", "q", size,
                             "\"}, \"id\": @ID@}\r\n");
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 20000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 20000);
     g_autoptr(GError) error = NULL;
     g_autoptr(json_object) ret = qmp_client_execute(client, "query-qmp-schema", NULL, &error);
     ck_assert_msg(ret, "%s", error ? error->message : "");
@@ -909,9 +890,7 @@ START_TEST(test_cap_boundary)
         fake_qmp_expect(fake, "x-test", NULL, NULL);
         fake_qmp_send(fake, reply, -1);
         fake_qmp_send(fake, "\r\n", -1);
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         qmp_client_set_max_message(client, len - (gsize)extra);
         g_autoptr(GError) error = NULL;
         g_autoptr(json_object) ret = qmp_client_execute(client, "x-test", NULL, &error);
@@ -987,9 +966,7 @@ START_TEST(test_epipe)
     signal(SIGPIPE, SIG_DFL);
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     fake_qmp_close(fake);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     ck_assert(fake_qmp_wait_script(fake, 5000));
     g_autoptr(GError) error = NULL;
     ck_assert_ptr_null(qmp_client_execute(client, "query-status", NULL, &error));
@@ -1010,9 +987,7 @@ START_TEST(test_quit)
                         "\"SHUTDOWN\", \"data\": {\"guest\": false, \"reason\": "
                         "\"host-qmp-quit\"}}\r\n" REPLY("{}"));
         fake_qmp_close(fake);
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         g_autoptr(GError) error = NULL;
         ck_assert_msg(qmp_quit(client, &error), "%s", error ? error->message : "");
         g_autoptr(QmpEvent) event = qmp_client_pop_event(client);
@@ -1024,9 +999,7 @@ START_TEST(test_quit)
         g_autoptr(FakeQmp) fake = fake_after_handshake();
         fake_qmp_expect(fake, "quit", NULL, NULL);
         fake_qmp_close(fake);
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         g_autoptr(GError) error = NULL;
         ck_assert_msg(qmp_quit(client, &error), "%s", error ? error->message : "");
         assert_fake_ok(fake);
@@ -1038,9 +1011,7 @@ START_TEST(test_quit)
                         "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, \"id\": "
                         "@ID@}\r\n");
         fake_qmp_close(fake);
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         g_autoptr(GError) error = NULL;
         ck_assert(!qmp_quit(client, &error));
         assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC, "GenericError: no");
@@ -1055,9 +1026,7 @@ START_TEST(test_quit)
     {
         g_autoptr(FakeQmp) fake = fake_after_handshake();
         fake_qmp_expect(fake, "query-status", NULL, "[]\r\n");
-        fake_qmp_start(fake);
-        g_autoptr(QmpClient) client = client_for(fake, 5000);
-        assert_handshake(client);
+        g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         g_autoptr(GError) error = NULL;
         ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
         g_clear_error(&error);
@@ -1261,9 +1230,7 @@ static GPtrArray *cpus_from(const char *reply_json, GError **error)
     g_autofree char *reply = g_strdup_printf("{\"return\": %s, \"id\": @ID@}\r\n", reply_json);
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     fake_qmp_expect(fake, "query-cpus-fast", "{}", reply);
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     GPtrArray *cpus = qmp_query_cpus_fast(client, error);
     /* A bad reply is no transport fault. */
     ck_assert(!qmp_client_is_broken(client));
@@ -1385,9 +1352,7 @@ START_TEST(test_iothreads_memdev_status)
                     REPLY("{\"status\": \"running\", \"running\": \"yes\"}"));
     fake_qmp_expect(fake, "query-status", NULL, REPLY("[]"));
     fake_qmp_expect(fake, "stop", NULL, REPLY("{}"));
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 5000);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(GError) error = NULL;
 
     g_autoptr(GPtrArray) io = qmp_query_iothreads(client, &error);
@@ -1442,18 +1407,14 @@ START_TEST(test_fake_catches_unexpected)
 {
     g_autoptr(FakeQmp) fake = fake_after_handshake();
     fake_qmp_expect(fake, "cont", NULL, REPLY("{}"));
-    fake_qmp_start(fake);
-    g_autoptr(QmpClient) client = client_for(fake, 300);
-    assert_handshake(client);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 300);
     g_autoptr(GError) error = NULL;
     ck_assert(!qmp_stop(client, &error));
     g_autofree char *failure = fake_qmp_finish(fake);
     ck_assert_msg(failure && strstr(failure, "expected command 'cont'"), "%s", failure);
 
     g_autoptr(FakeQmp) fake2 = fake_after_handshake();
-    fake_qmp_start(fake2);
-    g_autoptr(QmpClient) client2 = client_for(fake2, 300);
-    assert_handshake(client2);
+    g_autoptr(QmpClient) client2 = start_negotiated(fake2, 300);
     ck_assert(!qmp_cont(client2, NULL));
     g_autofree char *failure2 = fake_qmp_finish(fake2);
     ck_assert_msg(failure2 && strstr(failure2, "unexpected command"), "%s", failure2);

@@ -2,52 +2,34 @@
  * peer makes it hang past --timeout, crash, or print a wrong answer as success. */
 #include "fake-qmp.h"
 #include "qpin-check.h"
+#include "qpin-test-util.h"
 
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define REPLY(json) "{\"return\": " json ", \"id\": @ID@}\r\n"
 
-typedef struct {
-    int status;
-    char *out;
-    char *err;
-    double seconds;
-} Run;
-
-static void run_clear(Run *run)
-{
-    g_free(run->out);
-    g_free(run->err);
-}
-
 /* Runs `qpin qmp ARGS...` (NULL-terminated). */
-static Run run_qpin(const char *first, ...)
+static QpinTestRun run_qpin(const char *first, ...)
 {
-    const char *qpin = g_getenv("QPIN");
-    ck_assert_msg(qpin, "QPIN is not set");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (char *)qpin);
-    g_ptr_array_add(argv, "qmp");
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (char *)a);
+        g_ptr_array_add(args, (char *)a);
     va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    Run run = {0};
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    gint64 start = g_get_monotonic_time();
-    ck_assert_msg(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &run.out, &run.err, &wait_status, &error),
-                  "%s", error ? error->message : "");
-    run.seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
-    ck_assert_msg(WIFEXITED(wait_status), "qpin died with status 0x%x; stderr: %s", wait_status,
-                  run.err);
-    run.status = WEXITSTATUS(wait_status);
-    return run;
+    g_ptr_array_add(args, NULL);
+    return qpin_test_run_qpin("qmp", (const char *const *)args->pdata);
+}
+
+/* A started fake that negotiates, then answers @command (with @arguments) by @reply. */
+static FakeQmp *fake_answering(const char *command, const char *arguments, const char *reply)
+{
+    FakeQmp *fake = fake_qmp_new_listening();
+    fake_qmp_handshake(fake);
+    fake_qmp_expect(fake, command, arguments, reply);
+    fake_qmp_start(fake);
+    return fake;
 }
 
 static void assert_fake_ok(FakeQmp *fake)
@@ -58,17 +40,14 @@ static void assert_fake_ok(FakeQmp *fake)
 
 START_TEST(test_success)
 {
-    g_autoptr(FakeQmp) fake = fake_qmp_new_listening();
-    fake_qmp_handshake(fake);
-    fake_qmp_expect(
-        fake, "qom-list", "{\"path\": \"/machine/peripheral\"}",
+    g_autoptr(FakeQmp) fake = fake_answering(
+        "qom-list", "{\"path\": \"/machine/peripheral\"}",
         "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}\r\n"
         "{\"return\": [{\"name\": \"wrong\"}], \"id\": \"qpin-99\"}\r\n" REPLY(
             "[{\"name\": \"type\", \"type\": \"string\"}, {\"name\": \"caf\\u00e9\", \"type\": "
             "\"child<x>\"}]"));
-    fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "qom-list",
-                       "{\"path\": \"/machine/peripheral\"}", NULL);
+    QpinTestRun run = run_qpin("--qmp", fake_qmp_path(fake), "qom-list",
+                               "{\"path\": \"/machine/peripheral\"}", NULL);
     ck_assert_msg(run.status == 0, "exit %d: %s", run.status, run.err);
     g_autoptr(json_object) doc = json_tokener_parse(run.out);
     ck_assert_msg(json_object_is_type(doc, json_type_array), "stdout: %s", run.out);
@@ -77,38 +56,34 @@ START_TEST(test_success)
         json_object_get_string(json_object_object_get(json_object_array_get_idx(doc, 1), "name")),
         "caf\xc3\xa9");
     ck_assert_str_eq(run.err, "");
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
 
 START_TEST(test_empty_return)
 {
-    g_autoptr(FakeQmp) fake = fake_qmp_new_listening();
-    fake_qmp_handshake(fake);
-    fake_qmp_expect(fake, "cont", "{}", REPLY("{}"));
-    fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "cont", NULL);
+    g_autoptr(FakeQmp) fake = fake_answering("cont", "{}", REPLY("{}"));
+    QpinTestRun run = run_qpin("--qmp", fake_qmp_path(fake), "cont", NULL);
     ck_assert_msg(run.status == 0, "exit %d: %s", run.status, run.err);
     ck_assert_str_eq(run.out, "{}\n");
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
 
 START_TEST(test_command_error)
 {
-    g_autoptr(FakeQmp) fake = fake_qmp_new_listening();
-    fake_qmp_handshake(fake);
-    fake_qmp_expect(fake, "device_del", "{\"id\": \"nic0\"}",
-                    "{\"id\": @ID@, \"error\": {\"class\": \"SomeNewClass\", \"desc\": \"Device "
-                    "'nic0' is busy\"}}\r\n");
-    fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "device_del", "{\"id\": \"nic0\"}", NULL);
+    g_autoptr(FakeQmp) fake =
+        fake_answering("device_del", "{\"id\": \"nic0\"}",
+                       "{\"id\": @ID@, \"error\": {\"class\": \"SomeNewClass\", \"desc\": \"Device "
+                       "'nic0' is busy\"}}\r\n");
+    QpinTestRun run =
+        run_qpin("--qmp", fake_qmp_path(fake), "device_del", "{\"id\": \"nic0\"}", NULL);
     ck_assert_int_eq(run.status, 13);
     ck_assert_str_eq(run.out, "");
     ck_assert_msg(strstr(run.err, "SomeNewClass: Device 'nic0' is busy\n"), "%s", run.err);
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
@@ -158,14 +133,15 @@ START_TEST(test_hostile_peer)
     else
         fake_qmp_close(fake);
     fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "--timeout", "0.5", "query-status", NULL);
+    QpinTestRun run =
+        run_qpin("--qmp", fake_qmp_path(fake), "--timeout", "0.5", "query-status", NULL);
     ck_assert_msg(run.status == 12, "%s: exit %d, stdout '%s', stderr '%s'", hostile[i].what,
                   run.status, run.out, run.err);
     ck_assert_msg(strstr(run.err, hostile[i].needle), "%s: stderr '%s' lacks '%s'", hostile[i].what,
                   run.err, hostile[i].needle);
     ck_assert_str_eq(run.out, "");
     ck_assert_msg(run.seconds < 3, "%s: took %.1f s", hostile[i].what, run.seconds);
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
@@ -181,12 +157,13 @@ START_TEST(test_endless_peer)
                             "\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}\r\n",
                             G_MAXUINT64, "");
     fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "--timeout", "0.5", "query-status", NULL);
+    QpinTestRun run =
+        run_qpin("--qmp", fake_qmp_path(fake), "--timeout", "0.5", "query-status", NULL);
     ck_assert_msg(run.status == 12, "exit %d: %s", run.status, run.err);
     ck_assert_msg(strstr(run.err, "no reply to 'query-status' within 500 ms"), "%s", run.err);
     ck_assert_msg(run.seconds < 3, "took %.1f s", run.seconds);
     ck_assert_str_eq(run.out, "");
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
@@ -198,10 +175,10 @@ START_TEST(test_peer_gone_before_write)
     fake_qmp_send(fake, FAKE_QMP_GREETING, -1);
     fake_qmp_close(fake);
     fake_qmp_start(fake);
-    Run run = run_qpin("--qmp", fake_qmp_path(fake), "query-status", NULL);
+    QpinTestRun run = run_qpin("--qmp", fake_qmp_path(fake), "query-status", NULL);
     ck_assert_int_eq(run.status, 12);
     ck_assert_msg(strstr(run.err, "closed"), "%s", run.err);
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }
 END_TEST
@@ -210,18 +187,18 @@ START_TEST(test_connect_failures)
 {
     g_autofree char *dir = g_dir_make_tmp("qpin-test-XXXXXX", NULL);
     g_autofree char *missing = g_build_filename(dir, "missing.sock", NULL);
-    Run run = run_qpin("--qmp", missing, "query-status", NULL);
+    QpinTestRun run = run_qpin("--qmp", missing, "query-status", NULL);
     ck_assert_int_eq(run.status, 12);
     ck_assert_msg(strstr(run.err, "No such file or directory"), "%s", run.err);
     ck_assert(run.seconds < 2);
-    run_clear(&run);
+    qpin_test_run_clear(&run);
 
     g_autofree char *longpath = g_strnfill(200, 'x');
     longpath[0] = '/';
     run = run_qpin("--qmp", longpath, "query-status", NULL);
     ck_assert_int_eq(run.status, 12);
     ck_assert_msg(strstr(run.err, "must be shorter than 108 bytes"), "%s", run.err);
-    run_clear(&run);
+    qpin_test_run_clear(&run);
     rmdir(dir);
 }
 END_TEST
@@ -249,19 +226,19 @@ START_TEST(test_usage)
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         const char *const *c = cases[i];
-        Run run = run_qpin(c[0], c[1], c[2], c[3], c[4], c[5], NULL);
+        QpinTestRun run = run_qpin(c[0], c[1], c[2], c[3], c[4], c[5], NULL);
         ck_assert_msg(run.status == 2, "case %zu: exit %d (%s)", i, run.status, run.err);
         ck_assert_msg(strstr(run.err, needles[i]), "case %zu: '%s' lacks '%s'", i, run.err,
                       needles[i]);
         ck_assert_str_eq(run.out, "");
-        run_clear(&run);
+        qpin_test_run_clear(&run);
     }
-    Run help = run_qpin("--help", NULL);
+    QpinTestRun help = run_qpin("--help", NULL);
     ck_assert_int_eq(help.status, 0);
     ck_assert_msg(strstr(help.out, "COMMAND [ARGUMENTS-JSON]") && strstr(help.out, "--timeout") &&
                       strstr(help.out, "13 when QEMU answers"),
                   "%s", help.out);
-    run_clear(&help);
+    qpin_test_run_clear(&help);
 }
 END_TEST
 

@@ -526,6 +526,13 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
                         "--pin: the map has %u entries for %u vCPUs", s->map->cpus->len, n);
             return FALSE;
         }
+        /* Emulator auto adds its own warnings and reasons to the map: choose it before they
+         * are copied into the report. */
+        if (s->emulator_auto) {
+            s->emulator_cpus = topo_place_emulator_auto(s->map, &s->ctx, &local);
+            if (!s->emulator_cpus)
+                return fail_with(error, local, QPIN_EXIT_MAP, "--emulator-pin auto");
+        }
         for (guint i = 0; s->map->warnings && i < s->map->warnings->len; i++)
             g_ptr_array_add(s->report->warnings, g_strdup(s->map->warnings->pdata[i]));
         for (guint i = 0; o->explain && s->map->explain && i < s->map->explain->len; i++)
@@ -535,21 +542,16 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
         }
     }
+    if (s->emulator_auto && !s->map) {
+        g_set_error_literal(error, QPIN_ERROR, QPIN_EXIT_MAP,
+                            "--emulator-pin auto places the emulator threads next to the vCPUs: "
+                            "it needs --pin");
+        return FALSE;
+    }
     if (o->sched.set)
         for (guint i = 0; i < n; i++)
             ((QpinReportVcpu *)s->report->vcpus->pdata[i])->sched = qpin_sched_format(&o->sched);
 
-    if (s->emulator_auto) {
-        if (!s->map) {
-            g_set_error_literal(error, QPIN_ERROR, QPIN_EXIT_MAP,
-                                "--emulator-pin auto places the emulator threads next to the "
-                                "vCPUs: it needs --pin");
-            return FALSE;
-        }
-        s->emulator_cpus = topo_place_emulator_auto(s->map, &s->ctx, &local);
-        if (!s->emulator_cpus)
-            return fail_with(error, local, QPIN_EXIT_MAP, "--emulator-pin auto");
-    }
     if (s->emulator_cpus)
         s->report->emulator_cpus = topo_cpuset_copy(s->emulator_cpus);
 

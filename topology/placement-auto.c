@@ -1539,7 +1539,102 @@ TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCt
     return map;
 }
 
-TopoCpuSet *topo_place_emulator_auto(const TopoMap *map, const TopoPlaceCtx *ctx, GError **error)
+/* ---- --emulator-pin auto ---- */
+
+static void add_line(GPtrArray *lines, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void add_line(GPtrArray *lines, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(lines, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* The online CPUs of the host nodes in @nodes (a CPU no node lists counts as node 0). */
+static TopoCpuSet *cpus_of_nodes(const TopoHost *host, const TopoCpuSet *nodes)
+{
+    TopoCpuSet *cpus = topo_cpuset_new();
+    for (guint i = 0; i < host->cpus->len; i++) {
+        const TopoCpu *cpu = g_ptr_array_index(host->cpus, i);
+        if (topo_cpuset_has(nodes, MAX(cpu->node, 0)))
+            topo_cpuset_add(cpus, cpu->cpu);
+    }
+    topo_cpuset_intersect(cpus, host->online);
+    return cpus;
+}
+
+/* The smallest distance from any node of @from to @to; G_MAXINT when unknown. */
+static int nodes_distance(const TopoHost *host, const TopoCpuSet *from, int to)
+{
+    int best = G_MAXINT;
+    for (int n = topo_cpuset_first(from); n >= 0; n = topo_cpuset_next(from, n)) {
+        int d = topo_host_distance(host, n, to);
+        if (d >= 0)
+            best = MIN(best, d);
+    }
+    return best;
+}
+
+/* The node of @pool's CPUs, outside @vnodes, nearest to @vnodes: the smallest distance, then
+ * one sharing a package with the vCPUs (@vpkgs), then the lowest id; -1 when none. */
+static int nearest_node(const TopoHost *host, const TopoCpuSet *pool, const TopoCpuSet *vnodes,
+                        const TopoCpuSet *vpkgs, int *distance, gboolean *same_package)
+{
+    g_autoptr(TopoCpuSet) nodes = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) near_pkg = topo_cpuset_new();
+    for (int c = topo_cpuset_first(pool); c >= 0; c = topo_cpuset_next(pool, c)) {
+        const TopoCpu *cpu = topo_host_cpu(host, c);
+        if (!cpu || topo_cpuset_has(vnodes, MAX(cpu->node, 0)))
+            continue;
+        topo_cpuset_add(nodes, MAX(cpu->node, 0));
+        if (topo_cpuset_has(vpkgs, MAX(cpu->package, 0)))
+            topo_cpuset_add(near_pkg, MAX(cpu->node, 0));
+    }
+    int best = -1, best_d = G_MAXINT;
+    gboolean best_pkg = FALSE;
+    for (int n = topo_cpuset_first(nodes); n >= 0; n = topo_cpuset_next(nodes, n)) {
+        int d = nodes_distance(host, vnodes, n);
+        gboolean pkg = topo_cpuset_has(near_pkg, n);
+        if (best < 0 || d < best_d || (d == best_d && pkg && !best_pkg)) {
+            best = n;
+            best_d = d;
+            best_pkg = pkg;
+        }
+    }
+    *distance = best_d;
+    *same_package = best_pkg;
+    return best;
+}
+
+/* Leaves out of @set the reserved CPUs (I/O threads, --reserve), then the SMT siblings of CPUs
+ * running vCPUs (@busy), each only when that leaves some; @notes says what was left out. */
+static TopoCpuSet *emulator_refine(const TopoCpuSet *set, const TopoCpuSet *reserved,
+                                   const TopoCpuSet *busy, GString *notes)
+{
+    TopoCpuSet *out = topo_cpuset_copy(set);
+    const struct {
+        const TopoCpuSet *drop;
+        const char *why;
+    } steps[] = {{reserved, "reserved"}, {busy, "SMT siblings of vCPUs"}};
+    for (guint k = 0; k < G_N_ELEMENTS(steps); k++) {
+        if (!steps[k].drop)
+            continue;
+        g_autoptr(TopoCpuSet) rest = topo_cpuset_copy(out);
+        topo_cpuset_subtract(rest, steps[k].drop);
+        if (topo_cpuset_is_empty(rest) || topo_cpuset_count(rest) == topo_cpuset_count(out))
+            continue;
+        g_autoptr(TopoCpuSet) dropped = topo_cpuset_copy(out);
+        topo_cpuset_subtract(dropped, rest);
+        g_autofree char *text = topo_cpuset_format_short(dropped);
+        g_string_append_printf(notes, "%sCPU%s %s (%s)", notes->len ? ", " : "; left out: ",
+                               plural(topo_cpuset_count(dropped)), text, steps[k].why);
+        topo_cpuset_free(out);
+        out = g_steal_pointer(&rest);
+    }
+    return out;
+}
+
+TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GError **error)
 {
     g_return_val_if_fail(map != NULL && ctx != NULL && ctx->host != NULL, NULL);
     const TopoHost *host = ctx->host;
@@ -1551,57 +1646,122 @@ TopoCpuSet *topo_place_emulator_auto(const TopoMap *map, const TopoPlaceCtx *ctx
                     "--emulator-pin auto: no allowed CPU is online");
         return NULL;
     }
+    if (!map->explain)
+        map->explain = g_ptr_array_new_with_free_func(g_free);
+    if (!map->warnings)
+        map->warnings = g_ptr_array_new_with_free_func(g_free);
 
+    /* Where the vCPUs run: their CPUs, the whole host cores of those, nodes and packages. */
     g_autoptr(TopoCpuSet) used = topo_cpuset_new();
     for (guint i = 0; map->cpus && i < map->cpus->len; i++) {
         const TopoCpuSet *set = g_ptr_array_index(map->cpus, i);
         if (set)
             topo_cpuset_union(used, set);
     }
-    g_autoptr(TopoCpuSet) nodes = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) busy = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) vnodes = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) vpkgs = topo_cpuset_new();
     for (int c = topo_cpuset_first(used); c >= 0; c = topo_cpuset_next(used, c)) {
         const TopoCpu *cpu = topo_host_cpu(host, c);
-        if (cpu)
-            topo_cpuset_add(nodes, MAX(cpu->node, 0));
+        if (!cpu)
+            continue;
+        topo_cpuset_add(busy, c);
+        if (cpu->siblings)
+            topo_cpuset_union(busy, cpu->siblings);
+        topo_cpuset_add(vnodes, MAX(cpu->node, 0));
+        topo_cpuset_add(vpkgs, MAX(cpu->package, 0));
     }
-    g_autoptr(TopoCpuSet) local = topo_cpuset_new();
-    for (guint i = 0; i < host->cpus->len; i++) {
-        const TopoCpu *cpu = g_ptr_array_index(host->cpus, i);
-        if (topo_cpuset_is_empty(nodes) || topo_cpuset_has(nodes, MAX(cpu->node, 0)))
-            topo_cpuset_add(local, cpu->cpu);
-    }
+    g_autoptr(TopoCpuSet) local =
+        topo_cpuset_is_empty(vnodes) ? topo_cpuset_copy(host->online) : cpus_of_nodes(host, vnodes);
     g_autoptr(TopoCpuSet) quiet = topo_cpuset_new();
     if (host->isolated)
         topo_cpuset_union(quiet, host->isolated);
     if (host->nohz_full)
         topo_cpuset_union(quiet, host->nohz_full);
+    g_autofree char *vnodes_txt = set_text(vnodes);
+    guint n_vnodes = topo_cpuset_count(vnodes);
 
-    /* Housekeeping CPUs of the vCPUs' nodes not running vCPUs; then of any node; then isolated
-     * ones not running vCPUs; only then CPUs shared with vCPUs. */
-    struct {
-        gboolean local, housekeeping, free;
-    } const tiers[] = {
-        {TRUE, TRUE, TRUE},  {FALSE, TRUE, TRUE},  {TRUE, FALSE, TRUE},   {FALSE, FALSE, TRUE},
-        {TRUE, TRUE, FALSE}, {TRUE, FALSE, FALSE}, {FALSE, FALSE, FALSE},
-    };
-    for (guint t = 0; t < G_N_ELEMENTS(tiers); t++) {
-        g_autoptr(TopoCpuSet) set = topo_cpuset_copy(base);
-        if (tiers[t].local)
-            topo_cpuset_intersect(set, local);
-        if (tiers[t].housekeeping)
-            topo_cpuset_subtract(set, quiet);
-        if (tiers[t].free)
-            topo_cpuset_subtract(set, used);
-        if (topo_cpuset_is_empty(set))
+    /* Housekeeping CPUs first: isolated ones get no load balancing (isolcpus) or are kept for
+     * the vCPUs (nohz_full). Within each kind, the vCPUs' own nodes, else the single nearest
+     * node that has some, so that the emulator stays close and on few CPUs. */
+    for (int pass = 0; pass < 2; pass++) {
+        gboolean isolated = pass == 1;
+        g_autoptr(TopoCpuSet) pool = topo_cpuset_copy(base);
+        if (isolated)
+            topo_cpuset_intersect(pool, quiet);
+        else
+            topo_cpuset_subtract(pool, quiet);
+        topo_cpuset_subtract(pool, used);
+        if (topo_cpuset_is_empty(pool))
             continue;
-        /* Keep off the I/O threads' and --reserve CPUs when there is a choice. */
-        if (ctx->reserved) {
-            g_autoptr(TopoCpuSet) rest = topo_cpuset_copy(set);
-            topo_cpuset_subtract(rest, ctx->reserved);
-            if (!topo_cpuset_is_empty(rest))
-                return g_steal_pointer(&rest);
+        const char *kind = isolated ? "isolated" : "housekeeping";
+        g_autoptr(GString) notes = g_string_new(NULL);
+        g_autoptr(TopoCpuSet) here = topo_cpuset_copy(pool);
+        topo_cpuset_intersect(here, local);
+        g_autoptr(TopoCpuSet) chosen = NULL;
+        g_autofree char *where = NULL;
+        if (!topo_cpuset_is_empty(here)) {
+            chosen = emulator_refine(here, ctx->reserved, busy, notes);
+            where = g_strdup_printf("free %s CPUs of host node%s %s, where the vCPUs run", kind,
+                                    plural(n_vnodes), vnodes_txt);
+        } else {
+            int d;
+            gboolean same_pkg;
+            int node = nearest_node(host, pool, vnodes, vpkgs, &d, &same_pkg);
+            g_autoptr(TopoCpuSet) one = topo_cpuset_new_single(MAX(node, 0));
+            g_autoptr(TopoCpuSet) there = cpus_of_nodes(host, one);
+            topo_cpuset_intersect(there, pool);
+            chosen = emulator_refine(there, ctx->reserved, busy, notes);
+            GString *near = g_string_new(NULL);
+            if (d != G_MAXINT)
+                g_string_append_printf(near, "distance %d", d);
+            if (same_pkg)
+                g_string_append_printf(near, "%ssame package", near->len ? ", " : "");
+            g_autofree char *near_txt = g_string_free(near, FALSE);
+            where =
+                g_strdup_printf("free %s CPUs of host node %d, the nearest node with some%s%s%s: "
+                                "host node%s %s, where the vCPUs run, %s none free",
+                                kind, node, *near_txt ? " (" : "", near_txt, *near_txt ? ")" : "",
+                                plural(n_vnodes), vnodes_txt, n_vnodes == 1 ? "has" : "have");
         }
-        return g_steal_pointer(&set);
+        if (topo_cpuset_is_empty(chosen))
+            continue;
+        g_autofree char *chosen_txt = topo_cpuset_format_short(chosen);
+        add_line(map->explain, "emulator threads -> CPU%s %s: %s%s",
+                 plural(topo_cpuset_count(chosen)), chosen_txt, where, notes->str);
+        if (isolated)
+            add_line(map->warnings,
+                     "--emulator-pin auto: every allowed housekeeping CPU runs a vCPU, so the "
+                     "emulator threads run on isolated CPU%s %s",
+                     plural(topo_cpuset_count(chosen)), chosen_txt);
+        return g_steal_pointer(&chosen);
     }
-    return g_steal_pointer(&base);
+
+    /* Every allowed CPU runs a vCPU (a one-CPU Slurm step, an overcommitted guest): share the
+     * vCPUs' CPUs, housekeeping ones first. */
+    g_autoptr(TopoCpuSet) shared = topo_cpuset_copy(used);
+    topo_cpuset_intersect(shared, base);
+    g_autoptr(TopoCpuSet) loud = topo_cpuset_copy(shared);
+    topo_cpuset_subtract(loud, quiet);
+    if (!topo_cpuset_is_empty(loud)) {
+        topo_cpuset_free(shared);
+        shared = topo_cpuset_copy(loud);
+    }
+    if (topo_cpuset_is_empty(shared)) {
+        topo_cpuset_free(shared);
+        shared = topo_cpuset_copy(base);
+    }
+    g_autoptr(GString) notes = g_string_new(NULL);
+    g_autoptr(TopoCpuSet) chosen = emulator_refine(shared, ctx->reserved, NULL, notes);
+    g_autofree char *chosen_txt = topo_cpuset_format_short(chosen);
+    add_line(map->explain,
+             "emulator threads -> CPU%s %s: every allowed CPU runs a vCPU, so they share %s%s",
+             plural(topo_cpuset_count(chosen)), chosen_txt,
+             topo_cpuset_is_empty(loud) ? "the vCPUs' CPUs" : "the vCPUs' housekeeping CPUs",
+             notes->str);
+    add_line(map->warnings,
+             "--emulator-pin auto: every allowed CPU runs a vCPU, so the emulator threads share "
+             "CPU%s %s with vCPUs",
+             plural(topo_cpuset_count(chosen)), chosen_txt);
+    return g_steal_pointer(&chosen);
 }

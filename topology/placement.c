@@ -670,10 +670,33 @@ static char *map_users(const TopoMap *map, const TopoVcpu *vcpus, const TopoCpuS
     return g_strdup_printf("; vCPU%s %s %s mapped there", one ? "" : "s", list, one ? "is" : "are");
 }
 
-/* "vCPU 3" or "vCPUs 0-1,4": @noun followed by the set as a cpulist. */
+char *topo_cpuset_format_short(const TopoCpuSet *set)
+{
+    char *canonical = topo_cpuset_format(set);
+    guint n = topo_cpuset_count(set);
+    if (n < 3)
+        return canonical;
+    int first = topo_cpuset_first(set);
+    int stride = topo_cpuset_next(set, first) - first;
+    if (stride < 2)
+        return canonical;
+    int want = first;
+    for (int c = first; c >= 0; c = topo_cpuset_next(set, c), want += stride)
+        if (c != want)
+            return canonical;
+    char *strided = g_strdup_printf("%d-%d:%d", first, want - stride, stride);
+    if (strlen(strided) < strlen(canonical)) {
+        g_free(canonical);
+        return strided;
+    }
+    g_free(strided);
+    return canonical;
+}
+
+/* "vCPU 3", "vCPUs 0-1,4" or "vCPUs 0-238:2": @noun followed by the set as a cpulist. */
 static char *set_phrase(const char *noun, const TopoCpuSet *set)
 {
-    g_autofree char *list = topo_cpuset_format(set);
+    g_autofree char *list = topo_cpuset_format_short(set);
     return g_strdup_printf("%s%s %s", noun, topo_cpuset_count(set) == 1 ? "" : "s", list);
 }
 

@@ -83,14 +83,24 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
 gboolean topo_cpus_validate(const TopoCpuSet *cpus, const TopoPlaceCtx *ctx, const char *what,
                             GError **error);
 
-/* Topology-aware automatic placement (a pure function of its inputs; deterministic). See the
- * README for the rules. Returns TOPO_ERROR_NOFIT with the reason when no map fits. */
+/* A cpulist for messages: the shorter of topo_cpuset_format()'s canonical form and a single
+ * strided range N-M:S ("0-238:2" rather than "0,2,4,...,238"); the canonical form when equally
+ * long; "" for the empty set. topo_cpuset_parse() reads both back. */
+char *topo_cpuset_format_short(const TopoCpuSet *set);
+
+/* Topology-aware automatic placement (a pure function of its inputs; deterministic). See
+ * docs/auto.md for the rules. Returns TOPO_ERROR_NOFIT with the reason when no map fits. */
 TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCtx *ctx,
                          GError **error);
 
-/* Picks housekeeping CPUs for emulator threads (--emulator-pin auto): allowed, non-isolated
- * CPUs of the host node(s) where the vCPUs of @map run, excluding the CPUs of @map unless
- * nothing else is left. */
-TopoCpuSet *topo_place_emulator_auto(const TopoMap *map, const TopoPlaceCtx *ctx, GError **error);
+/* Picks the CPUs of the emulator threads (--emulator-pin auto) after the vCPU map @map (auto or
+ * explicit), inside ctx->allowed and online, never changing the map: the free (not running a
+ * vCPU) housekeeping (not isolated, not nohz_full) CPUs of the host nodes where the vCPUs run;
+ * if none, those of the single nearest node that has some; then free isolated CPUs, the same
+ * way; only then the vCPUs' own CPUs, housekeeping ones first. Within the chosen set, CPUs of
+ * ctx->reserved and SMT siblings of vCPU CPUs are left out when that leaves any. Appends one
+ * line to map->explain, and a warning to map->warnings when the emulator threads end up on
+ * isolated CPUs or share CPUs with vCPUs. docs/auto.md states the rule for users. */
+TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GError **error);
 
 G_END_DECLS

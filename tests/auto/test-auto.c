@@ -17,6 +17,7 @@ typedef struct {
     const char *allowed;   /* NULL: all */
     const char *isolated;  /* NULL: none */
     int memory_only_nodes; /* extra nodes without CPUs (MCDRAM, CXL) */
+    gboolean no_distances; /* the kernel gives no node distances */
 } HostSpec;
 
 static void cpu_free(gpointer data)
@@ -87,7 +88,8 @@ static TopoHost *host_build(const HostSpec *s)
             int same_pkg = id < s->packages * s->nodes && to < s->packages * s->nodes &&
                            id / s->nodes == to / s->nodes;
             int d = to == id ? 10 : same_pkg ? 12 : 32;
-            g_array_append_val(node->distances, d);
+            if (!s->no_distances)
+                g_array_append_val(node->distances, d);
         }
         topo_cpuset_add(host->mems_allowed, id);
         topo_cpuset_add(host->nodes_with_memory, id);
@@ -451,6 +453,148 @@ static guint whole_cores(const TopoHost *host, const TopoCpuSet *cand, guint t)
     return n;
 }
 
+/* ---- --emulator-pin auto: the invariants ---- */
+
+static int cpu_node(const TopoHost *host, int c)
+{
+    return MAX(topo_host_cpu(host, c)->node, 0);
+}
+
+/* The smallest known distance from a node of @from to @to, G_MAXINT when none is known. */
+static int distance_from(const TopoHost *host, const TopoCpuSet *from, int to)
+{
+    int best = G_MAXINT;
+    for (int n = topo_cpuset_first(from); n >= 0; n = topo_cpuset_next(from, n)) {
+        int d = topo_host_distance(host, n, to);
+        if (d >= 0)
+            best = MIN(best, d);
+    }
+    return best;
+}
+
+/* @set minus @drop, when that leaves any CPU. */
+static void drop_if_any(TopoCpuSet **set, const TopoCpuSet *drop)
+{
+    if (!drop)
+        return;
+    g_autoptr(TopoCpuSet) rest = topo_cpuset_copy(*set);
+    topo_cpuset_subtract(rest, drop);
+    if (!topo_cpuset_is_empty(rest)) {
+        topo_cpuset_free(*set);
+        *set = g_steal_pointer(&rest);
+    }
+}
+
+/* Picks the emulator CPUs after @map (twice: the same answer) and checks them: allowed and
+ * online; off the vCPUs' CPUs and off isolated CPUs whenever a free housekeeping CPU exists
+ * (then no warning), else on free isolated CPUs (warned), else sharing the vCPUs' CPUs (warned);
+ * on the vCPUs' nodes when those have a free CPU of the kind chosen, otherwise all on the one
+ * nearest node that has some (ties: same package, lowest id); every free CPU of that kind
+ * there, less the reserved CPUs and the SMT siblings of vCPU CPUs when that leaves any. */
+static void check_emulator(const char *label, const TopoPlaceCtx *ctx, TopoMap *map)
+{
+    const TopoHost *host = ctx->host;
+    guint n_warn = map->warnings->len, n_explain = map->explain->len;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(map, ctx, &error);
+    ck_assert_msg(emu != NULL, "%s: --emulator-pin auto: %s", label, error ? error->message : "");
+    g_autoptr(TopoCpuSet) again = topo_place_emulator_auto(map, ctx, &error);
+    g_autofree char *text = topo_cpuset_format(emu);
+    g_autofree char *map_txt = map_text(map);
+    ck_assert_msg(again && topo_cpuset_equal(emu, again), "%s: emulator CPUs not deterministic",
+                  label);
+    ck_assert_msg(map->explain->len == n_explain + 2 &&
+                      g_str_has_prefix(g_ptr_array_index(map->explain, n_explain),
+                                       "emulator threads -> CPU") &&
+                      !strcmp(g_ptr_array_index(map->explain, n_explain),
+                              g_ptr_array_index(map->explain, n_explain + 1)),
+                  "%s: emulator CPUs %s not explained once per call", label, text);
+    const char *why = g_ptr_array_index(map->explain, n_explain);
+    guint warnings = (map->warnings->len - n_warn) / 2;
+    const char *warning = warnings ? g_ptr_array_index(map->warnings, n_warn) : "";
+
+    g_autoptr(TopoCpuSet) base = topo_cpuset_copy(ctx->allowed);
+    topo_cpuset_intersect(base, host->online);
+    ck_assert_msg(!topo_cpuset_is_empty(emu) && topo_cpuset_is_subset(emu, base),
+                  "%s: emulator CPUs %s not inside the allowed CPUs", label, text);
+
+    g_autoptr(TopoCpuSet) used = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) busy = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) vnodes = topo_cpuset_new();
+    g_autoptr(TopoCpuSet) vpkgs = topo_cpuset_new();
+    for (guint i = 0; i < map->cpus->len; i++)
+        topo_cpuset_union(used, g_ptr_array_index(map->cpus, i));
+    for (int c = topo_cpuset_first(used); c >= 0; c = topo_cpuset_next(used, c)) {
+        topo_cpuset_union(busy, topo_host_cpu(host, c)->siblings);
+        topo_cpuset_add(vnodes, cpu_node(host, c));
+        topo_cpuset_add(vpkgs, MAX(topo_host_cpu(host, c)->package, 0));
+    }
+    g_autoptr(TopoCpuSet) quiet = topo_cpuset_copy(host->isolated);
+    topo_cpuset_union(quiet, host->nohz_full);
+    g_autoptr(TopoCpuSet) housekeeping = topo_cpuset_copy(base);
+    topo_cpuset_subtract(housekeeping, quiet);
+    topo_cpuset_subtract(housekeeping, used);
+    g_autoptr(TopoCpuSet) isolated = topo_cpuset_copy(base);
+    topo_cpuset_intersect(isolated, quiet);
+    topo_cpuset_subtract(isolated, used);
+
+    TopoCpuSet *pool = !topo_cpuset_is_empty(housekeeping) ? housekeeping
+                       : !topo_cpuset_is_empty(isolated)   ? isolated
+                                                           : NULL;
+    g_autoptr(TopoCpuSet) expect = NULL;
+    if (pool) {
+        ck_assert_msg(topo_cpuset_is_subset(emu, pool),
+                      "%s: emulator CPUs %s outside the free %s "
+                      "CPUs (map %s)",
+                      label, text, pool == housekeeping ? "housekeeping" : "isolated", map_txt);
+        g_autoptr(TopoCpuSet) local = topo_cpuset_new();
+        for (int c = topo_cpuset_first(pool); c >= 0; c = topo_cpuset_next(pool, c))
+            if (topo_cpuset_has(vnodes, cpu_node(host, c)))
+                topo_cpuset_add(local, c);
+        if (!topo_cpuset_is_empty(local)) {
+            expect = g_steal_pointer(&local);
+        } else {
+            int node = cpu_node(host, topo_cpuset_first(emu));
+            int d = distance_from(host, vnodes, node);
+            gboolean pkg = FALSE;
+            expect = topo_cpuset_new();
+            for (int c = topo_cpuset_first(pool); c >= 0; c = topo_cpuset_next(pool, c))
+                if (cpu_node(host, c) == node) {
+                    topo_cpuset_add(expect, c);
+                    pkg |= topo_cpuset_has(vpkgs, MAX(topo_host_cpu(host, c)->package, 0));
+                }
+            for (int c = topo_cpuset_first(pool); c >= 0; c = topo_cpuset_next(pool, c)) {
+                int other = cpu_node(host, c), od = distance_from(host, vnodes, other);
+                gboolean opkg = topo_cpuset_has(vpkgs, MAX(topo_host_cpu(host, c)->package, 0));
+                ck_assert_msg(od > d || (od == d && (pkg > opkg || (pkg == opkg && other >= node))),
+                              "%s: emulator CPUs %s on host node %d, but node %d (CPU %d) is "
+                              "nearer the vCPUs (map %s)",
+                              label, text, node, other, c, map_txt);
+            }
+        }
+        drop_if_any(&expect, ctx->reserved);
+        drop_if_any(&expect, busy);
+        ck_assert_msg(strstr(why, pool == housekeeping ? "housekeeping" : "isolated"), "%s: %s",
+                      label, why);
+        if (pool == housekeeping)
+            ck_assert_msg(warnings == 0, "%s: emulator warning %s", label, warning);
+        else
+            ck_assert_msg(warnings == 1 && strstr(warning, "isolated CPU"), "%s: warning '%s'",
+                          label, warning);
+    } else {
+        /* Every allowed CPU runs a vCPU: the vCPUs' housekeeping CPUs, else all of theirs. */
+        expect = topo_cpuset_copy(used);
+        topo_cpuset_intersect(expect, base);
+        drop_if_any(&expect, quiet);
+        drop_if_any(&expect, ctx->reserved);
+        ck_assert_msg(warnings == 1 && strstr(warning, "share"), "%s: warning '%s'", label,
+                      warning);
+    }
+    g_autofree char *want = topo_cpuset_format(expect);
+    ck_assert_msg(topo_cpuset_equal(emu, expect), "%s: emulator CPUs %s, expected %s (map %s)",
+                  label, text, want, map_txt);
+}
+
 /* One host, one guest shape: strict, then with overcommit; both checked. */
 static void run_case(const char *hostname, const TopoHost *host, const GuestSpec *gs,
                      const TopoCpuSet *reserved)
@@ -489,6 +633,8 @@ static void run_case(const char *hostname, const TopoHost *host, const GuestSpec
     if (n > topo_cpuset_count(cand))
         ck_assert_msg(map == NULL, "%s: %u vCPUs placed on %u CPUs without overcommit", label, n,
                       topo_cpuset_count(cand));
+    if (map)
+        check_emulator(label, &ctx, map);
 
     ctx.allow_overcommit = TRUE;
     g_autoptr(GError) shared_error = NULL;
@@ -504,6 +650,8 @@ static void run_case(const char *hostname, const TopoHost *host, const GuestSpec
         ck_assert_msg(warned(shared, "--allow-overcommit"), "%s: no overcommit warning",
                       shared_label);
     }
+    if (shared)
+        check_emulator(shared_label, &ctx, shared);
 }
 
 static const GuestSpec shapes[] = {
@@ -732,6 +880,124 @@ START_TEST(test_emulator_nodes)
 }
 END_TEST
 
+static TopoHost *fixture_host(const char *name)
+{
+    const char *root = g_getenv("QPIN_SOURCE_ROOT");
+    g_autofree char *path =
+        g_build_filename(root ? root : ".", "tests", "fixtures", "hosts", name, NULL);
+    g_autoptr(GError) error = NULL;
+    TopoHost *host = topo_host_read(path, &error);
+    ck_assert_msg(host != NULL, "%s: %s", path, error ? error->message : "");
+    return host;
+}
+
+/* --emulator-pin auto after an explicit --pin @list (vCPUs without props); returns the CPUs,
+ * leaves the explain and warning lines in *@map_out. */
+static char *emulator_after(const TopoHost *host, const char *list, TopoMap **map_out)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TopoMapSpec) spec = topo_map_spec_parse(list, &error);
+    ck_assert_msg(spec != NULL, "%s", error ? error->message : "");
+    g_autoptr(TopoCpuSet) cpus = parse(list);
+    guint n = topo_cpuset_count(cpus);
+    g_autofree TopoVcpu *v = g_new(TopoVcpu, n);
+    for (guint i = 0; i < n; i++)
+        v[i] = (TopoVcpu){(int)i, -1, -1, -1, -1, -1, -1};
+    TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
+    TopoMap *map = topo_map_compute(spec, v, n, &ctx, &error);
+    ck_assert_msg(map != NULL, "--pin %s: %s", list, error ? error->message : "");
+    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(map, &ctx, &error);
+    ck_assert_msg(emu != NULL, "--pin %s: %s", list, error ? error->message : "");
+    *map_out = map;
+    return topo_cpuset_format(emu);
+}
+
+START_TEST(test_emulator_fixture)
+{
+    /* The guest fills host node 5 (CPUs 40-47,104-111): the emulator goes to the nearest node
+     * with housekeeping CPUs, node 4 (distance 12, same package; 6 and 7 are as near, 4 is the
+     * lowest), not all over the host. */
+    g_autoptr(TopoHost) host = fixture_host("epyc-7452-2s-nps4");
+    TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
+    g_autoptr(GError) error = NULL;
+    GuestSpec full = {"2 sockets x 4 cores x 2 threads", 2, 0, 4, 2};
+    g_autoptr(TopoMap) m16 =
+        place_ok(host, &full, NULL, "40,104,41,105,42,106,43,107,44,108,45,109,46,110,47,111");
+    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(m16, &ctx, &error);
+    g_autofree char *text = topo_cpuset_format(emu);
+    ck_assert_str_eq(text, "32-39,96-103");
+    ck_assert_str_eq(g_ptr_array_index(m16->explain, m16->explain->len - 1),
+                     "emulator threads -> CPUs 32-39,96-103: free housekeeping CPUs of host node "
+                     "4, the nearest node with some (distance 12, same package): host node 5, "
+                     "where the vCPUs run, has none free");
+    ck_assert_uint_eq(m16->warnings->len, 0);
+
+    /* An explicit map on the same CPUs: the same choice. */
+    g_autoptr(TopoMap) explicit_map = NULL;
+    g_autofree char *explicit_emu = emulator_after(host, "40-47,104-111", &explicit_map);
+    ck_assert_str_eq(explicit_emu, "32-39,96-103");
+
+    /* One thread per guest core leaves the SMT siblings of node 5: the emulator stays on the
+     * node, on those. */
+    GuestSpec eight = {"1 socket x 8 cores x 1 thread", 1, 0, 8, 1};
+    g_autoptr(TopoMap) m8 = place_ok(host, &eight, NULL, "40,41,42,43,44,45,46,47");
+    g_autoptr(TopoCpuSet) emu8 = topo_place_emulator_auto(m8, &ctx, &error);
+    g_autofree char *text8 = topo_cpuset_format(emu8);
+    ck_assert_str_eq(text8, "104-111");
+
+    /* Four vCPUs on four cores: the other four whole cores of the node, not the siblings. */
+    GuestSpec four = {"1 socket x 4 cores x 1 thread", 1, 0, 4, 1};
+    g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "40,41,42,43");
+    g_autoptr(TopoCpuSet) emu4 = topo_place_emulator_auto(m4, &ctx, &error);
+    g_autofree char *text4 = topo_cpuset_format(emu4);
+    ck_assert_str_eq(text4, "44-47,108-111");
+    ck_assert_str_eq(g_ptr_array_index(m4->explain, m4->explain->len - 1),
+                     "emulator threads -> CPUs 44-47,108-111: free housekeeping CPUs of host node "
+                     "5, where the vCPUs run; left out: CPUs 104-107 (SMT siblings of vCPUs)");
+
+    /* The Slurm step of cgroup-subset-epyc-nps4 (CPUs 4-11,68-73) all given to vCPUs: the
+     * emulator shares them, with a warning. */
+    g_autoptr(TopoHost) step = fixture_host("cgroup-subset-epyc-nps4");
+    g_autoptr(TopoMap) step_map = NULL;
+    g_autofree char *step_emu = emulator_after(step, "4-11,68-73", &step_map);
+    ck_assert_str_eq(step_emu, "4-11,68-73");
+    ck_assert(warned(step_map, "--emulator-pin auto: every allowed CPU runs a vCPU, so the "
+                               "emulator threads share CPUs 4-11,68-73 with vCPUs"));
+}
+END_TEST
+
+START_TEST(test_emulator_fallbacks)
+{
+    /* Every housekeeping CPU runs a vCPU: free isolated CPUs, with a warning. */
+    HostSpec s = {1, 8, 1, 1, 0, FALSE, NULL, "4-7"};
+    g_autoptr(TopoHost) host = host_build(&s);
+    g_autoptr(TopoMap) map = NULL;
+    g_autofree char *emu = emulator_after(host, "0-3,7", &map);
+    ck_assert_str_eq(emu, "4-6");
+    ck_assert(warned(map, "every allowed housekeeping CPU runs a vCPU, so the emulator threads run "
+                          "on isolated CPUs 4-6"));
+
+    /* No distances from the kernel: among the other nodes, the one in the vCPUs' package
+     * (node 3) before the lower id (node 0). 2 packages x 2 nodes x 2 cores; node 2 is CPUs
+     * 4-5. */
+    HostSpec flat = {2, 4, 1, 2, 0};
+    flat.no_distances = TRUE;
+    g_autoptr(TopoHost) flat_host = host_build(&flat);
+    g_autoptr(TopoMap) flat_map = NULL;
+    g_autofree char *flat_emu = emulator_after(flat_host, "4-5", &flat_map);
+    ck_assert_str_eq(flat_emu, "6-7");
+    ck_assert(explained(flat_map, "host node 3, the nearest node with some (same package)"));
+
+    /* vCPUs on two nodes of different packages, both full: the node nearest either. */
+    HostSpec two = {2, 4, 1, 2, 0};
+    g_autoptr(TopoHost) two_host = host_build(&two);
+    g_autoptr(TopoMap) two_map = NULL;
+    g_autofree char *two_emu = emulator_after(two_host, "2-5", &two_map);
+    ck_assert_str_eq(two_emu, "0-1");
+    ck_assert(explained(two_map, "host nodes 1-2, where the vCPUs run, have none free"));
+}
+END_TEST
+
 START_TEST(test_fixed_threads)
 {
     /* A guest core of 4 threads on a host of 2 threads per core: two neighbouring host cores
@@ -765,17 +1031,6 @@ START_TEST(test_no_props)
     ck_assert(explained(map, "without -smp topology"));
 }
 END_TEST
-
-static TopoHost *fixture_host(const char *name)
-{
-    const char *root = g_getenv("QPIN_SOURCE_ROOT");
-    g_autofree char *path =
-        g_build_filename(root ? root : ".", "tests", "fixtures", "hosts", name, NULL);
-    g_autoptr(GError) error = NULL;
-    TopoHost *host = topo_host_read(path, &error);
-    ck_assert_msg(host != NULL, "%s: %s", path, error ? error->message : "");
-    return host;
-}
 
 START_TEST(test_fixed_epyc_fixture)
 {
@@ -1003,6 +1258,7 @@ START_TEST(test_random)
     s.llc_cores = pick(r, 0, 1) ? 0 : divisor(r, s.cores);
     s.adjacent = pick(r, 0, 1);
     s.memory_only_nodes = pick(r, 1, 6) == 1;
+    s.no_distances = pick(r, 1, 4) == 1;
     int n_cpus = s.packages * s.cores * s.threads;
 
     g_autoptr(GString) allowed = g_string_new(NULL);
@@ -1046,17 +1302,45 @@ START_TEST(test_random)
 
     g_autofree char *res_text = reserved ? topo_cpuset_format(reserved) : g_strdup("none");
     g_autofree char *hostname = g_strdup_printf(
-        "random seed %u: %dx%dx%d, %d nodes/pkg, llc %d, %s, +%d memory-only, allowed %s, "
+        "random seed %u: %dx%dx%d, %d nodes/pkg, llc %d, %s, +%d memory-only%s, allowed %s, "
         "isolated %s, reserved %s",
         seed, s.packages, s.cores, s.threads, s.nodes, s.llc_cores,
         s.adjacent ? "adjacent" : "thread-major", s.memory_only_nodes,
-        s.allowed ? s.allowed : "all", s.isolated ? s.isolated : "none", res_text);
+        s.no_distances ? ", no distances" : "", s.allowed ? s.allowed : "all",
+        s.isolated ? s.isolated : "none", res_text);
     g_autofree char *gname = g_strdup_printf(
         "%dx%dx%dx%d, %d nodes%s%s, bind %d,%d,%d", g.sockets, MAX(g.dies, 1), g.cores, g.threads,
         g.nodes, g.by_socket ? " by socket" : "", g.no_props ? ", no props" : "", g.bind[0] - 1,
         g.bind[1] - 1, g.bind[2] - 1);
     g.name = gname;
     run_case(hostname, host, &g, reserved);
+
+    /* An explicit map with --emulator-pin auto: the vCPUs on every allowed CPU of one host node
+     * (so that the emulator has to look further) and sometimes on a few more. */
+    g_autoptr(TopoCpuSet) pinned = topo_cpuset_new();
+    const TopoNode *node = g_ptr_array_index(host->nodes, pick(r, 0, host_nodes - 1));
+    topo_cpuset_union(pinned, node->cpus);
+    topo_cpuset_intersect(pinned, host->cpus_allowed);
+    for (int k = pick(r, 0, 1) ? pick(r, 1, 3) : 0; k > 0; k--) {
+        int c = pick(r, 0, n_cpus - 1);
+        if (topo_cpuset_has(host->cpus_allowed, c))
+            topo_cpuset_add(pinned, c);
+    }
+    if (topo_cpuset_is_empty(pinned))
+        return;
+    g_autofree char *list = topo_cpuset_format(pinned);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TopoMapSpec) spec = topo_map_spec_parse(list, &error);
+    ck_assert_msg(spec != NULL, "%s", error ? error->message : "");
+    guint n = topo_cpuset_count(pinned);
+    g_autofree TopoVcpu *v = g_new(TopoVcpu, n);
+    for (guint i = 0; i < n; i++)
+        v[i] = (TopoVcpu){(int)i, -1, -1, -1, -1, -1, -1};
+    TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed, .reserved = reserved};
+    g_autoptr(TopoMap) map = topo_map_compute(spec, v, n, &ctx, &error);
+    ck_assert_msg(map != NULL, "%s, --pin %s: %s", hostname, list, error ? error->message : "");
+    g_autofree char *label = g_strdup_printf("%s, --pin %s", hostname, list);
+    check_emulator(label, &ctx, map);
 }
 END_TEST
 
@@ -1123,6 +1407,8 @@ static Suite *auto_suite(void)
     tcase_add_test(tc, test_fixed_nearest_node);
     tcase_add_test(tc, test_fixed_isolated);
     tcase_add_test(tc, test_emulator_nodes);
+    tcase_add_test(tc, test_emulator_fixture);
+    tcase_add_test(tc, test_emulator_fallbacks);
     tcase_add_test(tc, test_fixed_threads);
     tcase_add_test(tc, test_memory_only_node);
     tcase_add_test(tc, test_no_props);

@@ -836,6 +836,62 @@ START_TEST(test_warnings)
 }
 END_TEST
 
+START_TEST(test_format_short)
+{
+    /* The shorter of the canonical cpulist and one strided range; the canonical one on a tie. */
+    static const struct {
+        const char *set, *expect;
+    } cases[] = {
+        {"", ""},
+        {"5", "5"},
+        {"0,2", "0,2"},
+        {"4,6,8", "4,6,8"},
+        {"0,2,4,6", "0-6:2"},
+        {"0-238:2", "0-238:2"},
+        {"1-79:2", "1-79:2"},
+        {"0-3", "0-3"},
+        {"0-9", "0-9"},
+        {"0,4,8,12,16", "0-16:4"},
+        {"0,2,4,7", "0,2,4,7"},
+        {"0,2,4,6,9,11", "0,2,4,6,9,11"},
+        {"2,70,138,206", "2-206:68"},
+        {"100,200,300", "100,200,300"},
+        {"100,200,300,400", "100-400:100"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(cases[i].set, NULL);
+        ck_assert_ptr_nonnull(set);
+        g_autofree char *text = topo_cpuset_format_short(set);
+        ck_assert_msg(!strcmp(text, cases[i].expect), "%s: \"%s\", expected \"%s\"", cases[i].set,
+                      text, cases[i].expect);
+        g_autofree char *canonical = topo_cpuset_format(set);
+        ck_assert_uint_le(strlen(text), strlen(canonical));
+        g_autoptr(TopoCpuSet) back = topo_cpuset_parse(text, NULL);
+        ck_assert_ptr_nonnull(back);
+        ck_assert(topo_cpuset_equal(back, set));
+    }
+}
+END_TEST
+
+START_TEST(test_warnings_strided)
+{
+    /* 240 vCPUs alternating over CPUs 0 and 1, CPU 0 reserved: the warnings name the vCPUs in
+     * the strided form, not 120 numbers. */
+    TopoHost *host = host_new(16, 2, 1, "", NULL);
+    g_autoptr(TopoCpuSet) reserved = topo_cpuset_new_single(0);
+    TopoPlaceCtx ctx = ctx_for(host);
+    ctx.reserved = reserved;
+    g_autofree TopoVcpu *vcpus = vcpus_new(240, 4);
+    g_autoptr(TopoMap) map = compute_ok("expr:v % 2", vcpus, 240, &ctx);
+    ck_assert_uint_eq(map->warnings->len, 2);
+    ck_assert_str_eq(g_ptr_array_index(map->warnings, 0),
+                     "--pin puts more than one vCPU on CPUs 0-1 (vCPUs 0-239 share them)");
+    ck_assert_str_eq(g_ptr_array_index(map->warnings, 1),
+                     "--pin puts vCPUs 0-238:2 on CPU 0, reserved for emulator or I/O threads");
+    host_free(host);
+}
+END_TEST
+
 /* `auto` is topo_place_auto()'s answer, passed through the same validation as explicit maps:
  * the same sets when it finds a map, the same error when it does not. */
 START_TEST(test_auto_dispatch)
@@ -970,6 +1026,8 @@ static Suite *map_suite(void)
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_cpus_validate);
     tcase_add_test(tc, test_warnings);
+    tcase_add_test(tc, test_warnings_strided);
+    tcase_add_test(tc, test_format_short);
     tcase_add_test(tc, test_auto_dispatch);
     tcase_add_test(tc, test_fixture_seed);
     tcase_add_test(tc, test_fixture_offline);

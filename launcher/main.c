@@ -47,7 +47,13 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    /* Only the character set comes from the environment: GOption converts string arguments
+     * from it to UTF-8, and g_print() converts back. Every category is loaded from its own
+     * file, so LC_ALL costs about 0.3 ms per run under a UTF-8 locale against 0.1 ms for
+     * LC_CTYPE alone; qpin's messages are English and its numbers must stay in the "C" form
+     * (a decimal comma would break "1.5 GiB" and machine-read output), so nothing else is
+     * wanted from the locale anyway. */
+    setlocale(LC_CTYPE, "");
     if (argc < 2) {
         usage(stderr);
         return QPIN_EXIT_USAGE;

@@ -11,15 +11,25 @@
 static gboolean bad_reply(GError **error, const char *command, const char *where, const char *fmt,
                           ...) G_GNUC_PRINTF(4, 5);
 
+static gboolean bad_reply_va(GError **error, const char *command, const char *where,
+                             const char *fmt, va_list ap) G_GNUC_PRINTF(4, 0);
+
+static gboolean bad_reply_va(GError **error, const char *command, const char *where,
+                             const char *fmt, va_list ap)
+{
+    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "bad reply to %s: %s%s%s", command,
+                where ? where : "", where ? ": " : "", text);
+    return FALSE;
+}
+
 static gboolean bad_reply(GError **error, const char *command, const char *where, const char *fmt,
                           ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_autofree char *text = g_strdup_vprintf(fmt, ap);
+    bad_reply_va(error, command, where, fmt, ap);
     va_end(ap);
-    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "bad reply to %s: %s%s%s", command,
-                where ? where : "", where ? ": " : "", text);
     return FALSE;
 }
 
@@ -28,11 +38,28 @@ static const char *type_name(json_object *v)
     return json_type_to_name(json_object_get_type(v));
 }
 
+/* Where in a reply a check runs. The text ("entry 3", "entry 3 props") is only built when a
+ * check fails: a reply of a few hundred entries passes thousands of checks. */
 typedef struct {
     const char *command;
-    const char *where; /* "entry 3", or NULL */
+    gssize entry;   /* index in the returned array, -1 for the return value itself */
+    gboolean props; /* inside the entry's "props" */
     GError **error;
 } ReplyCtx;
+
+static gboolean ctx_fail(const ReplyCtx *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean ctx_fail(const ReplyCtx *ctx, const char *fmt, ...)
+{
+    g_autofree char *where = NULL;
+    if (ctx->entry >= 0)
+        where = g_strdup_printf("entry %zd%s", ctx->entry, ctx->props ? " props" : "");
+    va_list ap;
+    va_start(ap, fmt);
+    bad_reply_va(ctx->error, ctx->command, where, fmt, ap);
+    va_end(ap);
+    return FALSE;
+}
 
 /* An integer member in [min, max]. json-c saturates numbers beyond 64 bits, so only a range
  * check can catch them; every caller passes a range well inside int64. */
@@ -44,18 +71,16 @@ static gboolean get_int(const ReplyCtx *ctx, json_object *obj, const char *key, 
         *present = FALSE;
     if (!json_object_object_get_ex(obj, key, &v)) {
         if (required)
-            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+            return ctx_fail(ctx, "'%s' is missing", key);
         return TRUE;
     }
     if (!json_object_is_type(v, json_type_int))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not an integer", key,
-                         type_name(v));
+        return ctx_fail(ctx, "'%s' is %s, not an integer", key, type_name(v));
     gint64 value = json_object_get_int64(v);
     if (value < min || value > max)
-        return bad_reply(ctx->error, ctx->command, ctx->where,
-                         "'%s' is out of range (%s, expected %" G_GINT64_FORMAT
-                         "..%" G_GINT64_FORMAT ")",
-                         key, json_object_to_json_string(v), min, max);
+        return ctx_fail(
+            ctx, "'%s' is out of range (%s, expected %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ")",
+            key, json_object_to_json_string(v), min, max);
     *out = value;
     if (present)
         *present = TRUE;
@@ -69,12 +94,11 @@ static gboolean get_string(const ReplyCtx *ctx, json_object *obj, const char *ke
     *out = NULL;
     if (!json_object_object_get_ex(obj, key, &v)) {
         if (required)
-            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+            return ctx_fail(ctx, "'%s' is missing", key);
         return TRUE;
     }
     if (!json_object_is_type(v, json_type_string))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not a string", key,
-                         type_name(v));
+        return ctx_fail(ctx, "'%s' is %s, not a string", key, type_name(v));
     *out = g_strdup(json_object_get_string(v));
     return TRUE;
 }
@@ -86,12 +110,11 @@ static gboolean get_bool(const ReplyCtx *ctx, json_object *obj, const char *key,
     *out = FALSE;
     if (!json_object_object_get_ex(obj, key, &v)) {
         if (required)
-            return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is missing", key);
+            return ctx_fail(ctx, "'%s' is missing", key);
         return TRUE;
     }
     if (!json_object_is_type(v, json_type_boolean))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'%s' is %s, not a boolean", key,
-                         type_name(v));
+        return ctx_fail(ctx, "'%s' is %s, not a boolean", key, type_name(v));
     *out = json_object_get_boolean(v);
     return TRUE;
 }
@@ -118,8 +141,7 @@ static json_object *execute_array(QmpClient *client, const char *command, GError
 static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *info)
 {
     if (!json_object_is_type(entry, json_type_object))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "%s, not an object",
-                         type_name(entry));
+        return ctx_fail(ctx, "%s, not an object", type_name(entry));
     if (!get_int(ctx, entry, "cpu-index", TRUE, 0, INDEX_MAX, &info->cpu_index, NULL) ||
         !get_int(ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX, &info->thread_id,
                  NULL) ||
@@ -131,10 +153,8 @@ static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *i
     if (!json_object_object_get_ex(entry, "props", &props))
         return TRUE;
     if (!json_object_is_type(props, json_type_object))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'props' is %s, not an object",
-                         type_name(props));
-    g_autofree char *where = g_strdup_printf("%s props", ctx->where);
-    ReplyCtx pctx = {ctx->command, where, ctx->error};
+        return ctx_fail(ctx, "'props' is %s, not an object", type_name(props));
+    ReplyCtx pctx = {ctx->command, ctx->entry, TRUE, ctx->error};
     return get_int(&pctx, props, "node-id", FALSE, 0, INDEX_MAX, &info->node, &info->has_node) &&
            get_int(&pctx, props, "socket-id", FALSE, 0, INDEX_MAX, &info->socket,
                    &info->has_socket) &&
@@ -156,16 +176,14 @@ GPtrArray *qmp_query_cpus_fast(QmpClient *client, GError **error)
     g_autoptr(GPtrArray) cpus = g_ptr_array_new_full(n, (GDestroyNotify)qmp_cpu_info_free);
     g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (size_t i = 0; i < n; i++) {
-        g_autofree char *where = g_strdup_printf("entry %zu", i);
-        ReplyCtx ctx = {command, where, error};
+        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
         QmpCpuInfo *info = g_new0(QmpCpuInfo, 1);
         g_ptr_array_add(cpus, info);
         if (!parse_cpu(&ctx, json_object_array_get_idx(ret, i), info))
             return NULL;
         /* Everything downstream is keyed by cpu-index. */
         if (!g_hash_table_add(seen, &info->cpu_index)) {
-            bad_reply(error, command, where, "cpu-index %" G_GINT64_FORMAT " appears twice",
-                      info->cpu_index);
+            ctx_fail(&ctx, "cpu-index %" G_GINT64_FORMAT " appears twice", info->cpu_index);
             return NULL;
         }
     }
@@ -181,13 +199,12 @@ GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error)
     size_t n = json_object_array_length(ret);
     g_autoptr(GPtrArray) iothreads = g_ptr_array_new_full(n, (GDestroyNotify)qmp_iothread_free);
     for (size_t i = 0; i < n; i++) {
-        g_autofree char *where = g_strdup_printf("entry %zu", i);
-        ReplyCtx ctx = {command, where, error};
+        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
         json_object *entry = json_object_array_get_idx(ret, i);
         QmpIothread *iothread = g_new0(QmpIothread, 1);
         g_ptr_array_add(iothreads, iothread);
         if (!json_object_is_type(entry, json_type_object)) {
-            bad_reply(error, command, where, "%s, not an object", type_name(entry));
+            ctx_fail(&ctx, "%s, not an object", type_name(entry));
             return NULL;
         }
         if (!get_string(&ctx, entry, "id", TRUE, &iothread->id) ||
@@ -201,8 +218,7 @@ GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error)
 static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, QmpMemdev *memdev)
 {
     if (!json_object_is_type(entry, json_type_object))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "%s, not an object",
-                         type_name(entry));
+        return ctx_fail(ctx, "%s, not an object", type_name(entry));
     gint64 size = 0;
     /* "share" only exists since QEMU 6.1, "id" since 2.9. */
     if (!get_string(ctx, entry, "id", FALSE, &memdev->id) ||
@@ -218,17 +234,15 @@ static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, QmpMemdev 
     json_object *nodes = NULL;
     memdev->host_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
     if (!json_object_object_get_ex(entry, "host-nodes", &nodes))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'host-nodes' is missing");
+        return ctx_fail(ctx, "'host-nodes' is missing");
     if (!json_object_is_type(nodes, json_type_array))
-        return bad_reply(ctx->error, ctx->command, ctx->where, "'host-nodes' is %s, not an array",
-                         type_name(nodes));
+        return ctx_fail(ctx, "'host-nodes' is %s, not an array", type_name(nodes));
     for (size_t i = 0; i < json_object_array_length(nodes); i++) {
         json_object *v = json_object_array_get_idx(nodes, i);
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
             json_object_get_int64(v) > INDEX_MAX)
-            return bad_reply(ctx->error, ctx->command, ctx->where,
-                             "'host-nodes' holds %s, not a node number",
-                             json_object_to_json_string(v));
+            return ctx_fail(ctx, "'host-nodes' holds %s, not a node number",
+                            json_object_to_json_string(v));
         guint node = (guint)json_object_get_int64(v);
         g_array_append_val(memdev->host_nodes, node);
     }
@@ -244,8 +258,7 @@ GPtrArray *qmp_query_memdev(QmpClient *client, GError **error)
     size_t n = json_object_array_length(ret);
     g_autoptr(GPtrArray) memdevs = g_ptr_array_new_full(n, (GDestroyNotify)qmp_memdev_free);
     for (size_t i = 0; i < n; i++) {
-        g_autofree char *where = g_strdup_printf("entry %zu", i);
-        ReplyCtx ctx = {command, where, error};
+        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
         QmpMemdev *memdev = g_new0(QmpMemdev, 1);
         g_ptr_array_add(memdevs, memdev);
         if (!parse_memdev(&ctx, json_object_array_get_idx(ret, i), memdev))
@@ -264,7 +277,7 @@ char *qmp_query_status(QmpClient *client, gboolean *running, GError **error)
         bad_reply(error, command, NULL, "the return value is %s, not an object", type_name(ret));
         return NULL;
     }
-    ReplyCtx ctx = {command, NULL, error};
+    ReplyCtx ctx = {command, -1, FALSE, error};
     g_autofree char *status = NULL;
     gboolean is_running = FALSE;
     if (!get_string(&ctx, ret, "status", TRUE, &status) ||

@@ -10,38 +10,53 @@ GQuark topo_error_quark(void)
     return g_quark_from_static_string("topo-error-quark");
 }
 
+/* The mask is stored inline, laid out as the cpu_set_t of CPU_ALLOC(TOPO_CPU_MAX) (an array of
+ * unsigned long, bit N of word N / bits): one allocation per set, and every operation is a loop
+ * over words that stops as soon as its answer is known. */
+#define WORD_BITS ((int)(8 * sizeof(unsigned long)))
+#define NWORDS    (TOPO_CPU_MAX / WORD_BITS)
+
+G_STATIC_ASSERT(TOPO_CPU_MAX % (4 * WORD_BITS) == 0);
+G_STATIC_ASSERT(sizeof(unsigned long[NWORDS]) == CPU_ALLOC_SIZE(TOPO_CPU_MAX));
+
 struct TopoCpuSet {
-    cpu_set_t *mask;
+    unsigned long w[NWORDS];
 };
+
+/* The first word at or after @i that is not zero, or NWORDS. Sets are mostly zero words past
+ * the host's CPUs, and every iteration ends by crossing them: four words per test. */
+static int nonzero_word(const TopoCpuSet *set, int i)
+{
+    while (i % 4 && i < NWORDS) {
+        if (set->w[i])
+            return i;
+        i++;
+    }
+    while (i < NWORDS && !(set->w[i] | set->w[i + 1] | set->w[i + 2] | set->w[i + 3]))
+        i += 4;
+    while (i < NWORDS && !set->w[i])
+        i++;
+    return i;
+}
 
 size_t topo_cpuset_raw_size(void)
 {
-    return CPU_ALLOC_SIZE(TOPO_CPU_MAX);
+    return sizeof(((TopoCpuSet *)NULL)->w);
 }
 
 TopoCpuSet *topo_cpuset_new(void)
 {
-    TopoCpuSet *set = g_new0(TopoCpuSet, 1);
-    set->mask = CPU_ALLOC(TOPO_CPU_MAX);
-    if (!set->mask)
-        g_error("out of memory allocating a CPU set");
-    CPU_ZERO_S(topo_cpuset_raw_size(), set->mask);
-    return set;
+    return g_new0(TopoCpuSet, 1);
 }
 
 void topo_cpuset_free(TopoCpuSet *set)
 {
-    if (!set)
-        return;
-    CPU_FREE(set->mask);
     g_free(set);
 }
 
 TopoCpuSet *topo_cpuset_copy(const TopoCpuSet *set)
 {
-    TopoCpuSet *copy = topo_cpuset_new();
-    memcpy(copy->mask, set->mask, topo_cpuset_raw_size());
-    return copy;
+    return g_memdup2(set, sizeof(*set));
 }
 
 TopoCpuSet *topo_cpuset_new_single(int cpu)
@@ -55,7 +70,7 @@ bool topo_cpuset_add(TopoCpuSet *set, int cpu)
 {
     if (cpu < 0 || cpu >= TOPO_CPU_MAX)
         return false;
-    CPU_SET_S((size_t)cpu, topo_cpuset_raw_size(), set->mask);
+    set->w[cpu / WORD_BITS] |= 1UL << (cpu % WORD_BITS);
     return true;
 }
 
@@ -63,130 +78,147 @@ void topo_cpuset_remove(TopoCpuSet *set, int cpu)
 {
     if (cpu < 0 || cpu >= TOPO_CPU_MAX)
         return;
-    CPU_CLR_S((size_t)cpu, topo_cpuset_raw_size(), set->mask);
+    set->w[cpu / WORD_BITS] &= ~(1UL << (cpu % WORD_BITS));
 }
 
 bool topo_cpuset_has(const TopoCpuSet *set, int cpu)
 {
     if (!set || cpu < 0 || cpu >= TOPO_CPU_MAX)
         return false;
-    return CPU_ISSET_S((size_t)cpu, topo_cpuset_raw_size(), set->mask);
+    return (set->w[cpu / WORD_BITS] >> (cpu % WORD_BITS)) & 1;
 }
 
 void topo_cpuset_clear(TopoCpuSet *set)
 {
-    CPU_ZERO_S(topo_cpuset_raw_size(), set->mask);
+    memset(set->w, 0, sizeof(set->w));
 }
 
 guint topo_cpuset_count(const TopoCpuSet *set)
 {
-    return (guint)CPU_COUNT_S(topo_cpuset_raw_size(), set->mask);
+    guint n = 0;
+    for (int i = 0; i < NWORDS; i++)
+        n += (guint)__builtin_popcountl(set->w[i]);
+    return n;
 }
 
 bool topo_cpuset_is_empty(const TopoCpuSet *set)
 {
-    return topo_cpuset_count(set) == 0;
+    return nonzero_word(set, 0) == NWORDS;
 }
 
 bool topo_cpuset_equal(const TopoCpuSet *a, const TopoCpuSet *b)
 {
-    return CPU_EQUAL_S(topo_cpuset_raw_size(), a->mask, b->mask);
+    return memcmp(a->w, b->w, sizeof(a->w)) == 0;
 }
 
 bool topo_cpuset_is_subset(const TopoCpuSet *a, const TopoCpuSet *b)
 {
-    g_autoptr(TopoCpuSet) rest = topo_cpuset_copy(a);
-    topo_cpuset_subtract(rest, b);
-    return topo_cpuset_is_empty(rest);
+    for (int i = 0; i < NWORDS; i++)
+        if (a->w[i] & ~b->w[i])
+            return false;
+    return true;
 }
 
 bool topo_cpuset_intersects(const TopoCpuSet *a, const TopoCpuSet *b)
 {
-    g_autoptr(TopoCpuSet) both = topo_cpuset_copy(a);
-    topo_cpuset_intersect(both, b);
-    return !topo_cpuset_is_empty(both);
+    for (int i = 0; i < NWORDS; i++)
+        if (a->w[i] & b->w[i])
+            return true;
+    return false;
 }
 
 void topo_cpuset_union(TopoCpuSet *dst, const TopoCpuSet *src)
 {
-    CPU_OR_S(topo_cpuset_raw_size(), dst->mask, dst->mask, src->mask);
+    for (int i = 0; i < NWORDS; i++)
+        dst->w[i] |= src->w[i];
 }
 
 void topo_cpuset_intersect(TopoCpuSet *dst, const TopoCpuSet *src)
 {
-    CPU_AND_S(topo_cpuset_raw_size(), dst->mask, dst->mask, src->mask);
+    for (int i = 0; i < NWORDS; i++)
+        dst->w[i] &= src->w[i];
 }
 
 void topo_cpuset_subtract(TopoCpuSet *dst, const TopoCpuSet *src)
 {
-    /* glibc has no CPU_ANDNOT: go word by word over the opaque mask. */
-    unsigned long *d = (unsigned long *)dst->mask;
-    const unsigned long *s = (const unsigned long *)src->mask;
-    for (size_t i = 0; i < topo_cpuset_raw_size() / sizeof(unsigned long); i++)
-        d[i] &= ~s[i];
+    for (int i = 0; i < NWORDS; i++)
+        dst->w[i] &= ~src->w[i];
 }
 
 int topo_cpuset_next(const TopoCpuSet *set, int after)
 {
-    const unsigned long *w = (const unsigned long *)set->mask;
-    const int bits = (int)(8 * sizeof(unsigned long));
     int cpu = after < 0 ? 0 : after + 1;
-    while (cpu < TOPO_CPU_MAX) {
-        unsigned long word = w[cpu / bits] >> (cpu % bits);
-        if (word)
-            return cpu + __builtin_ctzl(word);
-        cpu = (cpu / bits + 1) * bits;
-    }
-    return -1;
+    if (cpu >= TOPO_CPU_MAX)
+        return -1;
+    int i = cpu / WORD_BITS;
+    unsigned long word = set->w[i] >> (cpu % WORD_BITS);
+    if (word)
+        return cpu + __builtin_ctzl(word);
+    i = nonzero_word(set, i + 1);
+    return i < NWORDS ? i * WORD_BITS + __builtin_ctzl(set->w[i]) : -1;
 }
 
 int topo_cpuset_first(const TopoCpuSet *set)
 {
-    return topo_cpuset_next(set, -1);
+    int i = nonzero_word(set, 0);
+    return i < NWORDS ? i * WORD_BITS + __builtin_ctzl(set->w[i]) : -1;
 }
 
 int topo_cpuset_last(const TopoCpuSet *set)
 {
-    const unsigned long *w = (const unsigned long *)set->mask;
-    const int bits = (int)(8 * sizeof(unsigned long));
-    for (int i = TOPO_CPU_MAX / bits - 1; i >= 0; i--)
-        if (w[i])
-            return i * bits + bits - 1 - __builtin_clzl(w[i]);
+    for (int i = NWORDS - 1; i >= 0; i--)
+        if (set->w[i])
+            return i * WORD_BITS + WORD_BITS - 1 - __builtin_clzl(set->w[i]);
     return -1;
 }
 
 int topo_cpuset_nth(const TopoCpuSet *set, guint n)
 {
-    guint i = 0;
-    for (int c = topo_cpuset_first(set); c >= 0; c = topo_cpuset_next(set, c))
-        if (i++ == n)
-            return c;
+    for (int i = 0; i < NWORDS; i++) {
+        unsigned long word = set->w[i];
+        guint here = (guint)__builtin_popcountl(word);
+        if (n >= here) {
+            n -= here;
+            continue;
+        }
+        while (n--)
+            word &= word - 1;
+        return i * WORD_BITS + __builtin_ctzl(word);
+    }
     return -1;
 }
 
 cpu_set_t *topo_cpuset_raw(TopoCpuSet *set)
 {
-    return set->mask;
+    return (cpu_set_t *)set->w;
 }
 
 const cpu_set_t *topo_cpuset_raw_const(const TopoCpuSet *set)
 {
-    return set->mask;
+    return (const cpu_set_t *)set->w;
 }
 
-/* Reads a decimal CPU number at *p. Digits only: no sign, no whitespace, no base prefix. */
-static bool parse_number(const char **p, const char *text, int *out, GError **error)
+/* Reads a decimal CPU number at *p, before @end. Digits only: no sign, no whitespace, no base
+ * prefix. */
+static bool parse_number(const char **p, const char *end, const char *text, int *out,
+                         GError **error)
 {
     const char *s = *p;
-    if (!g_ascii_isdigit(*s)) {
-        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                    "invalid cpulist '%s': expected a number at '%s' "
-                    "(use e.g. '0-3,8,10-11')",
-                    text, *s ? s : "end of text");
+    if (s == end || !g_ascii_isdigit(*s)) {
+        if (s == end)
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                        "invalid cpulist '%s': expected a number at 'end of text' "
+                        "(use e.g. '0-3,8,10-11')",
+                        text);
+        else
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                        "invalid cpulist '%s': expected a number at '%.*s' "
+                        "(use e.g. '0-3,8,10-11')",
+                        text, (int)(end - s), s);
         return false;
     }
     guint64 v = 0;
-    while (g_ascii_isdigit(*s)) {
+    while (s < end && g_ascii_isdigit(*s)) {
         v = v * 10 + (guint64)(*s - '0');
         if (v >= TOPO_CPU_MAX) {
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE,
@@ -201,24 +233,45 @@ static bool parse_number(const char **p, const char *text, int *out, GError **er
     return true;
 }
 
+/* Adds first..last step @stride; a whole word at a time for the plain ranges sysfs prints. */
+static void add_range(TopoCpuSet *set, int first, int last, int stride)
+{
+    if (stride != 1) {
+        for (int c = first; c <= last; c += stride)
+            topo_cpuset_add(set, c);
+        return;
+    }
+    while (first <= last) {
+        int i = first / WORD_BITS, lo = first % WORD_BITS;
+        int hi = MIN(last - i * WORD_BITS, WORD_BITS - 1);
+        unsigned long bits = ~0UL >> (WORD_BITS - 1 - hi + lo) << lo;
+        set->w[i] |= bits;
+        first = (i + 1) * WORD_BITS;
+    }
+}
+
 TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
 {
     g_return_val_if_fail(text != NULL, NULL);
-    g_autofree char *copy = g_strstrip(g_strdup(text));
+    /* Leading and trailing whitespace is skipped in place (sysfs files end in a newline). */
+    const char *p = text, *end = text + strlen(text);
+    while (p < end && g_ascii_isspace(*p))
+        p++;
+    while (end > p && g_ascii_isspace(end[-1]))
+        end--;
     g_autoptr(TopoCpuSet) set = topo_cpuset_new();
-    const char *p = copy;
 
-    if (*p == '\0')
+    if (p == end)
         return g_steal_pointer(&set);
 
     for (;;) {
         int first, last, stride = 1;
-        if (!parse_number(&p, text, &first, error))
+        if (!parse_number(&p, end, text, &first, error))
             return NULL;
         last = first;
-        if (*p == '-') {
+        if (p < end && *p == '-') {
             p++;
-            if (!parse_number(&p, text, &last, error))
+            if (!parse_number(&p, end, text, &last, error))
                 return NULL;
             if (last < first) {
                 g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
@@ -226,9 +279,9 @@ TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
                             last, last, first);
                 return NULL;
             }
-            if (*p == ':') {
+            if (p < end && *p == ':') {
                 p++;
-                if (!parse_number(&p, text, &stride, error))
+                if (!parse_number(&p, end, text, &stride, error))
                     return NULL;
                 if (stride == 0) {
                     g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
@@ -237,9 +290,8 @@ TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
                 }
             }
         }
-        for (int c = first; c <= last; c += stride)
-            topo_cpuset_add(set, c);
-        if (*p == '\0')
+        add_range(set, first, last, stride);
+        if (p == end)
             break;
         if (*p != ',') {
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
@@ -251,23 +303,64 @@ TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
     return g_steal_pointer(&set);
 }
 
+/* Writes the decimal @n ending at @end; returns where it starts. No printf: a host model
+ * formats thousands of these. */
+static char *format_number(char *end, int n)
+{
+    do {
+        *--end = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    return end;
+}
+
+/* The lowest number greater than @after that is not in @set (TOPO_CPU_MAX when none is). */
+static int next_absent(const TopoCpuSet *set, int after)
+{
+    int cpu = after + 1;
+    if (cpu >= TOPO_CPU_MAX)
+        return TOPO_CPU_MAX;
+    int i = cpu / WORD_BITS;
+    unsigned long word = ~set->w[i] >> (cpu % WORD_BITS);
+    if (word)
+        return cpu + __builtin_ctzl(word);
+    for (i++; i < NWORDS; i++)
+        if (~set->w[i])
+            return i * WORD_BITS + __builtin_ctzl(~set->w[i]);
+    return TOPO_CPU_MAX;
+}
+
 char *topo_cpuset_format(const TopoCpuSet *set)
 {
-    GString *out = g_string_new(NULL);
-    int c = topo_cpuset_first(set);
-    while (c >= 0) {
-        int end = c;
-        int n;
-        while ((n = topo_cpuset_next(set, end)) == end + 1)
-            end = n;
-        if (out->len)
-            g_string_append_c(out, ',');
-        if (end == c)
-            g_string_append_printf(out, "%d", c);
-        else
-            g_string_append_printf(out, "%d-%d", c, end);
-        c = n;
+    /* Items are collected in a stack buffer and moved to the heap in chunks. */
+    char buf[512];
+    size_t len = 0;
+    GString *out = NULL;
+    for (int c = topo_cpuset_first(set); c >= 0;) {
+        int end = next_absent(set, c) - 1;
+        char item[32];
+        char *p = item + sizeof(item);
+        if (end != c) {
+            p = format_number(p, end);
+            *--p = '-';
+        }
+        p = format_number(p, c);
+        if (len || out)
+            *--p = ',';
+        size_t n = (size_t)(item + sizeof(item) - p);
+        if (len + n > sizeof(buf)) {
+            if (!out)
+                out = g_string_sized_new(2 * sizeof(buf));
+            g_string_append_len(out, buf, (gssize)len);
+            len = 0;
+        }
+        memcpy(buf + len, p, n);
+        len += n;
+        c = topo_cpuset_next(set, end);
     }
+    if (!out)
+        return g_strndup(buf, len);
+    g_string_append_len(out, buf, (gssize)len);
     return g_string_free(out, FALSE);
 }
 

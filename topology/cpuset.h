@@ -1,8 +1,9 @@
 /* qpin — CPU sets and cpulist text.
  *
- * A TopoCpuSet is a run-time-sized CPU bitmap (CPU_ALLOC based) able to hold CPU numbers
- * 0..TOPO_CPU_MAX-1. It is handed to sched_setaffinity()/sched_getaffinity() directly through
- * topo_cpuset_raw() and topo_cpuset_raw_size(). The same type is used for sets of NUMA node ids.
+ * A TopoCpuSet is a CPU bitmap able to hold CPU numbers 0..TOPO_CPU_MAX-1, laid out as the
+ * cpu_set_t of CPU_ALLOC(TOPO_CPU_MAX). It is handed to sched_setaffinity()/sched_getaffinity()
+ * directly through topo_cpuset_raw() and topo_cpuset_raw_size(). The same type is used for sets
+ * of NUMA node ids.
  */
 #pragma once
 

@@ -74,7 +74,11 @@ static char *host_path(const TopoHost *host, const char *rel)
 }
 
 /* Reads the whole file @path. A missing file is an error only when @required; otherwise
- * *@out is NULL and the call succeeds. */
+ * *@out is NULL and the call succeeds.
+ *
+ * One read() is enough for almost every file: a sysfs attribute or a procfs seq_file fills the
+ * caller's buffer up to its size or the end of the text, and on a regular file (a sysroot dump)
+ * a short read is the end of the file. Only a file that fills the buffer is read on until EOF. */
 static bool read_text(const char *path, bool required, char **out, GError **error)
 {
     *out = NULL;
@@ -91,8 +95,8 @@ static bool read_text(const char *path, bool required, char **out, GError **erro
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
         return false;
     }
-    g_autoptr(GString) text = g_string_new(NULL);
-    char buf[8192];
+    char buf[4096];
+    g_autoptr(GString) text = NULL;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
@@ -103,8 +107,19 @@ static bool read_text(const char *path, bool required, char **out, GError **erro
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
             return false;
         }
+        if (!text && (size_t)n < sizeof(buf)) {
+            close(fd);
+            if (memchr(buf, '\0', (size_t)n)) {
+                g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: unexpected NUL byte", path);
+                return false;
+            }
+            *out = g_strndup(buf, (gsize)n);
+            return true;
+        }
         if (n == 0)
             break;
+        if (!text)
+            text = g_string_sized_new(2 * sizeof(buf));
         if (text->len + (size_t)n > HOST_FILE_MAX) {
             close(fd);
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: larger than %d bytes", path,
@@ -140,12 +155,12 @@ static bool read_cpuset(const char *path, bool required, TopoCpuSet **out, GErro
     return true;
 }
 
-static bool parse_int(const char *path, const char *text, gint64 min, gint64 max, gint64 *out,
+/* Parses @text, stripped in place, as a decimal in [@min, @max]. */
+static bool parse_int(const char *path, char *text, gint64 min, gint64 max, gint64 *out,
                       GError **error)
 {
-    g_autofree char *copy = g_strstrip(g_strdup(text));
     GError *local = NULL;
-    if (!g_ascii_string_to_signed(copy, 10, min, max, out, &local)) {
+    if (!g_ascii_string_to_signed(g_strstrip(text), 10, min, max, out, &local)) {
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE, "%s: %s", path, local->message);
         g_error_free(local);
         return false;
@@ -167,42 +182,141 @@ static bool read_int(const char *path, bool required, gint64 min, gint64 max, gi
     return parse_int(path, text, min, max, out, error);
 }
 
-/* The shared_cpu_list of the highest-level unified cache of @cpu, or NULL (and success)
- * when sysfs describes none. */
-static bool read_llc(const char *cpudir, int cpu, TopoCpuSet **out, GError **error)
+/* State shared by the reads of all CPUs of one host. */
+typedef struct {
+    char *path;                /* scratch path, starting with SYSROOT/CPU_DIR */
+    gsize path_size;           /* bytes allocated for path */
+    gsize cpu_dir_len;         /* length of SYSROOT/CPU_DIR */
+    gsize len;                 /* current length of path */
+    int llc_index;             /* cache index of the LLC found on an earlier CPU, -1 if none yet */
+    gint64 llc_level;          /* its level */
+    const TopoCpuSet **llc_of; /* [cpu]: an LLC already read that lists cpu, or NULL */
+    int ncpus;                 /* entries of llc_of */
+} CpuReader;
+
+/* Appends @n bytes of @s to the scratch path. Paths of a few thousand CPUs are built per read:
+ * plain copies, no printf and no allocation once the buffer has its size. */
+static void path_append(CpuReader *r, const char *s, gsize n)
 {
-    *out = NULL;
-    g_autofree char *cachedir = g_build_filename(cpudir, "cache", NULL);
-    g_autoptr(GDir) dir = g_dir_open(cachedir, 0, NULL);
+    if (r->len + n + 1 > r->path_size) {
+        r->path_size = 2 * (r->len + n + 1);
+        r->path = g_realloc(r->path, r->path_size);
+    }
+    memcpy(r->path + r->len, s, n);
+    r->len += n;
+    r->path[r->len] = '\0';
+}
+
+static void path_append_str(CpuReader *r, const char *s)
+{
+    path_append(r, s, strlen(s));
+}
+
+static void path_append_uint(CpuReader *r, guint n)
+{
+    char buf[16];
+    char *p = buf + sizeof(buf);
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    path_append(r, p, (gsize)(buf + sizeof(buf) - p));
+}
+
+/* Sets the path to SYSROOT/CPU_DIR/cpu@cpu/@rel. */
+static const char *cpu_path(CpuReader *r, int cpu, const char *rel)
+{
+    r->len = r->cpu_dir_len;
+    path_append(r, "/cpu", 4);
+    path_append_uint(r, (guint)cpu);
+    path_append(r, "/", 1);
+    path_append_str(r, rel);
+    return r->path;
+}
+
+/* Sets the path to SYSROOT/CPU_DIR/cpu@cpu/cache/index@index/@file. */
+static const char *cache_path(CpuReader *r, int cpu, int index, const char *file)
+{
+    cpu_path(r, cpu, "cache/index");
+    path_append_uint(r, (guint)index);
+    path_append(r, "/", 1);
+    path_append_str(r, file);
+    return r->path;
+}
+
+/* The level of cache @index of @cpu when it is a unified cache, else -1. */
+static bool read_unified_level(CpuReader *r, int cpu, int index, gint64 *level, GError **error)
+{
+    g_autofree char *type = NULL;
+    if (!read_int(cache_path(r, cpu, index, "level"), false, 0, 64, -1, level, error) ||
+        !read_text(cache_path(r, cpu, index, "type"), false, &type, error))
+        return false;
+    if (*level >= 0 && (!type || strcmp(g_strstrip(type), "Unified") != 0))
+        *level = -1;
+    return true;
+}
+
+/* Finds the highest-level unified cache of @cpu by listing its cache directory: *@index is -1
+ * when sysfs describes none. */
+static bool scan_llc_index(CpuReader *r, int cpu, int *index, gint64 *level, GError **error)
+{
+    *index = -1;
+    *level = -1;
+    g_autoptr(GDir) dir = g_dir_open(cpu_path(r, cpu, "cache"), 0, NULL);
     if (!dir)
         return true;
-
-    gint64 best_level = -1, best_index = -1;
     const char *name;
     while ((name = g_dir_read_name(dir))) {
-        guint64 index;
+        guint64 i;
         if (!g_str_has_prefix(name, "index") ||
-            !g_ascii_string_to_unsigned(name + 5, 10, 0, INT_MAX, &index, NULL))
+            !g_ascii_string_to_unsigned(name + 5, 10, 0, INT_MAX, &i, NULL))
             continue;
-        g_autofree char *levelpath = g_build_filename(cachedir, name, "level", NULL);
-        g_autofree char *typepath = g_build_filename(cachedir, name, "type", NULL);
-        g_autofree char *type = NULL;
-        gint64 level;
-        if (!read_int(levelpath, false, 0, 64, -1, &level, error) ||
-            !read_text(typepath, false, &type, error))
+        gint64 l;
+        if (!read_unified_level(r, cpu, (int)i, &l, error))
             return false;
-        if (level < 0 || !type || strcmp(g_strstrip(type), "Unified") != 0)
+        if (l < 0)
             continue;
-        if (level > best_level || (level == best_level && (gint64)index < best_index)) {
-            best_level = level;
-            best_index = (gint64)index;
+        if (l > *level || (l == *level && (int)i < *index)) {
+            *level = l;
+            *index = (int)i;
         }
     }
-    if (best_level < 0)
-        return true;
+    return true;
+}
 
-    g_autofree char *iname = g_strdup_printf("index%" G_GINT64_FORMAT, best_index);
-    g_autofree char *listpath = g_build_filename(cachedir, iname, "shared_cpu_list", NULL);
+/* The shared_cpu_list of the highest-level unified cache of @cpu, or NULL (and success)
+ * when sysfs describes none.
+ *
+ * Listing every cache index of every CPU is most of the cost of reading a large host, so the
+ * layout found on one CPU is tried first on the next: only the level and type of that index
+ * are checked, and a CPU that differs is scanned in full. An LLC's shared_cpu_list is the same
+ * for every CPU it lists, so once it is read the other CPUs of that cache need no read at all. */
+static bool read_llc(CpuReader *r, int cpu, TopoCpuSet **out, GError **error)
+{
+    *out = NULL;
+    if (cpu < r->ncpus && r->llc_of[cpu]) {
+        *out = topo_cpuset_copy(r->llc_of[cpu]);
+        return true;
+    }
+
+    int index = -1;
+    gint64 level = -1;
+    if (r->llc_index >= 0) {
+        if (!read_unified_level(r, cpu, r->llc_index, &level, error))
+            return false;
+        if (level == r->llc_level)
+            index = r->llc_index;
+    }
+    if (index < 0) {
+        if (!scan_llc_index(r, cpu, &index, &level, error))
+            return false;
+        if (index < 0)
+            return true;
+        r->llc_index = index;
+        r->llc_level = level;
+    }
+
+    const char *listpath = cache_path(r, cpu, index, "shared_cpu_list");
     if (!read_cpuset(listpath, true, out, error))
         return false;
     if (topo_cpuset_is_empty(*out)) {
@@ -214,34 +328,43 @@ static bool read_llc(const char *cpudir, int cpu, TopoCpuSet **out, GError **err
     return true;
 }
 
-static TopoCpu *read_cpu(const TopoHost *host, int cpu, GError **error)
+/* Notes @llc, the LLC just read for @cpu, as the LLC of the CPUs after @cpu that it lists. */
+static void share_llc(CpuReader *r, int cpu, const TopoCpuSet *llc)
 {
-    g_autofree char *rel = g_strdup_printf(CPU_DIR "/cpu%d", cpu);
-    g_autofree char *cpudir = host_path(host, rel);
-    g_autofree char *topodir = g_build_filename(cpudir, "topology", NULL);
-    if (!g_file_test(topodir, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING,
-                    "%s: required directory is missing (CPU %d is online)", topodir, cpu);
-        return NULL;
-    }
+    if (!topo_cpuset_has(llc, cpu))
+        return;
+    for (int c = topo_cpuset_next(llc, cpu); c >= 0 && c < r->ncpus; c = topo_cpuset_next(llc, c))
+        if (!r->llc_of[c])
+            r->llc_of[c] = llc;
+}
 
-    g_autofree char *pkgpath = g_build_filename(topodir, "physical_package_id", NULL);
-    g_autofree char *diepath = g_build_filename(topodir, "die_id", NULL);
-    g_autofree char *corepath = g_build_filename(topodir, "core_id", NULL);
-    g_autofree char *sibpath = g_build_filename(topodir, "thread_siblings_list", NULL);
+static TopoCpu *read_cpu(CpuReader *r, int cpu, GError **error)
+{
     gint64 package, die, core;
     /* Some architectures report -1 for an unknown package or die. Kernels before 5.2 have no
      * die_id: one die per package. */
-    if (!read_int(pkgpath, true, -1, INT_MAX, 0, &package, error) ||
-        !read_int(diepath, false, -1, INT_MAX, 0, &die, error) ||
-        !read_int(corepath, true, -1, INT_MAX, 0, &core, error))
+    GError *local = NULL;
+    if (!read_int(cpu_path(r, cpu, "topology/physical_package_id"), true, -1, INT_MAX, 0, &package,
+                  &local)) {
+        if (g_error_matches(local, TOPO_ERROR, TOPO_ERROR_MISSING) &&
+            !g_file_test(cpu_path(r, cpu, "topology"), G_FILE_TEST_IS_DIR)) {
+            g_clear_error(&local);
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_MISSING,
+                        "%s: required directory is missing (CPU %d is online)", r->path, cpu);
+            return NULL;
+        }
+        g_propagate_error(error, local);
+        return NULL;
+    }
+    if (!read_int(cpu_path(r, cpu, "topology/die_id"), false, -1, INT_MAX, 0, &die, error) ||
+        !read_int(cpu_path(r, cpu, "topology/core_id"), true, -1, INT_MAX, 0, &core, error))
         return NULL;
 
     g_autoptr(TopoCpuSet) siblings = NULL;
-    if (!read_cpuset(sibpath, true, &siblings, error))
+    if (!read_cpuset(cpu_path(r, cpu, "topology/thread_siblings_list"), true, &siblings, error))
         return NULL;
     g_autoptr(TopoCpuSet) llc = NULL;
-    if (!read_llc(cpudir, cpu, &llc, error))
+    if (!read_llc(r, cpu, &llc, error))
         return NULL;
 
     TopoCpu *c = g_new0(TopoCpu, 1);
@@ -253,6 +376,33 @@ static TopoCpu *read_cpu(const TopoHost *host, int cpu, GError **error)
     c->siblings = g_steal_pointer(&siblings);
     c->llc = llc ? g_steal_pointer(&llc) : topo_cpuset_new_single(cpu);
     return c;
+}
+
+/* Reads every online CPU into host->cpus. */
+static bool read_cpus(TopoHost *host, GError **error)
+{
+    CpuReader r = {.llc_index = -1, .llc_level = -1};
+    g_autofree char *path = host_path(host, CPU_DIR);
+    r.cpu_dir_len = r.len = strlen(path);
+    r.path_size = r.len + 1;
+    r.path = g_steal_pointer(&path);
+    r.ncpus = topo_cpuset_last(host->online) + 1;
+    g_autofree const TopoCpuSet **llc_of = g_new0(const TopoCpuSet *, r.ncpus);
+    r.llc_of = llc_of;
+
+    host->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpu_free);
+    bool ok = true;
+    for (int c = topo_cpuset_first(host->online); ok && c >= 0;
+         c = topo_cpuset_next(host->online, c)) {
+        TopoCpu *cpu = read_cpu(&r, c, error);
+        ok = cpu != NULL;
+        if (ok) {
+            g_ptr_array_add(host->cpus, cpu);
+            share_llc(&r, c, cpu->llc);
+        }
+    }
+    g_free(r.path);
+    return ok;
 }
 
 /* Finds "KEY:" in a meminfo text (per-node lines read "Node 0 MemTotal:   123 kB") and
@@ -702,15 +852,7 @@ TopoHost *topo_host_read(const char *sysroot, GError **error)
         !read_isolation(host, CPU_DIR "/nohz_full", cmdline_nohz_full, &host->nohz_full, error))
         return NULL;
 
-    host->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpu_free);
-    for (int c = topo_cpuset_first(host->online); c >= 0; c = topo_cpuset_next(host->online, c)) {
-        TopoCpu *cpu = read_cpu(host, c, error);
-        if (!cpu)
-            return NULL;
-        g_ptr_array_add(host->cpus, cpu);
-    }
-
-    if (!read_nodes(host, error))
+    if (!read_cpus(host, error) || !read_nodes(host, error))
         return NULL;
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);

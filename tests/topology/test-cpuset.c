@@ -183,6 +183,178 @@ START_TEST(test_mask)
 }
 END_TEST
 
+/* A plain bool array model of a set, for checking the word-at-a-time implementation. */
+typedef struct {
+    bool has[TOPO_CPU_MAX];
+} Model;
+
+/* A random set: a few runs of random length anywhere in 0..TOPO_CPU_MAX-1, often touching
+ * word boundaries, the first and the last CPU; sometimes empty. */
+static void random_model(GRand *rand, Model *m, TopoCpuSet *set)
+{
+    memset(m, 0, sizeof(*m));
+    int runs = g_rand_int_range(rand, 0, 6);
+    for (int r = 0; r < runs; r++) {
+        int start;
+        switch (g_rand_int_range(rand, 0, 4)) {
+        case 0:
+            start =
+                64 * g_rand_int_range(rand, 0, TOPO_CPU_MAX / 64) - g_rand_int_range(rand, 0, 3);
+            break;
+        case 1:
+            start = TOPO_CPU_MAX - g_rand_int_range(rand, 1, 130);
+            break;
+        default:
+            start = g_rand_int_range(rand, 0, TOPO_CPU_MAX);
+        }
+        start = CLAMP(start, 0, TOPO_CPU_MAX - 1);
+        int len = g_rand_int_range(rand, 1, g_rand_boolean(rand) ? 4 : 200);
+        int stride = g_rand_int_range(rand, 0, 4) == 0 ? g_rand_int_range(rand, 2, 5) : 1;
+        for (int c = start; c < MIN(start + len, TOPO_CPU_MAX); c += stride) {
+            m->has[c] = true;
+            topo_cpuset_add(set, c);
+        }
+    }
+}
+
+static char *model_format(const Model *m)
+{
+    GString *out = g_string_new(NULL);
+    for (int c = 0; c < TOPO_CPU_MAX; c++) {
+        if (!m->has[c])
+            continue;
+        int end = c;
+        while (end + 1 < TOPO_CPU_MAX && m->has[end + 1])
+            end++;
+        if (out->len)
+            g_string_append_c(out, ',');
+        if (end == c)
+            g_string_append_printf(out, "%d", c);
+        else
+            g_string_append_printf(out, "%d-%d", c, end);
+        c = end;
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void assert_matches(const TopoCpuSet *set, const Model *m, const char *what)
+{
+    guint count = 0;
+    int first = -1, last = -1;
+    for (int c = 0; c < TOPO_CPU_MAX; c++) {
+        if (topo_cpuset_has(set, c) != m->has[c])
+            ck_abort_msg("%s: CPU %d", what, c);
+        if (m->has[c]) {
+            if (first < 0)
+                first = c;
+            last = c;
+            count++;
+        }
+    }
+    ck_assert_uint_eq(topo_cpuset_count(set), count);
+    ck_assert(topo_cpuset_is_empty(set) == (count == 0));
+    ck_assert_int_eq(topo_cpuset_first(set), first);
+    ck_assert_int_eq(topo_cpuset_last(set), last);
+    guint n = 0;
+    int prev = -1;
+    for (int c = topo_cpuset_first(set); c >= 0; c = topo_cpuset_next(set, c)) {
+        if (c <= prev || !m->has[c])
+            ck_abort_msg("%s: next gave %d after %d", what, c, prev);
+        /* nth scans from the start: check a few positions, not all. */
+        if (n < 3 || n % 61 == 0 || n + 1 == count)
+            ck_assert_int_eq(topo_cpuset_nth(set, n), c);
+        prev = c;
+        n++;
+    }
+    ck_assert_uint_eq(n, count);
+    ck_assert_int_eq(topo_cpuset_nth(set, count), -1);
+    g_autofree char *text = topo_cpuset_format(set);
+    g_autofree char *expected = model_format(m);
+    ck_assert_str_eq(text, expected);
+    g_autoptr(TopoCpuSet) back = topo_cpuset_parse(text, NULL);
+    ck_assert(topo_cpuset_equal(back, set));
+}
+
+START_TEST(test_against_model)
+{
+    GRand *rand = g_rand_new_with_seed(20240817);
+    static Model ma, mb, mr;
+    for (int iter = 0; iter < 60; iter++) {
+        g_autoptr(TopoCpuSet) a = topo_cpuset_new();
+        g_autoptr(TopoCpuSet) b = topo_cpuset_new();
+        random_model(rand, &ma, a);
+        if (g_rand_int_range(rand, 0, 4) == 0) {
+            /* b within a, or equal to it: the subset and equality answers must flip. */
+            mb = ma;
+            b = (topo_cpuset_free(b), topo_cpuset_copy(a));
+            if (g_rand_boolean(rand) && topo_cpuset_last(a) >= 0) {
+                mb.has[topo_cpuset_last(a)] = false;
+                topo_cpuset_remove(b, topo_cpuset_last(a));
+            }
+        } else {
+            random_model(rand, &mb, b);
+        }
+        assert_matches(a, &ma, "a");
+        assert_matches(b, &mb, "b");
+
+        bool subset = true, meet = false, same = true;
+        for (int c = 0; c < TOPO_CPU_MAX; c++) {
+            subset = subset && (!mb.has[c] || ma.has[c]);
+            meet = meet || (ma.has[c] && mb.has[c]);
+            same = same && ma.has[c] == mb.has[c];
+        }
+        ck_assert(topo_cpuset_is_subset(b, a) == subset);
+        ck_assert(topo_cpuset_intersects(a, b) == meet);
+        ck_assert(topo_cpuset_intersects(b, a) == meet);
+        ck_assert(topo_cpuset_equal(a, b) == same);
+
+        g_autoptr(TopoCpuSet) u = topo_cpuset_copy(a);
+        topo_cpuset_union(u, b);
+        for (int c = 0; c < TOPO_CPU_MAX; c++)
+            mr.has[c] = ma.has[c] || mb.has[c];
+        assert_matches(u, &mr, "union");
+        g_autoptr(TopoCpuSet) i = topo_cpuset_copy(a);
+        topo_cpuset_intersect(i, b);
+        for (int c = 0; c < TOPO_CPU_MAX; c++)
+            mr.has[c] = ma.has[c] && mb.has[c];
+        assert_matches(i, &mr, "intersection");
+        g_autoptr(TopoCpuSet) d = topo_cpuset_copy(a);
+        topo_cpuset_subtract(d, b);
+        for (int c = 0; c < TOPO_CPU_MAX; c++)
+            mr.has[c] = ma.has[c] && !mb.has[c];
+        assert_matches(d, &mr, "difference");
+        topo_cpuset_clear(d);
+        ck_assert(topo_cpuset_is_empty(d));
+    }
+    g_rand_free(rand);
+}
+END_TEST
+
+START_TEST(test_word_boundaries)
+{
+    static const struct {
+        const char *in, *out;
+        guint count;
+    } cases[] = {
+        {"63-64", "63-64", 2},          {"0-63", "0-63", 64},       {"64-127", "64-127", 64},
+        {"60-130", "60-130", 71},       {"0-8191", "0-8191", 8192}, {"8191", "8191", 1},
+        {"8128-8191", "8128-8191", 64}, {"1-8190", "1-8190", 8190}, {"0-191:64", "0,64,128", 3},
+        {"62-66:2", "62,64,66", 3},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(cases[i].in, NULL);
+        ck_assert_ptr_nonnull(set);
+        g_autofree char *text = topo_cpuset_format(set);
+        ck_assert_str_eq(text, cases[i].out);
+        ck_assert_uint_eq(topo_cpuset_count(set), cases[i].count);
+    }
+    /* Error texts quote the input as given, whatever whitespace surrounds it. */
+    assert_parse_fails(" 3-x\n", TOPO_ERROR_PARSE, "expected a number at 'x'");
+    assert_parse_fails("3-\n", TOPO_ERROR_PARSE, "at 'end of text'");
+    assert_parse_fails("1 2", TOPO_ERROR_PARSE, "unexpected ' '");
+}
+END_TEST
+
 static Suite *cpuset_suite(void)
 {
     Suite *s = suite_create("cpuset");
@@ -194,6 +366,8 @@ static Suite *cpuset_suite(void)
     tcase_add_test(tc, test_set_algebra);
     tcase_add_test(tc, test_affinity_raw);
     tcase_add_test(tc, test_mask);
+    tcase_add_test(tc, test_against_model);
+    tcase_add_test(tc, test_word_boundaries);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -530,6 +530,63 @@ START_TEST(test_degraded_numa)
 }
 END_TEST
 
+/* Writes cache index @index of @cpu. */
+static void put_cache(const char *root, int cpu, int index, const char *level, const char *type,
+                      const char *shared)
+{
+    const char *files[][2] = {{"level", level}, {"type", type}, {"shared_cpu_list", shared}};
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *rel =
+            g_strdup_printf(CPU "cpu%d/cache/index%d/%s", cpu, index, files[i][0]);
+        g_autofree char *text = g_strconcat(files[i][1], "\n", NULL);
+        put(root, rel, text);
+    }
+}
+
+/* CPUs whose cache directories do not all look alike: the layout of one CPU is a guess for the
+ * next, never a substitute for reading it, and a CPU listed in an LLC read before has that
+ * LLC. */
+START_TEST(test_llc_layouts)
+{
+    g_autofree char *root = g_dir_make_tmp("qpin-test-host-XXXXXX", NULL);
+    ck_assert_ptr_nonnull(root);
+    put(root, CPU "online", "0-5\n");
+    for (int c = 0; c < 6; c++) {
+        g_autofree char *pkg = g_strdup_printf(CPU "cpu%d/topology/physical_package_id", c);
+        g_autofree char *core = g_strdup_printf(CPU "cpu%d/topology/core_id", c);
+        g_autofree char *sib = g_strdup_printf(CPU "cpu%d/topology/thread_siblings_list", c);
+        g_autofree char *num = g_strdup_printf("%d\n", c);
+        put(root, pkg, "0\n");
+        put(root, core, num);
+        put(root, sib, num);
+    }
+    put(root, "proc/meminfo", "MemTotal:        2048000 kB\nMemFree:         1024000 kB\n");
+    /* cpu0: the L3 at index3 holds 0-1; cpu1 has no cache directory of its own. */
+    put_cache(root, 0, 0, "1", "Data", "0");
+    put_cache(root, 0, 3, "3", "Unified", "0-1");
+    /* cpu2: index3 is only an L2 here, the L3 is index4. */
+    put_cache(root, 2, 3, "2", "Unified", "2");
+    put_cache(root, 2, 4, "3", "Unified", "2-3");
+    put_cache(root, 3, 4, "3", "Unified", "2-3");
+    /* cpu4 has cpu2's layout; cpu5's index4 is no unified cache, its only one is an L1. */
+    put_cache(root, 4, 4, "3", "Unified", "4");
+    put_cache(root, 5, 4, "3", "Data", "5");
+    put_cache(root, 5, 0, "1", "Unified", "5");
+    GError *error = NULL;
+    g_autoptr(TopoHost) host = topo_host_read(root, &error);
+    ck_assert_msg(host != NULL, "%s", error ? error->message : "?");
+    static const char *const llc[] = {"0-1", "0-1", "2-3", "2-3", "4", "5"};
+    for (int c = 0; c < 6; c++) {
+        g_autofree char *what = g_strdup_printf("llc of %d", c);
+        assert_set(topo_host_cpu(host, c)->llc, llc[c], what);
+    }
+    /* An empty shared_cpu_list of a CPU read on the shorter path is still an error. */
+    put_cache(root, 4, 4, "3", "Unified", "");
+    assert_read_fails(root, TOPO_ERROR_PARSE, "index4/shared_cpu_list: empty for online CPU 4");
+    rm_tree(root);
+}
+END_TEST
+
 START_TEST(test_cmdline_fallback)
 {
     static const struct {
@@ -737,6 +794,7 @@ static Suite *host_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_degraded_minimal);
     tcase_add_test(tc, test_degraded_numa);
+    tcase_add_test(tc, test_llc_layouts);
     tcase_add_test(tc, test_cmdline_fallback);
     tcase_add_test(tc, test_error_sysroot);
     tcase_add_test(tc, test_error_missing);

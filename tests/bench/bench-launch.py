@@ -143,17 +143,29 @@ def bench_pin(qpin, min_launch, accel, rounds, ncpus, tmp):
                              "-qmp", f"unix:{sock},server=on,wait=off"]
     qemu = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        # The socket, and even the greeting (sent from QEMU's monitor I/O thread), come before
+        # the machine and its 240 vCPU threads exist. Commands run in the main loop, after the
+        # machine is built: wait for the answer to one, as a person waits for the (qemu)
+        # prompt before running ps.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(sock)
-                s.close()
-                break
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(max(0.1, deadline - time.monotonic()))
+                    s.connect(sock)
+                    s.sendall(b'{"execute":"qmp_capabilities"}\r\n'
+                              b'{"execute":"query-status","id":"ready"}\r\n')
+                    seen = b""
+                    while b'"id": "ready"' not in seen and b'"id":"ready"' not in seen:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            raise OSError("closed")
+                        seen += chunk
+                    break
             except OSError:
                 time.sleep(0.05)
         else:
-            print("pin: QEMU's QMP socket never appeared")
+            print("pin: QEMU never greeted on its QMP socket")
             return False
         # Give QEMU time to accept the next client after the probe connection closed.
         time.sleep(0.2)
@@ -172,8 +184,15 @@ def bench_pin(qpin, min_launch, accel, rounds, ncpus, tmp):
         for _ in range(rounds):
             reset_affinity(qemu.pid, ncpus)
             wall, cpu, rc = cpu_time_of(dance)
-            if rc != 0 or vcpu_affinities(qemu.pid) != want:
-                print(f"pin: the dance failed (status {rc})")
+            got = vcpu_affinities(qemu.pid)
+            if rc != 0 or got != want:
+                wrong = sorted(n for n in want if got.get(n) != want[n])
+                print(f"pin: the dance failed (status {rc}); vCPUs not where the formula puts"
+                      f" them: {wrong[:10]}{'...' if len(wrong) > 10 else ''}"
+                      f" e.g. {[(n, got.get(n), want[n]) for n in wrong[:3]]}")
+                for name in ("t", "pin"):
+                    with open(os.path.join(tmp, name)) as f:
+                        print(f"pin: the dance's {name}: {len(f.readlines())} lines")
                 return False
             dance_t.append(wall)
             reset_affinity(qemu.pid, ncpus)

@@ -66,13 +66,17 @@ static json_object *next_message(int fd)
     }
 }
 
+/* Set when the last command went out, whatever came back. */
+static int last_sent;
+
 /* Sends @command and returns its reply (events skipped). */
 static json_object *execute(int fd, const char *command)
 {
     char line[256];
     int len = snprintf(line, sizeof(line), "{\"execute\":\"%s\"}\r\n", command);
     /* The guest may have shut QEMU down already: no SIGPIPE death. */
-    if (send(fd, line, (size_t)len, MSG_NOSIGNAL) != len)
+    last_sent = send(fd, line, (size_t)len, MSG_NOSIGNAL) == len;
+    if (!last_sent)
         return NULL;
     for (;;) {
         json_object *msg = next_message(fd);
@@ -184,6 +188,9 @@ int main(int argc, char **argv)
     int pinned = pin_vcpus(cpus, ncpus, 0);
     double t_pin = now_ms();
     json_object *cont = pinned ? execute(sv[0], "cont") : NULL;
+    /* A guest that shuts QEMU down at once may do so before QEMU's reply to cont is read: the
+     * guest ran, so cont counts as done, as it does for qpin run. */
+    int cont_done = cont != NULL || (pinned && last_sent);
     double t_cont = now_ms();
     json_object *quit = execute(sv[0], "quit");
 
@@ -196,7 +203,7 @@ int main(int argc, char **argv)
         waitpid(pid, &status, 0);
     }
 
-    int ok = greeting && caps && cpus && cont && pinned > 0;
+    int ok = greeting && caps && cpus && cont_done && pinned > 0;
     printf("{\"ok\": %s, \"vcpus_pinned\": %d, \"qmp_commands\": 4, \"timings_ms\": "
            "{\"ready\": %.3f, \"query\": %.3f, \"pin\": %.3f, \"cont\": %.3f, \"total\": %.3f}}\n",
            ok ? "true" : "false", pinned, t_ready - t0, t_query - t_ready, t_pin - t_query,

@@ -66,7 +66,7 @@ int qpin_cmd_qmp(int argc, char **argv)
                  "the command with an error (printed as CLASS: desc).\n\n"
                  "Example: qpin qmp --qmp /run/vm/qmp.sock query-cpus-fast\n"
                  "         qpin qmp --qmp /run/vm/qmp.sock qom-get "
-                 "'{\"path\": \"/machine\", \"property\": \"type\"}'");
+                 "'{\"path\": \"/machine\", \"property\": \"type\"}'\n");
     g_set_prgname("qpin qmp");
 
     g_autoptr(GError) error = NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +55,21 @@ int qpin_signals_take(int sigfd)
             last = (int)info.ssi_signo;
     }
     return last;
+}
+
+/* execve says EACCES both for a directory and for a file without execute permission: name
+ * which, since "Permission denied" alone sends people after their user rights. */
+static const char *exec_failure_reason(const char *path, int err)
+{
+    struct stat st;
+    if (err != EACCES || !strchr(path, '/') || stat(path, &st) < 0)
+        return g_strerror(err);
+    if (S_ISDIR(st.st_mode))
+        return "it is a directory, not an executable (give the QEMU binary, e.g. "
+               "qemu-system-x86_64)";
+    if (S_ISREG(st.st_mode) && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+        return "the file is not executable (no execute permission: chmod +x)";
+    return g_strerror(err);
 }
 
 QpinQemu *qpin_qemu_spawn(char *const *argv, int keep_fd, GError **error)
@@ -104,7 +120,7 @@ QpinQemu *qpin_qemu_spawn(char *const *argv, int keep_fd, GError **error)
     if (n == (ssize_t)sizeof child_errno) {
         qpin_qemu_reap(qemu, TRUE);
         g_set_error(error, QPIN_ERROR, QPIN_EXIT_QEMU_START, "cannot execute %s: %s", argv[0],
-                    g_strerror(child_errno));
+                    exec_failure_reason(argv[0], child_errno));
         g_free(qemu);
         return NULL;
     }

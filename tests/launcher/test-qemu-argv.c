@@ -266,6 +266,25 @@ START_TEST(test_spawn_failures_and_status)
     ck_assert_msg(strstr(error->message, "No such file"), "%s", error->message);
     g_clear_error(&error);
 
+    /* A directory, and a file without execute permission, both fail with EACCES: the message
+     * says which. */
+    g_autofree char *bad = g_dir_make_tmp("qpin-exec-XXXXXX", NULL);
+    g_autofree char *noexec = g_build_filename(bad, "qemu", NULL);
+    ck_assert(g_file_set_contents(noexec, "#!/bin/sh\n", -1, NULL));
+    ck_assert_int_eq(g_chmod(noexec, 0644), 0);
+    char *dir_argv[] = {bad, NULL};
+    ck_assert_ptr_null(qpin_qemu_spawn(dir_argv, -1, &error));
+    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_msg(strstr(error->message, "is a directory"), "%s", error->message);
+    g_clear_error(&error);
+    /* Even root cannot execute a file without any execute bit. */
+    char *noexec_argv[] = {noexec, NULL};
+    ck_assert_ptr_null(qpin_qemu_spawn(noexec_argv, -1, &error));
+    ck_assert_msg(strstr(error->message, "not executable"), "%s", error->message);
+    g_clear_error(&error);
+    g_unlink(noexec);
+    g_rmdir(bad);
+
     const char *stand_in = g_getenv("QPIN_ARGV_DUMP_BIN");
     g_autofree char *dir = g_dir_make_tmp("qpin-argv-XXXXXX", NULL);
     g_autofree char *dump = g_build_filename(dir, "dump", NULL);

@@ -44,6 +44,18 @@ static void stop_qemu(Launch *l)
 /* A failure before the guest ran: say why, leave no QEMU behind, return the exit status. */
 static int fail(Launch *l, GError *error)
 {
+    /* A signal that came while a QMP call was blocked on a hung QEMU surfaces as that call's
+     * failure (its timeout): the user's interruption is what happened, and what is reported. */
+    int signo;
+    if (!g_error_matches(error, QPIN_ERROR, QPIN_EXIT_INTERRUPTED) && l->sigfd >= 0 &&
+        (signo = qpin_signals_take(l->sigfd))) {
+        GError *why = g_error_new(QPIN_ERROR, QPIN_EXIT_INTERRUPTED,
+                                  "interrupted by signal %d (%s) before the guest started, while "
+                                  "waiting for QEMU (%s)",
+                                  signo, strsignal(signo), error->message);
+        g_error_free(error);
+        error = why;
+    }
     int code = qpin_error_exit_code(error, QPIN_EXIT_FAILURE);
     qpin_err("%s", error->message);
     l->s->report->error = g_strdup(error->message);
@@ -197,6 +209,12 @@ static gboolean start_qemu(Launch *l, int *signo, GError **error)
     if (r == QPIN_WAIT_READY && qmp_client_handshake(l->qmp, &local)) {
         qpin_report_timing(s->report, "spawn_to_ready", qpin_ms_since(t0));
         return TRUE;
+    }
+    /* A signal that came while the handshake waited on a hung QEMU ends as the handshake's
+     * timeout: the interruption is what happened, and what is reported. */
+    if ((*signo = qpin_signals_take(l->sigfd))) {
+        g_clear_error(&local);
+        return FALSE;
     }
     /* The monitor closed or never spoke: most likely QEMU is exiting after an error of its
      * own, which it printed on the stderr it shares with qpin. */

@@ -1,6 +1,8 @@
 /* A stand-in for QEMU in tests: writes its argv (NUL-separated) and the list of its open
  * descriptors to the file named by $QPIN_ARGV_DUMP, then exits with $QPIN_ARGV_DUMP_STATUS
- * (default 0). With $QPIN_ARGV_DUMP_IGNORE_TERM set it then ignores SIGTERM and waits. */
+ * (default 0). With $QPIN_ARGV_DUMP_IGNORE_TERM set it then ignores SIGTERM and waits. With
+ * $QPIN_ARGV_DUMP_GREET set it sends a QMP greeting on the descriptor of its
+ * `-chardev socket,...,fd=N` argument and then never answers: a QEMU that hangs mid-session. */
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -31,6 +33,19 @@ int main(int argc, char **argv)
     if (d)
         closedir(d);
     fclose(f);
+    if (getenv("QPIN_ARGV_DUMP_GREET")) {
+        static const char greeting[] =
+            "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7},"
+            " \"package\": \"\"}, \"capabilities\": []}}\r\n";
+        for (int i = 1; i + 1 < argc; i++) {
+            const char *fd = strstr(argv[i + 1], ",fd=");
+            if (strcmp(argv[i], "-chardev") == 0 && fd &&
+                write(atoi(fd + 4), greeting, sizeof(greeting) - 1) < 0)
+                return 2;
+        }
+        for (;;)
+            pause();
+    }
     if (getenv("QPIN_ARGV_DUMP_IGNORE_TERM"))
         for (;;)
             pause();

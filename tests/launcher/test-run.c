@@ -751,6 +751,53 @@ START_TEST(test_run_interrupted_before_cont)
 }
 END_TEST
 
+/* True when an argv-dump started with QPIN_ARGV_DUMP=@marker is still alive. */
+static gboolean stand_in_running(const char *marker)
+{
+    g_autofree char *want = g_strdup_printf("QPIN_ARGV_DUMP=%s", marker);
+    g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+    const char *e;
+    while (dir && (e = g_dir_read_name(dir))) {
+        if (!g_ascii_isdigit(e[0]))
+            continue;
+        g_autofree char *path = g_strdup_printf("/proc/%s/environ", e);
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(path, &data, &len, NULL))
+            continue;
+        for (gsize off = 0; off < len; off += strlen(data + off) + 1)
+            if (strcmp(data + off, want) == 0)
+                return TRUE;
+    }
+    return FALSE;
+}
+
+/* A QEMU that greets and then hangs: a SIGTERM meanwhile is reported as the interruption it
+ * is (exit 18), not as the QMP timeout it caused, and the stand-in is gone afterwards. */
+START_TEST(test_run_interrupted_during_qmp)
+{
+    const char *dump = g_getenv("QPIN_ARGV_DUMP_BIN");
+    ck_assert_msg(dump, "QPIN_ARGV_DUMP_BIN (built by meson) is missing");
+    g_autofree char *marker = g_strdup_printf("%s/greeted.%d", tmpdir, ++counter);
+    g_setenv("QPIN_ARGV_DUMP", marker, TRUE);
+    g_setenv("QPIN_ARGV_DUMP_GREET", "1", TRUE);
+    char *argv[] = {(char *)qpin, "run",  "--pin", "0", "--kill-timeout", "0.5", "--",
+                    (char *)dump, "-smp", "1",     NULL};
+    g_autoptr(Proc) p = proc_start(argv, FALSE);
+    g_unsetenv("QPIN_ARGV_DUMP");
+    g_unsetenv("QPIN_ARGV_DUMP_GREET");
+    ck_assert_msg(wait_for_file(marker, 10000, p), "the stand-in never started");
+    g_usleep(300 * 1000); /* qpin is now waiting for the answer to qmp_capabilities */
+    kill(p->pid, SIGTERM);
+    ck_assert_int_eq(proc_wait(p, 30000), 18);
+    g_autofree char *err = slurp(p->err);
+    ck_assert_msg(strstr(err, "interrupted by signal 15") && strstr(err, "the guest never ran"),
+                  "%s", err);
+    ck_assert_msg(!stand_in_running(marker), "the stand-in is still running");
+    g_unlink(marker);
+}
+END_TEST
+
 /* Single-threaded TCG runs every vCPU on one thread: refused, with the way out. */
 START_TEST(test_run_refuses_shared_vcpu_threads)
 {
@@ -939,6 +986,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_run_guest_exits_at_once);
     tcase_add_test(tc, test_run_sigkill_no_orphan);
     tcase_add_test(tc, test_run_interrupted_before_cont);
+    tcase_add_test(tc, test_run_interrupted_during_qmp);
     tcase_add_test(tc, test_run_refuses_shared_vcpu_threads);
     tcase_add_test(tc, test_run_stdio_passthrough);
     tcase_add_test(tc, test_plan_seed_on_fixture);

@@ -8,7 +8,9 @@
 
 #include <sched.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     pid_t tid;
@@ -214,6 +216,26 @@ static gboolean precheck_map(QpinFlow *s, GError **error)
     return TRUE;
 }
 
+/* The report is written once qpin's part is done, after cont for run: a path that cannot be
+ * written would only show once the guest runs, so it is checked before anything starts. */
+static gboolean check_report_path(const char *path, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                    "--report %s: is a directory; give the name of a file to write", path);
+        return FALSE;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        int e = errno;
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                    "--report %s: cannot create a file in %s (%s); give a writable directory", path,
+                    dir, g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
 {
     const QpinOptions *o = s->opt;
@@ -227,6 +249,8 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     }
     s->report->host = s->host;
 
+    if (o->report && !check_report_path(o->report, error))
+        return FALSE;
     if (!prepare_numa(s, error))
         return FALSE;
 

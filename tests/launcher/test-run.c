@@ -597,6 +597,9 @@ START_TEST(test_run_refused_before_spawn)
     const char *list[] = {"run", "--pin", "0,1", NULL};
     assert_spawned(list, FALSE, EXIT_MAP, "CPU 1 of --pin is outside the allowed CPUs 0 (",
                    "; vCPU 1 is mapped there");
+    g_autofree char *unwritable = g_strdup_printf("%s/no-such-dir/report.json", tmpdir);
+    const char *report[] = {"run", "--pin", "0,0", "--report", unwritable, NULL};
+    assert_spawned(report, FALSE, 2, "--report ", "give a writable directory");
     const char *groups[] = {"run", "--pin", "0@0; 1@0-1", NULL};
     assert_spawned(groups, FALSE, EXIT_MAP, "CPU 1 of --pin is outside the allowed CPUs 0 (",
                    "; vCPU 1 is mapped there");

@@ -27,7 +27,7 @@ void numa_warn(int num, char *fmt, ...)
 {
 }
 
-static void topo_cpu_free(TopoCpu *cpu)
+void topo_cpu_free(TopoCpu *cpu)
 {
     if (!cpu)
         return;
@@ -36,7 +36,7 @@ static void topo_cpu_free(TopoCpu *cpu)
     g_free(cpu);
 }
 
-static void topo_node_free(TopoNode *node)
+void topo_node_free(TopoNode *node)
 {
     if (!node)
         return;
@@ -137,6 +137,16 @@ static bool read_text(const char *path, bool required, char **out, GError **erro
     return true;
 }
 
+/* Parses @text, the content of @path, as a cpulist; a parse error names @path. */
+static TopoCpuSet *parse_cpuset(const char *path, const char *text, GError **error)
+{
+    GError *local = NULL;
+    TopoCpuSet *set = topo_cpuset_parse(text, &local);
+    if (!set)
+        g_propagate_prefixed_error(error, local, "%s: ", path);
+    return set;
+}
+
 /* Reads a cpulist file (cpus or node ids); *@out is NULL when optional and missing. */
 static bool read_cpuset(const char *path, bool required, TopoCpuSet **out, GError **error)
 {
@@ -146,13 +156,8 @@ static bool read_cpuset(const char *path, bool required, TopoCpuSet **out, GErro
         return false;
     if (!text)
         return true;
-    GError *local = NULL;
-    *out = topo_cpuset_parse(text, &local);
-    if (!*out) {
-        g_propagate_prefixed_error(error, local, "%s: ", path);
-        return false;
-    }
-    return true;
+    *out = parse_cpuset(path, text, error);
+    return *out != NULL;
 }
 
 /* Parses @text, stripped in place, as a decimal in [@min, @max]. */
@@ -491,10 +496,11 @@ static bool read_hugepages(const char *dirpath, GArray *out, GError **error)
     return true;
 }
 
-static TopoNode *node_new(int id)
+TopoNode *topo_node_new(int id)
 {
     TopoNode *node = g_new0(TopoNode, 1);
     node->id = id;
+    node->cpus = topo_cpuset_new();
     node->distances = g_array_new(FALSE, TRUE, sizeof(int));
     node->hugepages = g_array_new(FALSE, TRUE, sizeof(TopoHugepages));
     return node;
@@ -505,9 +511,9 @@ static TopoNode *node_new(int id)
 static bool read_single_node(TopoHost *host, GError **error)
 {
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
-    TopoNode *node = node_new(0);
+    TopoNode *node = topo_node_new(0);
     g_ptr_array_add(nodes, node);
-    node->cpus = topo_cpuset_copy(host->online);
+    topo_cpuset_union(node->cpus, host->online);
     int local = LOCAL_DISTANCE;
     g_array_append_val(node->distances, local);
 
@@ -548,16 +554,18 @@ static bool read_nodes(TopoHost *host, GError **error)
     guint nnodes = topo_cpuset_count(ids);
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
     for (int id = topo_cpuset_first(ids); id >= 0; id = topo_cpuset_next(ids, id)) {
-        TopoNode *node = node_new(id);
+        TopoNode *node = topo_node_new(id);
         g_ptr_array_add(nodes, node);
         g_autofree char *name = g_strdup_printf("node%d", id);
         g_autofree char *cpulist = g_build_filename(nodedir, name, "cpulist", NULL);
         g_autofree char *meminfo = g_build_filename(nodedir, name, "meminfo", NULL);
         g_autofree char *distance = g_build_filename(nodedir, name, "distance", NULL);
         g_autofree char *hugedir = g_build_filename(nodedir, name, "hugepages", NULL);
-        if (!read_cpuset(cpulist, true, &node->cpus, error))
+        g_autoptr(TopoCpuSet) cpus = NULL;
+        if (!read_cpuset(cpulist, true, &cpus, error))
             return false;
         /* Some architectures leave offline CPUs in their node's mask. */
+        topo_cpuset_union(node->cpus, cpus);
         topo_cpuset_intersect(node->cpus, host->online);
         if (!read_meminfo(meminfo, node, error) || !read_hugepages(hugedir, node->hugepages, error))
             return false;
@@ -674,13 +682,8 @@ static bool read_isolation(TopoHost *host, const char *file,
             *out = topo_cpuset_new();
             return true;
         }
-        GError *local = NULL;
-        *out = topo_cpuset_parse(text, &local);
-        if (!*out) {
-            g_propagate_prefixed_error(error, local, "%s: ", path);
-            return false;
-        }
-        return true;
+        *out = parse_cpuset(path, text, error);
+        return *out != NULL;
     }
     *out = fallback(host->cmdline);
     if (!*out)

@@ -57,6 +57,15 @@ TopoHost *topo_host_read(const char *sysroot, GError **error);
 void topo_host_free(TopoHost *host);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TopoHost, topo_host_free)
 
+/* A node @id with no CPUs, no memory and empty distances and hugepages, for callers that
+ * describe a host themselves; free it with topo_node_free(). */
+TopoNode *topo_node_new(int id);
+/* Frees @node with everything it holds; NULL is accepted. The free function of
+ * TopoHost.nodes. */
+void topo_node_free(TopoNode *node);
+/* Frees @cpu with its sets; NULL is accepted. The free function of TopoHost.cpus. */
+void topo_cpu_free(TopoCpu *cpu);
+
 /* The online CPU @cpu, or NULL when it does not exist or is offline. */
 const TopoCpu *topo_host_cpu(const TopoHost *host, int cpu);
 /* The NUMA node @id, or NULL. */

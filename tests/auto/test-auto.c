@@ -20,23 +20,6 @@ typedef struct {
     gboolean no_distances; /* the kernel gives no node distances */
 } HostSpec;
 
-static void cpu_free(gpointer data)
-{
-    TopoCpu *cpu = data;
-    topo_cpuset_free(cpu->siblings);
-    topo_cpuset_free(cpu->llc);
-    g_free(cpu);
-}
-
-static void node_free(gpointer data)
-{
-    TopoNode *node = data;
-    topo_cpuset_free(node->cpus);
-    g_array_unref(node->distances);
-    g_array_unref(node->hugepages);
-    g_free(node);
-}
-
 static TopoCpuSet *parse(const char *text)
 {
     g_autoptr(GError) error = NULL;
@@ -72,18 +55,14 @@ static TopoHost *host_build(const HostSpec *s)
     topo_cpuset_intersect(host->cpus_allowed, host->online);
     host->mems_allowed = topo_cpuset_new();
     host->nodes_with_memory = topo_cpuset_new();
-    host->cpus = g_ptr_array_new_with_free_func(cpu_free);
-    host->nodes = g_ptr_array_new_with_free_func(node_free);
+    host->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpu_free);
+    host->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
 
     for (int id = 0; id < n_nodes; id++) {
-        TopoNode *node = g_new0(TopoNode, 1);
-        node->id = id;
-        node->cpus = topo_cpuset_new();
+        TopoNode *node = topo_node_new(id);
         node->mem_total_kib = 64ull << 20;
         /* Distinct free memory so that the choice among equal nodes is visible: node 1 most. */
         node->mem_free_kib = (32ull << 20) - (guint64)(id == 1 ? 0 : 1 + id) * 1024;
-        node->distances = g_array_new(FALSE, FALSE, sizeof(int));
-        node->hugepages = g_array_new(FALSE, FALSE, sizeof(TopoHugepages));
         for (int to = 0; to < n_nodes; to++) {
             int same_pkg = id < s->packages * s->nodes && to < s->packages * s->nodes &&
                            id / s->nodes == to / s->nodes;
@@ -834,32 +813,37 @@ START_TEST(test_fixed_epyc_llc)
 }
 END_TEST
 
+/* The emulator CPUs topo_place_emulator_auto() picks for @map, as a cpulist. */
+static char *emulator_text(TopoMap *map, const TopoPlaceCtx *ctx)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(map, ctx, &error);
+    ck_assert_msg(emu != NULL, "%s", error ? error->message : "");
+    return topo_cpuset_format(emu);
+}
+
 START_TEST(test_fixed_isolated)
 {
     HostSpec s = {1, 8, 1, 1, 0, FALSE, NULL, "4-7"};
     g_autoptr(TopoHost) host = host_build(&s);
     TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
-    g_autoptr(GError) error = NULL;
 
     GuestSpec four = {"4 vCPUs", 1, 0, 4, 1};
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "4,5,6,7");
-    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(m4, &ctx, &error);
-    g_autofree char *emu_text = topo_cpuset_format(emu);
+    g_autofree char *emu_text = emulator_text(m4, &ctx);
     ck_assert_str_eq(emu_text, "0-3");
 
     /* More vCPUs than isolated CPUs: the isolated ones first, then housekeeping ones; the
      * emulator keeps the housekeeping CPUs left. */
     GuestSpec six = {"6 vCPUs", 1, 0, 6, 1};
     g_autoptr(TopoMap) m6 = place_ok(host, &six, NULL, "4,5,6,7,1,2");
-    g_autoptr(TopoCpuSet) emu6 = topo_place_emulator_auto(m6, &ctx, &error);
-    g_autofree char *emu6_text = topo_cpuset_format(emu6);
+    g_autofree char *emu6_text = emulator_text(m6, &ctx);
     ck_assert_str_eq(emu6_text, "0,3");
 
     /* Every CPU taken: the emulator shares the housekeeping ones. */
     GuestSpec eight = {"8 vCPUs", 1, 0, 8, 1};
     g_autoptr(TopoMap) m8 = place_ok(host, &eight, NULL, "4,5,6,7,0,1,2,3");
-    g_autoptr(TopoCpuSet) emu8 = topo_place_emulator_auto(m8, &ctx, &error);
-    g_autofree char *emu8_text = topo_cpuset_format(emu8);
+    g_autofree char *emu8_text = emulator_text(m8, &ctx);
     ck_assert_str_eq(emu8_text, "0-3");
 }
 END_TEST
@@ -873,9 +857,7 @@ START_TEST(test_emulator_nodes)
     g_autoptr(TopoMap) map = place_ok(host, &g, NULL, "1,2");
     g_autoptr(TopoCpuSet) reserved = topo_cpuset_new_single(0);
     TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed, .reserved = reserved};
-    g_autoptr(GError) error = NULL;
-    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(map, &ctx, &error);
-    g_autofree char *text = topo_cpuset_format(emu);
+    g_autofree char *text = emulator_text(map, &ctx);
     ck_assert_str_eq(text, "3");
 }
 END_TEST
@@ -906,10 +888,8 @@ static char *emulator_after(const TopoHost *host, const char *list, TopoMap **ma
     TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
     TopoMap *map = topo_map_compute(spec, v, n, &ctx, &error);
     ck_assert_msg(map != NULL, "--pin %s: %s", list, error ? error->message : "");
-    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(map, &ctx, &error);
-    ck_assert_msg(emu != NULL, "--pin %s: %s", list, error ? error->message : "");
     *map_out = map;
-    return topo_cpuset_format(emu);
+    return emulator_text(map, &ctx);
 }
 
 START_TEST(test_emulator_fixture)
@@ -919,12 +899,10 @@ START_TEST(test_emulator_fixture)
      * lowest), not all over the host. */
     g_autoptr(TopoHost) host = fixture_host("epyc-7452-2s-nps4");
     TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
-    g_autoptr(GError) error = NULL;
     GuestSpec full = {"2 sockets x 4 cores x 2 threads", 2, 0, 4, 2};
     g_autoptr(TopoMap) m16 =
         place_ok(host, &full, NULL, "40,104,41,105,42,106,43,107,44,108,45,109,46,110,47,111");
-    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(m16, &ctx, &error);
-    g_autofree char *text = topo_cpuset_format(emu);
+    g_autofree char *text = emulator_text(m16, &ctx);
     ck_assert_str_eq(text, "32-39,96-103");
     ck_assert_str_eq(g_ptr_array_index(m16->explain, m16->explain->len - 1),
                      "emulator threads -> CPUs 32-39,96-103: free housekeeping CPUs of host node "
@@ -941,15 +919,13 @@ START_TEST(test_emulator_fixture)
      * node, on those. */
     GuestSpec eight = {"1 socket x 8 cores x 1 thread", 1, 0, 8, 1};
     g_autoptr(TopoMap) m8 = place_ok(host, &eight, NULL, "40,41,42,43,44,45,46,47");
-    g_autoptr(TopoCpuSet) emu8 = topo_place_emulator_auto(m8, &ctx, &error);
-    g_autofree char *text8 = topo_cpuset_format(emu8);
+    g_autofree char *text8 = emulator_text(m8, &ctx);
     ck_assert_str_eq(text8, "104-111");
 
     /* Four vCPUs on four cores: the other four whole cores of the node, not the siblings. */
     GuestSpec four = {"1 socket x 4 cores x 1 thread", 1, 0, 4, 1};
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "40,41,42,43");
-    g_autoptr(TopoCpuSet) emu4 = topo_place_emulator_auto(m4, &ctx, &error);
-    g_autofree char *text4 = topo_cpuset_format(emu4);
+    g_autofree char *text4 = emulator_text(m4, &ctx);
     ck_assert_str_eq(text4, "44-47,108-111");
     ck_assert_str_eq(g_ptr_array_index(m4->explain, m4->explain->len - 1),
                      "emulator threads -> CPUs 44-47,108-111: free housekeeping CPUs of host node "
@@ -1083,10 +1059,7 @@ START_TEST(test_fixed_isolated_fixture)
     GuestSpec four = {"1 socket x 4 cores x 2 threads", 1, 0, 4, 2};
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "8,24,9,25,10,26,11,27");
     TopoPlaceCtx ctx = {.host = host, .allowed = host->cpus_allowed};
-    g_autoptr(GError) error = NULL;
-    g_autoptr(TopoCpuSet) emu = topo_place_emulator_auto(m4, &ctx, &error);
-    ck_assert_ptr_nonnull(emu);
-    g_autofree char *emu_text = topo_cpuset_format(emu);
+    g_autofree char *emu_text = emulator_text(m4, &ctx);
     /* Node 1 has no housekeeping CPU: the nearest ones are node 0's. */
     ck_assert_str_eq(emu_text, "0-3,16-19");
 

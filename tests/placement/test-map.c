@@ -31,15 +31,11 @@ static TopoHost *host_new(int n, int smt, int n_nodes, const char *offline, cons
         topo_cpuset_union(host->cpus_allowed, host->online);
     topo_cpuset_intersect(host->cpus_allowed, host->online);
     host->mems_allowed = topo_cpuset_new();
-    host->cpus = g_ptr_array_new();
-    host->nodes = g_ptr_array_new();
+    host->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpu_free);
+    host->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
 
     for (int id = 0; id < n_nodes; id++) {
-        TopoNode *node = g_new0(TopoNode, 1);
-        node->id = id;
-        node->cpus = topo_cpuset_new();
-        node->distances = g_array_new(FALSE, TRUE, sizeof(int));
-        node->hugepages = g_array_new(FALSE, TRUE, sizeof(TopoHugepages));
+        TopoNode *node = topo_node_new(id);
         topo_cpuset_add(host->mems_allowed, id);
         g_ptr_array_add(host->nodes, node);
     }
@@ -58,34 +54,6 @@ static TopoHost *host_new(int n, int smt, int n_nodes, const char *offline, cons
         g_ptr_array_add(host->cpus, cpu);
     }
     return host;
-}
-
-static void host_free(TopoHost *host)
-{
-    for (guint i = 0; i < host->cpus->len; i++) {
-        TopoCpu *cpu = g_ptr_array_index(host->cpus, i);
-        topo_cpuset_free(cpu->siblings);
-        topo_cpuset_free(cpu->llc);
-        g_free(cpu);
-    }
-    for (guint i = 0; i < host->nodes->len; i++) {
-        TopoNode *node = g_ptr_array_index(host->nodes, i);
-        topo_cpuset_free(node->cpus);
-        g_array_unref(node->distances);
-        g_array_unref(node->hugepages);
-        g_free(node);
-    }
-    g_ptr_array_unref(host->cpus);
-    g_ptr_array_unref(host->nodes);
-    topo_cpuset_free(host->online);
-    topo_cpuset_free(host->offline);
-    topo_cpuset_free(host->isolated);
-    topo_cpuset_free(host->nohz_full);
-    topo_cpuset_free(host->cpus_allowed);
-    topo_cpuset_free(host->mems_allowed);
-    g_free(host->cmdline);
-    g_free(host->sysroot);
-    g_free(host);
 }
 
 /* The seed's host: Xeon Phi 7250, 68 cores x 4 threads, CPU = core + 68 * thread; MCDRAM as a
@@ -301,7 +269,7 @@ START_TEST(test_parse_list_matches_cpuset)
                       texts[i]);
         topo_map_free(map);
     }
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -556,7 +524,7 @@ START_TEST(test_seed_mapping)
 
     topo_map_free(by_props);
     topo_map_free(map);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -605,7 +573,7 @@ START_TEST(test_list_map)
     ck_assert_str_eq(g_ptr_array_index(map->warnings, 0),
                      "--pin puts more than one vCPU on CPUs 5-6 (vCPUs 0-2,4 share them)");
     topo_map_free(map);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -634,7 +602,7 @@ START_TEST(test_list_count)
     error = compute_fails("0", vcpus, 0, &ctx);
     assert_error(error, TOPO_ERROR_INVALID, "no vCPUs", "no vCPUs");
     g_error_free(error);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -683,7 +651,7 @@ START_TEST(test_group_map)
                  "vCPU 0 is in no group; the guest has no vCPU 8 (the guest's vCPUs are 0-7)",
                  "both");
     g_error_free(error);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -713,7 +681,7 @@ START_TEST(test_expr_map_errors)
     for (guint i = 0; i < 4; i++)
         ck_assert_int_eq(topo_cpuset_first(g_ptr_array_index(map->cpus, i)), 7 - (int)i);
     topo_map_free(map);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -765,7 +733,7 @@ START_TEST(test_validation)
 
     TopoMap *map = compute_ok("3,2,1,0", vcpus, 4, &ctx);
     topo_map_free(map);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -796,7 +764,7 @@ START_TEST(test_cpus_validate)
     GError *error = NULL;
     ck_assert(topo_cpus_validate(good, &ctx, "--iothread-pin io0", &error));
     ck_assert_ptr_null(error);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -832,7 +800,7 @@ START_TEST(test_warnings)
     ck_assert_uint_eq(map->warnings->len, 0);
     topo_map_free(map);
     topo_map_free(NULL);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -888,7 +856,7 @@ START_TEST(test_warnings_strided)
                      "--pin puts more than one vCPU on CPUs 0-1 (vCPUs 0-239 share them)");
     ck_assert_str_eq(g_ptr_array_index(map->warnings, 1),
                      "--pin puts vCPUs 0-238:2 on CPU 0, reserved for emulator or I/O threads");
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 
@@ -923,7 +891,7 @@ START_TEST(test_auto_dispatch)
     g_clear_error(&direct_error);
     topo_map_free(direct);
     topo_map_free(map);
-    host_free(host);
+    topo_host_free(host);
 }
 END_TEST
 

@@ -417,13 +417,14 @@ static void drop(const char *root, const char *rel)
 #define CPU  "sys/devices/system/cpu/"
 #define NODE "sys/devices/system/node/"
 
-/* Two single-thread cores on a kernel without NUMA, cache or die files. */
-static char *minimal_tree(void)
+/* @n single-thread cores of one package on a kernel without NUMA, cache or die files. */
+static char *flat_tree(int n)
 {
     char *root = g_dir_make_tmp("qpin-test-host-XXXXXX", NULL);
     ck_assert_ptr_nonnull(root);
-    put(root, CPU "online", "0-1\n");
-    for (int c = 0; c < 2; c++) {
+    g_autofree char *online = g_strdup_printf("0-%d\n", n - 1);
+    put(root, CPU "online", online);
+    for (int c = 0; c < n; c++) {
         g_autofree char *pkg = g_strdup_printf(CPU "cpu%d/topology/physical_package_id", c);
         g_autofree char *core = g_strdup_printf(CPU "cpu%d/topology/core_id", c);
         g_autofree char *sib = g_strdup_printf(CPU "cpu%d/topology/thread_siblings_list", c);
@@ -434,6 +435,12 @@ static char *minimal_tree(void)
     }
     put(root, "proc/meminfo", "MemTotal:        2048000 kB\nMemFree:         1024000 kB\n");
     return root;
+}
+
+/* Two single-thread cores on a kernel without NUMA, cache or die files. */
+static char *minimal_tree(void)
+{
+    return flat_tree(2);
 }
 
 /* minimal_tree plus two NUMA nodes, one CPU each. */
@@ -548,19 +555,7 @@ static void put_cache(const char *root, int cpu, int index, const char *level, c
  * LLC. */
 START_TEST(test_llc_layouts)
 {
-    g_autofree char *root = g_dir_make_tmp("qpin-test-host-XXXXXX", NULL);
-    ck_assert_ptr_nonnull(root);
-    put(root, CPU "online", "0-5\n");
-    for (int c = 0; c < 6; c++) {
-        g_autofree char *pkg = g_strdup_printf(CPU "cpu%d/topology/physical_package_id", c);
-        g_autofree char *core = g_strdup_printf(CPU "cpu%d/topology/core_id", c);
-        g_autofree char *sib = g_strdup_printf(CPU "cpu%d/topology/thread_siblings_list", c);
-        g_autofree char *num = g_strdup_printf("%d\n", c);
-        put(root, pkg, "0\n");
-        put(root, core, num);
-        put(root, sib, num);
-    }
-    put(root, "proc/meminfo", "MemTotal:        2048000 kB\nMemFree:         1024000 kB\n");
+    g_autofree char *root = flat_tree(6);
     /* cpu0: the L3 at index3 holds 0-1; cpu1 has no cache directory of its own. */
     put_cache(root, 0, 0, "1", "Data", "0");
     put_cache(root, 0, 3, "3", "Unified", "0-1");

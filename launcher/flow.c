@@ -428,9 +428,15 @@ static gboolean list_threads(QpinFlow *s, GError **error)
     return TRUE;
 }
 
+/* A thread id that can name a thread: QMP carries 64-bit integers, pid_t is 32 bits. */
+static gboolean valid_tid(gint64 tid)
+{
+    return tid > 0 && tid <= G_MAXINT;
+}
+
 static void name_thread(pid_t pid, gint64 tid, char **name)
 {
-    if (!*name && tid > 0 && tid <= G_MAXINT)
+    if (!*name && valid_tid(tid))
         *name = qpin_thread_name(pid, (pid_t)tid, NULL);
 }
 
@@ -454,21 +460,29 @@ void qpin_flow_name_threads(QpinFlow *s)
 
 static gboolean thread_of_qemu(const QpinFlow *s, gint64 tid)
 {
-    return s->threads && tid > 0 && tid <= G_MAXINT &&
+    return s->threads && valid_tid(tid) &&
            g_hash_table_contains(s->threads, GINT_TO_POINTER((int)tid));
 }
 
-/* A thread id that can name a thread: QMP carries 64-bit integers, pid_t is 32 bits. */
-static gboolean valid_tid(gint64 tid)
+/* The first vCPU whose thread an earlier vCPU (*@first) already runs on: single-threaded TCG
+ * gives every vCPU the same thread. NULL when each vCPU has a thread of its own. */
+static const QmpCpuInfo *shared_vcpu_thread(const QpinFlow *s, const QmpCpuInfo **first)
 {
-    return tid > 0 && tid <= G_MAXINT;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < s->cpus->len; i++) {
+        const QmpCpuInfo *c = s->cpus->pdata[i];
+        *first = g_hash_table_lookup(seen, &c->thread_id);
+        if (*first)
+            return c;
+        g_hash_table_insert(seen, (gpointer)&c->thread_id, (gpointer)c);
+    }
+    return NULL;
 }
 
 /* Refuses thread ids that cannot be pinned one by one: not positive, shared by several vCPUs
  * (single-threaded TCG) or not a thread of QEMU's process (ids are reused). */
 static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
 {
-    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
     for (guint i = 0; i < s->cpus->len; i++) {
         const QmpCpuInfo *c = s->cpus->pdata[i];
         if (!valid_tid(c->thread_id)) {
@@ -478,17 +492,20 @@ static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
                         c->thread_id, c->cpu_index);
             return FALSE;
         }
-        const QmpCpuInfo *other = g_hash_table_lookup(seen, &c->thread_id);
-        if (other) {
-            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                        "vCPUs %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
-                        " share thread %" G_GINT64_FORMAT
-                        ": single-threaded TCG runs every vCPU on one thread, so vCPUs cannot be "
-                        "pinned one by one; use -accel tcg,thread=multi (or KVM)",
-                        other->cpu_index, c->cpu_index, c->thread_id);
-            return FALSE;
-        }
-        g_hash_table_insert(seen, (gpointer)&c->thread_id, (gpointer)c);
+    }
+    const QmpCpuInfo *other = NULL;
+    const QmpCpuInfo *shared = shared_vcpu_thread(s, &other);
+    if (shared) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "vCPUs %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT
+                    " share thread %" G_GINT64_FORMAT
+                    ": single-threaded TCG runs every vCPU on one thread, so vCPUs cannot be "
+                    "pinned one by one; use -accel tcg,thread=multi (or KVM)",
+                    other->cpu_index, shared->cpu_index, shared->thread_id);
+        return FALSE;
+    }
+    for (guint i = 0; i < s->cpus->len; i++) {
+        const QmpCpuInfo *c = s->cpus->pdata[i];
         if (!thread_of_qemu(s, c->thread_id)) {
             g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
                         "vCPU %" G_GINT64_FORMAT ": thread %" G_GINT64_FORMAT
@@ -498,17 +515,6 @@ static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
         }
     }
     return TRUE;
-}
-
-static gboolean duplicate_vcpu_threads(const QpinFlow *s)
-{
-    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
-    for (guint i = 0; i < s->cpus->len; i++) {
-        QmpCpuInfo *c = s->cpus->pdata[i];
-        if (!g_hash_table_add(seen, &c->thread_id))
-            return TRUE;
-    }
-    return FALSE;
 }
 
 static const QmpIothread *find_iothread(const QpinFlow *s, const char *id)
@@ -533,7 +539,8 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
         return FALSE;
     if (pinning && vcpus_pinned(s) && !check_vcpu_threads(s, error))
         return FALSE;
-    if (!pinning && vcpus_pinned(s) && duplicate_vcpu_threads(s))
+    const QmpCpuInfo *first = NULL;
+    if (!pinning && vcpus_pinned(s) && shared_vcpu_thread(s, &first))
         g_ptr_array_add(s->report->warnings,
                         g_strdup("several vCPUs share one thread (single-threaded TCG): qpin run "
                                  "would refuse to pin them; use -accel tcg,thread=multi"));
@@ -566,12 +573,6 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
         }
     }
-    if (s->emulator_auto && !s->map) {
-        g_set_error_literal(error, QPIN_ERROR, QPIN_EXIT_MAP,
-                            "--emulator-pin auto places the emulator threads next to the vCPUs: "
-                            "it needs --pin");
-        return FALSE;
-    }
     if (o->sched.set)
         for (guint i = 0; i < n; i++)
             ((QpinReportVcpu *)s->report->vcpus->pdata[i])->sched = qpin_sched_format(&o->sched);
@@ -594,7 +595,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             g_string_free(ids, TRUE);
             return FALSE;
         }
-        if (pinning && (!valid_tid(io->thread_id) || !thread_of_qemu(s, io->thread_id))) {
+        if (pinning && !thread_of_qemu(s, io->thread_id)) {
             g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
                         "iothread %s: thread %" G_GINT64_FORMAT " is not a thread of QEMU "
                         "(process %d)",
@@ -621,28 +622,11 @@ static char *emulator_label(const QpinReportThread *t)
 
 #define VCPU_LABEL_MAX 64
 
-static char *put_int(char *p, gint64 value)
-{
-    char digits[24];
-    guint n = 0;
-    guint64 u = value < 0 ? -(guint64)value : (guint64)value;
-    do
-        digits[n++] = (char)('0' + u % 10);
-    while ((u /= 10));
-    if (value < 0)
-        *p++ = '-';
-    while (n)
-        *p++ = digits[--n];
-    return p;
-}
-
 /* "vCPU 3 (thread 4242)", a vCPU in messages. Made for every vCPU while pinning and reading
- * back, but read only when something fails: built without printf or an allocation. */
+ * back, but read only when something fails: kept on the stack. */
 static const char *vcpu_label(char buf[VCPU_LABEL_MAX], int index, gint64 thread_id)
 {
-    char *p = put_int(g_stpcpy(buf, "vCPU "), index);
-    p = put_int(g_stpcpy(p, " (thread "), thread_id);
-    strcpy(p, ")");
+    g_snprintf(buf, VCPU_LABEL_MAX, "vCPU %d (thread %" G_GINT64_FORMAT ")", index, thread_id);
     return buf;
 }
 

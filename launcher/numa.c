@@ -729,11 +729,6 @@ static gboolean qemu_mem_size(const char *value, guint64 *bytes, gboolean *has_s
     return TRUE;
 }
 
-static void argv_add(GPtrArray *argv, char *arg)
-{
-    g_ptr_array_add(argv, arg);
-}
-
 /* Appends ",KEY=A-B" once per contiguous range: QEMU's list options take one range each. */
 static void append_ranges(GString *out, const char *key, const TopoCpuSet *set)
 {
@@ -910,11 +905,12 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
         g_autofree char *mem_id = qpin_numa_backend_id(node->guest_node);
         g_autofree char *tc_id = numa_context_id(node->guest_node);
         g_autofree char *size = qpin_numa_format_size(node->size_bytes);
-        argv_add(qemu_argv, g_strdup("-object"));
+        g_ptr_array_add(qemu_argv, g_strdup("-object"));
         if (probe) {
             /* reserve=off maps with MAP_NORESERVE: an 80G guest starts on a small machine. */
-            argv_add(qemu_argv,
-                     g_strdup_printf("memory-backend-ram,id=%s,size=%s,reserve=off", mem_id, size));
+            g_ptr_array_add(
+                qemu_argv,
+                g_strdup_printf("memory-backend-ram,id=%s,size=%s,reserve=off", mem_id, size));
         } else {
             g_autoptr(TopoCpuSet) tc_nodes =
                 node->prealloc && node->host_nodes ? numa_context_nodes(node, host) : NULL;
@@ -922,10 +918,11 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
                 GString *tc = g_string_new("thread-context,id=");
                 g_string_append(tc, tc_id);
                 append_ranges(tc, "node-affinity", tc_nodes);
-                argv_add(qemu_argv, g_string_free(tc, FALSE));
-                argv_add(qemu_argv, g_strdup("-object"));
+                g_ptr_array_add(qemu_argv, g_string_free(tc, FALSE));
+                g_ptr_array_add(qemu_argv, g_strdup("-object"));
             }
-            argv_add(qemu_argv, numa_backend_object(node, mem_id, size, tc_nodes ? tc_id : NULL));
+            g_ptr_array_add(qemu_argv,
+                            numa_backend_object(node, mem_id, size, tc_nodes ? tc_id : NULL));
         }
 
         GString *numa = g_string_new(NULL);
@@ -933,12 +930,12 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
         if (node->vcpus)
             append_ranges(numa, "cpus", node->vcpus);
         g_string_append_printf(numa, ",memdev=%s", mem_id);
-        argv_add(qemu_argv, g_strdup("-numa"));
-        argv_add(qemu_argv, g_string_free(numa, FALSE));
+        g_ptr_array_add(qemu_argv, g_strdup("-numa"));
+        g_ptr_array_add(qemu_argv, g_string_free(numa, FALSE));
     }
     if (add_m) {
-        argv_add(qemu_argv, g_strdup("-m"));
-        argv_add(qemu_argv, g_strdup(total_text));
+        g_ptr_array_add(qemu_argv, g_strdup("-m"));
+        g_ptr_array_add(qemu_argv, g_strdup(total_text));
     }
     return TRUE;
 }

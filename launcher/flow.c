@@ -164,39 +164,19 @@ gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
     return TRUE;
 }
 
-/* The vCPUs a cpulist or groups map names by itself: vCPU i for the i-th CPU of a cpulist,
- * the cpu-indexes of the groups. They let the map's CPUs be checked against the host before
- * QEMU exists; QEMU's own vCPU list is checked against the map once it is known. NULL for
- * auto and expressions, whose CPUs depend on QEMU's vCPU props. The text parsed here already
- * passed topo_map_spec_parse(). */
+/* The vCPUs a cpulist or groups map names by itself, as vCPUs without props. They let the
+ * map's CPUs be checked against the host before QEMU exists; QEMU's own vCPU list is checked
+ * against the map once it is known. NULL for auto and expressions. */
 static TopoVcpu *spec_vcpus(const TopoMapSpec *spec, guint *n_vcpus)
 {
-    TopoMapKind kind = topo_map_spec_kind(spec);
-    if (kind != TOPO_MAP_LIST && kind != TOPO_MAP_GROUPS)
-        return NULL;
-    g_autofree char *body = g_strstrip(g_strdup(topo_map_spec_text(spec)));
-    g_auto(GStrv) items = g_strsplit(body, kind == TOPO_MAP_LIST ? "," : ";", -1);
-    g_autoptr(TopoCpuSet) named = topo_cpuset_new();
-    guint n = 0;
-    for (guint i = 0; items[i]; i++) {
-        /* A cpulist item N, N-M or N-M:S expands in ascending order without repeats. */
-        const char *at = kind == TOPO_MAP_GROUPS ? strchr(items[i], '@') : NULL;
-        g_autofree char *text = at ? g_strndup(items[i], (gsize)(at - items[i])) : NULL;
-        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(text ? text : items[i], NULL);
-        if (!set || (kind == TOPO_MAP_GROUPS && !at))
-            return NULL;
-        n += topo_cpuset_count(set);
-        topo_cpuset_union(named, set);
-    }
-    if (kind == TOPO_MAP_GROUPS)
-        n = topo_cpuset_count(named);
+    g_autoptr(TopoCpuSet) named = topo_map_spec_vcpus(spec);
+    guint n = named ? topo_cpuset_count(named) : 0;
     if (n == 0)
         return NULL;
     TopoVcpu *vcpus = g_new(TopoVcpu, n);
-    for (guint i = 0; i < n; i++) {
-        int index = kind == TOPO_MAP_LIST ? (int)i : topo_cpuset_nth(named, i);
-        vcpus[i] = (TopoVcpu){index, -1, -1, -1, -1, -1, -1};
-    }
+    guint i = 0;
+    for (int index = topo_cpuset_first(named); index >= 0; index = topo_cpuset_next(named, index))
+        vcpus[i++] = (TopoVcpu){index, -1, -1, -1, -1, -1, -1};
     *n_vcpus = n;
     return vcpus;
 }

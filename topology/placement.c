@@ -442,6 +442,26 @@ const char *topo_map_spec_text(const TopoMapSpec *spec)
     return spec->text;
 }
 
+TopoCpuSet *topo_map_spec_vcpus(const TopoMapSpec *spec)
+{
+    g_return_val_if_fail(spec != NULL, NULL);
+    TopoCpuSet *vcpus;
+    switch (spec->kind) {
+    case TOPO_MAP_LIST:
+        vcpus = topo_cpuset_new();
+        for (guint i = 0; i < spec->list->len; i++)
+            topo_cpuset_add(vcpus, (int)i);
+        return vcpus;
+    case TOPO_MAP_GROUPS:
+        vcpus = topo_cpuset_new();
+        for (guint i = 0; i < spec->groups->len; i++)
+            topo_cpuset_union(vcpus, ((MapGroup *)spec->groups->pdata[i])->vcpus);
+        return vcpus;
+    default:
+        return NULL;
+    }
+}
+
 static gboolean list_fail(const char *text, GError **error, int code, const char *what)
 {
     g_set_error(error, TOPO_ERROR, code, "invalid --pin cpulist \"%s\": %s (%s)", text, what,

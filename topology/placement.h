@@ -40,6 +40,10 @@ void topo_map_spec_free(TopoMapSpec *spec);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TopoMapSpec, topo_map_spec_free)
 TopoMapKind topo_map_spec_kind(const TopoMapSpec *spec);
 const char *topo_map_spec_text(const TopoMapSpec *spec);
+/* The cpu-indexes a cpulist or groups map names by itself, without QEMU: 0..n-1 for a cpulist
+ * of n CPUs, the union of the groups' vCPU sets. NULL for auto and expr, whose CPUs depend on
+ * QEMU's vCPU props. */
+TopoCpuSet *topo_map_spec_vcpus(const TopoMapSpec *spec);
 
 /* Evaluates an `expr:` expression (without the prefix) for one vCPU. Errors: parse errors,
  * division by zero, unknown or absent variables, overflow; the message names the vCPU. */

@@ -190,6 +190,30 @@ START_TEST(test_parse_kinds)
 }
 END_TEST
 
+/* The vCPUs a map names without QEMU: positions of a cpulist, the union of groups. */
+START_TEST(test_spec_vcpus)
+{
+    static const struct {
+        const char *text, *vcpus;
+    } cases[] = {
+        {"2,70,138,206,3-5", "0-6"}, {"0,0", "0-1"},         {"0-6:3,1", "0-3"},
+        {"0-3@2-5;4-7@6-9", "0-7"},  {"8@1;2-3@0", "2-3,8"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoMapSpec) spec = parse_ok(cases[i].text);
+        g_autoptr(TopoCpuSet) vcpus = topo_map_spec_vcpus(spec);
+        ck_assert_msg(vcpus != NULL, "%s", cases[i].text);
+        g_autofree char *text = topo_cpuset_format(vcpus);
+        ck_assert_msg(!strcmp(text, cases[i].vcpus), "%s: %s, want %s", cases[i].text, text,
+                      cases[i].vcpus);
+    }
+    g_autoptr(TopoMapSpec) automatic = parse_ok("auto");
+    ck_assert_ptr_null(topo_map_spec_vcpus(automatic));
+    g_autoptr(TopoMapSpec) expr = parse_ok("expr:v");
+    ck_assert_ptr_null(topo_map_spec_vcpus(expr));
+}
+END_TEST
+
 START_TEST(test_parse_list_errors)
 {
     static const struct {
@@ -980,6 +1004,7 @@ static Suite *map_suite(void)
     TCase *tc = tcase_create("map");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_parse_kinds);
+    tcase_add_test(tc, test_spec_vcpus);
     tcase_add_test(tc, test_parse_list_errors);
     tcase_add_test(tc, test_parse_list_matches_cpuset);
     tcase_add_test(tc, test_parse_group_errors);

@@ -1,6 +1,8 @@
 /* qpin — guest NUMA memory, see numa.h. */
 #include "numa.h"
 
+#include "qemu-argv.h"
+
 #include <errno.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -318,8 +320,9 @@ static gboolean numa_set_key(QpinNumaNode *node, NumaParse *st, const char *key,
         st->backend_set = TRUE;
         return TRUE;
     case KEY_PATH:
-        if (strchr(value, '\n')) {
-            numa_fail(error, node, key, "the path contains a newline, which QEMU cannot take");
+        if (strpbrk(value, "\r\n")) {
+            numa_fail(error, node, key,
+                      "the path contains a newline (a line break), which QEMU cannot take");
             return FALSE;
         }
         node->path = g_strdup(value);
@@ -744,15 +747,6 @@ static void append_ranges(GString *out, const char *key, const TopoCpuSet *set)
     }
 }
 
-static void append_escaped(GString *out, const char *value)
-{
-    for (const char *p = value; *p; p++) {
-        if (*p == ',')
-            g_string_append_c(out, ',');
-        g_string_append_c(out, *p);
-    }
-}
-
 static const char *numa_policy_name(QpinNumaPolicy policy)
 {
     switch (policy) {
@@ -827,8 +821,9 @@ static char *numa_backend_object(const QpinNumaNode *node, const char *mem_id, c
     g_string_append_printf(obj, "memory-backend-%s,id=%s,size=%s", numa_backend_name(node->backend),
                            mem_id, size);
     if (node->backend == QPIN_NUMA_BACKEND_FILE) {
-        g_string_append(obj, ",mem-path=");
-        append_escaped(obj, node->path);
+        /* Line breaks were refused when path= was parsed, so escaping cannot fail here. */
+        g_autofree char *path = qpin_qemu_escape(node->path, "path", NULL);
+        g_string_append_printf(obj, ",mem-path=%s", path);
     }
     if (node->backend == QPIN_NUMA_BACKEND_MEMFD && node->hugepage_kib) {
         g_autofree char *page = numa_page_size_name(node->hugepage_kib);

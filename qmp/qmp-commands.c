@@ -61,6 +61,35 @@ static gboolean ctx_fail(const ReplyCtx *ctx, const char *fmt, ...)
     return FALSE;
 }
 
+static const char *expected_type(json_type type)
+{
+    switch (type) {
+    case json_type_int:
+        return "an integer";
+    case json_type_string:
+        return "a string";
+    case json_type_boolean:
+        return "a boolean";
+    case json_type_array:
+        return "an array";
+    default:
+        return "an object";
+    }
+}
+
+/* Looks up member @key of @type. An absent optional member is no error: *v is then NULL. */
+static gboolean get_member(const ReplyCtx *ctx, json_object *obj, const char *key,
+                           gboolean required, json_type type, json_object **v)
+{
+    if (!json_object_object_get_ex(obj, key, v)) {
+        *v = NULL;
+        return required ? ctx_fail(ctx, "'%s' is missing", key) : TRUE;
+    }
+    if (!json_object_is_type(*v, type))
+        return ctx_fail(ctx, "'%s' is %s, not %s", key, type_name(*v), expected_type(type));
+    return TRUE;
+}
+
 /* An integer member in [min, max]. json-c saturates numbers beyond 64 bits, so only a range
  * check can catch them; every caller passes a range well inside int64. */
 static gboolean get_int(const ReplyCtx *ctx, json_object *obj, const char *key, gboolean required,
@@ -69,13 +98,10 @@ static gboolean get_int(const ReplyCtx *ctx, json_object *obj, const char *key, 
     json_object *v = NULL;
     if (present)
         *present = FALSE;
-    if (!json_object_object_get_ex(obj, key, &v)) {
-        if (required)
-            return ctx_fail(ctx, "'%s' is missing", key);
+    if (!get_member(ctx, obj, key, required, json_type_int, &v))
+        return FALSE;
+    if (!v)
         return TRUE;
-    }
-    if (!json_object_is_type(v, json_type_int))
-        return ctx_fail(ctx, "'%s' is %s, not an integer", key, type_name(v));
     gint64 value = json_object_get_int64(v);
     if (value < min || value > max)
         return ctx_fail(
@@ -92,14 +118,10 @@ static gboolean get_string(const ReplyCtx *ctx, json_object *obj, const char *ke
 {
     json_object *v = NULL;
     *out = NULL;
-    if (!json_object_object_get_ex(obj, key, &v)) {
-        if (required)
-            return ctx_fail(ctx, "'%s' is missing", key);
-        return TRUE;
-    }
-    if (!json_object_is_type(v, json_type_string))
-        return ctx_fail(ctx, "'%s' is %s, not a string", key, type_name(v));
-    *out = g_strdup(json_object_get_string(v));
+    if (!get_member(ctx, obj, key, required, json_type_string, &v))
+        return FALSE;
+    if (v)
+        *out = g_strdup(json_object_get_string(v));
     return TRUE;
 }
 
@@ -108,28 +130,11 @@ static gboolean get_bool(const ReplyCtx *ctx, json_object *obj, const char *key,
 {
     json_object *v = NULL;
     *out = FALSE;
-    if (!json_object_object_get_ex(obj, key, &v)) {
-        if (required)
-            return ctx_fail(ctx, "'%s' is missing", key);
-        return TRUE;
-    }
-    if (!json_object_is_type(v, json_type_boolean))
-        return ctx_fail(ctx, "'%s' is %s, not a boolean", key, type_name(v));
-    *out = json_object_get_boolean(v);
+    if (!get_member(ctx, obj, key, required, json_type_boolean, &v))
+        return FALSE;
+    if (v)
+        *out = json_object_get_boolean(v);
     return TRUE;
-}
-
-/* Executes a command whose `return` must be a JSON array. */
-static json_object *execute_array(QmpClient *client, const char *command, GError **error)
-{
-    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
-    if (!ret)
-        return NULL;
-    if (!json_object_is_type(ret, json_type_array)) {
-        bad_reply(error, command, NULL, "the return value is %s, not an array", type_name(ret));
-        return NULL;
-    }
-    return g_steal_pointer(&ret);
 }
 
 /* Thread ids are Linux pids: a value of 0 or less would make sched_setaffinity() act on the
@@ -138,10 +143,41 @@ static json_object *execute_array(QmpClient *client, const char *command, GError
 #define THREAD_ID_MAX G_MAXINT32
 #define INDEX_MAX     G_MAXINT32
 
-static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *info)
+/* Fills one zeroed struct from an entry already known to be an object. */
+typedef gboolean (*ParseEntryFunc)(const ReplyCtx *ctx, json_object *entry, gpointer out);
+
+/* Executes @command, whose `return` must be an array of objects, and parses each entry into a
+ * new struct of @entry_size bytes. */
+static GPtrArray *query_array(QmpClient *client, const char *command, gsize entry_size,
+                              GDestroyNotify free_entry, ParseEntryFunc parse, GError **error)
 {
-    if (!json_object_is_type(entry, json_type_object))
-        return ctx_fail(ctx, "%s, not an object", type_name(entry));
+    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    if (!ret)
+        return NULL;
+    if (!json_object_is_type(ret, json_type_array)) {
+        bad_reply(error, command, NULL, "the return value is %s, not an array", type_name(ret));
+        return NULL;
+    }
+    size_t n = json_object_array_length(ret);
+    g_autoptr(GPtrArray) entries = g_ptr_array_new_full(n, free_entry);
+    for (size_t i = 0; i < n; i++) {
+        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
+        json_object *entry = json_object_array_get_idx(ret, i);
+        if (!json_object_is_type(entry, json_type_object)) {
+            ctx_fail(&ctx, "%s, not an object", type_name(entry));
+            return NULL;
+        }
+        gpointer out = g_malloc0(entry_size);
+        g_ptr_array_add(entries, out);
+        if (!parse(&ctx, entry, out))
+            return NULL;
+    }
+    return g_steal_pointer(&entries);
+}
+
+static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, gpointer out)
+{
+    QmpCpuInfo *info = out;
     if (!get_int(ctx, entry, "cpu-index", TRUE, 0, INDEX_MAX, &info->cpu_index, NULL) ||
         !get_int(ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX, &info->thread_id,
                  NULL) ||
@@ -150,10 +186,10 @@ static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *i
         return FALSE;
 
     json_object *props = NULL;
-    if (!json_object_object_get_ex(entry, "props", &props))
+    if (!get_member(ctx, entry, "props", FALSE, json_type_object, &props))
+        return FALSE;
+    if (!props)
         return TRUE;
-    if (!json_object_is_type(props, json_type_object))
-        return ctx_fail(ctx, "'props' is %s, not an object", type_name(props));
     ReplyCtx pctx = {ctx->command, ctx->entry, TRUE, ctx->error};
     return get_int(&pctx, props, "node-id", FALSE, 0, INDEX_MAX, &info->node, &info->has_node) &&
            get_int(&pctx, props, "socket-id", FALSE, 0, INDEX_MAX, &info->socket,
@@ -169,20 +205,16 @@ static gboolean parse_cpu(const ReplyCtx *ctx, json_object *entry, QmpCpuInfo *i
 GPtrArray *qmp_query_cpus_fast(QmpClient *client, GError **error)
 {
     const char *command = "query-cpus-fast";
-    g_autoptr(json_object) ret = execute_array(client, command, error);
-    if (!ret)
+    g_autoptr(GPtrArray) cpus = query_array(client, command, sizeof(QmpCpuInfo),
+                                            (GDestroyNotify)qmp_cpu_info_free, parse_cpu, error);
+    if (!cpus)
         return NULL;
-    size_t n = json_object_array_length(ret);
-    g_autoptr(GPtrArray) cpus = g_ptr_array_new_full(n, (GDestroyNotify)qmp_cpu_info_free);
+    /* Everything downstream is keyed by cpu-index. */
     g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
-    for (size_t i = 0; i < n; i++) {
-        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
-        QmpCpuInfo *info = g_new0(QmpCpuInfo, 1);
-        g_ptr_array_add(cpus, info);
-        if (!parse_cpu(&ctx, json_object_array_get_idx(ret, i), info))
-            return NULL;
-        /* Everything downstream is keyed by cpu-index. */
+    for (guint i = 0; i < cpus->len; i++) {
+        QmpCpuInfo *info = g_ptr_array_index(cpus, i);
         if (!g_hash_table_add(seen, &info->cpu_index)) {
+            ReplyCtx ctx = {command, (gssize)i, FALSE, error};
             ctx_fail(&ctx, "cpu-index %" G_GINT64_FORMAT " appears twice", info->cpu_index);
             return NULL;
         }
@@ -190,36 +222,25 @@ GPtrArray *qmp_query_cpus_fast(QmpClient *client, GError **error)
     return g_steal_pointer(&cpus);
 }
 
-GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error)
+static gboolean parse_iothread(const ReplyCtx *ctx, json_object *entry, gpointer out)
 {
-    const char *command = "query-iothreads";
-    g_autoptr(json_object) ret = execute_array(client, command, error);
-    if (!ret)
-        return NULL;
-    size_t n = json_object_array_length(ret);
-    g_autoptr(GPtrArray) iothreads = g_ptr_array_new_full(n, (GDestroyNotify)qmp_iothread_free);
-    for (size_t i = 0; i < n; i++) {
-        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
-        json_object *entry = json_object_array_get_idx(ret, i);
-        QmpIothread *iothread = g_new0(QmpIothread, 1);
-        g_ptr_array_add(iothreads, iothread);
-        if (!json_object_is_type(entry, json_type_object)) {
-            ctx_fail(&ctx, "%s, not an object", type_name(entry));
-            return NULL;
-        }
-        if (!get_string(&ctx, entry, "id", TRUE, &iothread->id) ||
-            !get_int(&ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX,
-                     &iothread->thread_id, NULL))
-            return NULL;
-    }
-    return g_steal_pointer(&iothreads);
+    QmpIothread *iothread = out;
+    return get_string(ctx, entry, "id", TRUE, &iothread->id) &&
+           get_int(ctx, entry, "thread-id", TRUE, THREAD_ID_MIN, THREAD_ID_MAX,
+                   &iothread->thread_id, NULL);
 }
 
-static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, QmpMemdev *memdev)
+GPtrArray *qmp_query_iothreads(QmpClient *client, GError **error)
 {
-    if (!json_object_is_type(entry, json_type_object))
-        return ctx_fail(ctx, "%s, not an object", type_name(entry));
+    return query_array(client, "query-iothreads", sizeof(QmpIothread),
+                       (GDestroyNotify)qmp_iothread_free, parse_iothread, error);
+}
+
+static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, gpointer out)
+{
+    QmpMemdev *memdev = out;
     gint64 size = 0;
+    json_object *nodes = NULL;
     /* "share" only exists since QEMU 6.1, "id" since 2.9. */
     if (!get_string(ctx, entry, "id", FALSE, &memdev->id) ||
         !get_int(ctx, entry, "size", TRUE, 0, G_MAXINT64, &size, NULL) ||
@@ -227,44 +248,29 @@ static gboolean parse_memdev(const ReplyCtx *ctx, json_object *entry, QmpMemdev 
         !get_bool(ctx, entry, "dump", TRUE, &memdev->dump) ||
         !get_bool(ctx, entry, "prealloc", TRUE, &memdev->prealloc) ||
         !get_bool(ctx, entry, "share", FALSE, &memdev->share) ||
-        !get_string(ctx, entry, "policy", TRUE, &memdev->policy))
+        !get_string(ctx, entry, "policy", TRUE, &memdev->policy) ||
+        !get_member(ctx, entry, "host-nodes", TRUE, json_type_array, &nodes))
         return FALSE;
     memdev->size = (guint64)size;
 
-    json_object *nodes = NULL;
-    memdev->host_nodes = g_array_new(FALSE, FALSE, sizeof(guint));
-    if (!json_object_object_get_ex(entry, "host-nodes", &nodes))
-        return ctx_fail(ctx, "'host-nodes' is missing");
-    if (!json_object_is_type(nodes, json_type_array))
-        return ctx_fail(ctx, "'host-nodes' is %s, not an array", type_name(nodes));
-    for (size_t i = 0; i < json_object_array_length(nodes); i++) {
+    size_t n = json_object_array_length(nodes);
+    memdev->host_nodes = g_array_sized_new(FALSE, FALSE, sizeof(guint), n);
+    for (size_t i = 0; i < n; i++) {
         json_object *v = json_object_array_get_idx(nodes, i);
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
-            json_object_get_int64(v) > INDEX_MAX)
+        gint64 node = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+        if (node < 0 || node > INDEX_MAX)
             return ctx_fail(ctx, "'host-nodes' holds %s, not a node number",
                             json_object_to_json_string(v));
-        guint node = (guint)json_object_get_int64(v);
-        g_array_append_val(memdev->host_nodes, node);
+        guint value = (guint)node;
+        g_array_append_val(memdev->host_nodes, value);
     }
     return TRUE;
 }
 
 GPtrArray *qmp_query_memdev(QmpClient *client, GError **error)
 {
-    const char *command = "query-memdev";
-    g_autoptr(json_object) ret = execute_array(client, command, error);
-    if (!ret)
-        return NULL;
-    size_t n = json_object_array_length(ret);
-    g_autoptr(GPtrArray) memdevs = g_ptr_array_new_full(n, (GDestroyNotify)qmp_memdev_free);
-    for (size_t i = 0; i < n; i++) {
-        ReplyCtx ctx = {command, (gssize)i, FALSE, error};
-        QmpMemdev *memdev = g_new0(QmpMemdev, 1);
-        g_ptr_array_add(memdevs, memdev);
-        if (!parse_memdev(&ctx, json_object_array_get_idx(ret, i), memdev))
-            return NULL;
-    }
-    return g_steal_pointer(&memdevs);
+    return query_array(client, "query-memdev", sizeof(QmpMemdev), (GDestroyNotify)qmp_memdev_free,
+                       parse_memdev, error);
 }
 
 char *qmp_query_status(QmpClient *client, gboolean *running, GError **error)

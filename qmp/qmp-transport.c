@@ -486,23 +486,28 @@ static Step read_more(QmpClient *c, gint64 deadline, GError **error)
     }
 }
 
+static Step too_big(QmpClient *c, GError **error)
+{
+    client_fail(c, error, QMP_ERROR_TOO_BIG, "QMP message larger than the %zu-byte limit",
+                c->max_message);
+    return STEP_ERROR;
+}
+
 /* The next complete top-level message, as a JSON object. A message may arrive in any number of
  * pieces, several may arrive in one read; a partial message survives a timeout. */
 static Step next_message(QmpClient *c, gint64 deadline, json_object **out, GError **error)
 {
     for (;;) {
+        /* Never hand the tokener more than max_message + 1 bytes of one message: what it
+         * holds stays bounded whatever the peer sends. Checked before waiting for more input,
+         * which covers both a message that just outgrew the cap and a cap lowered while a
+         * partial message was held. */
+        if (c->msg_bytes > c->max_message)
+            return too_big(c, error);
         if (c->rpos == c->rlen) {
             Step s = read_more(c, deadline, error);
             if (s != STEP_OK)
                 return s;
-        }
-        /* Never hand the tokener more than max_message + 1 bytes of one message: what it
-         * holds stays bounded whatever the peer sends. (The cap may have been lowered while a
-         * partial message was held.) */
-        if (c->msg_bytes > c->max_message) {
-            client_fail(c, error, QMP_ERROR_TOO_BIG, "QMP message larger than the %zu-byte limit",
-                        c->max_message);
-            return STEP_ERROR;
         }
         gsize n = MIN(c->rlen - c->rpos, c->max_message + 1 - c->msg_bytes);
         const char *p = c->rbuf + c->rpos;
@@ -534,22 +539,14 @@ static Step next_message(QmpClient *c, gint64 deadline, json_object **out, GErro
         note_consumed(c, p, used);
         c->rpos += used;
 
-        if (!obj) {
-            if (c->msg_bytes > c->max_message) {
-                client_fail(c, error, QMP_ERROR_TOO_BIG,
-                            "QMP message larger than the %zu-byte limit", c->max_message);
-                return STEP_ERROR;
-            }
+        if (!obj)
             continue;
-        }
         gsize size = c->msg_bytes - MIN(trailing_blanks(p, used), c->msg_bytes);
         g_autofree char *excerpt = snippet(c->head, c->head_len, "", 0);
         message_done(c);
         if (size > c->max_message) {
             json_object_put(obj);
-            client_fail(c, error, QMP_ERROR_TOO_BIG, "QMP message larger than the %zu-byte limit",
-                        c->max_message);
-            return STEP_ERROR;
+            return too_big(c, error);
         }
         if (!json_object_is_type(obj, json_type_object)) {
             g_autofree char *what = g_strdup_printf("received %s,", json_type_label(obj));
@@ -861,18 +858,14 @@ gboolean qmp_client_handshake(QmpClient *client, GError **error)
     g_autoptr(GError) local = NULL;
     g_autoptr(json_object) ret = client_execute(client, "qmp_capabilities", NULL, deadline, &local);
     if (!ret) {
-        if (local->domain == QMP_COMMAND_ERROR) {
-            client_fail(client, error, QMP_ERROR_PROTOCOL, "QMP negotiation failed: %s",
-                        local->message);
-            return FALSE;
-        }
+        /* A transport fault already broke the session and says why; anything else (an error
+         * reply, a malformed one) means the peer cannot be negotiated with. */
         if (client->broken) {
             g_propagate_error(error, g_steal_pointer(&local));
             return FALSE;
         }
-        client_fail(client, error, QMP_ERROR_PROTOCOL, "QMP negotiation failed: %s",
-                    local->message);
-        return FALSE;
+        return client_fail(client, error, QMP_ERROR_PROTOCOL, "QMP negotiation failed: %s",
+                           local->message);
     }
     client->negotiated = TRUE;
     return TRUE;

@@ -21,6 +21,7 @@ enum {
     QPIN_EXIT_PREFLIGHT = 16,   /* the host cannot hold the requested guest memory */
     QPIN_EXIT_MEMORY = 17,      /* guest memory landed on the wrong host node */
     QPIN_EXIT_INTERRUPTED = 18, /* a signal stopped qpin before the guest started */
+    QPIN_EXIT_RESUMED = 19,     /* someone else resumed the guest before qpin had pinned it */
 };
 
 /* Subcommands: each gets argv starting at the subcommand name. */

@@ -3,7 +3,6 @@
 
 #include "error.h"
 
-#include <math.h>
 #include <string.h>
 
 #define RUN  (1u << QPIN_COMMAND_RUN)
@@ -14,7 +13,7 @@
 /* The command line as given, before the config file is merged in. */
 typedef struct {
     char *config, *pin, *emulator_pin, *vcpu_sched, *reserve, *report, *sysroot, *qmp, *pid;
-    char *kill_timeout;
+    char *kill_timeout, *qmp_timeout;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
 } Cli;
@@ -31,6 +30,7 @@ static void cli_clear(Cli *cli)
     g_free(cli->qmp);
     g_free(cli->pid);
     g_free(cli->kill_timeout);
+    g_free(cli->qmp_timeout);
     g_strfreev(cli->iothread_pin);
     g_strfreev(cli->numa);
 }
@@ -138,6 +138,9 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
           "SIGKILL (default 10)",
           "SECONDS"}},
         {ALL,
+         {"qmp-timeout", 0, 0, G_OPTION_ARG_STRING, &cli->qmp_timeout,
+          "Seconds each QMP command may take after the negotiation (default 10)", "SECONDS"}},
+        {ALL,
          {"report", 0, 0, G_OPTION_ARG_FILENAME, &cli->report, "Write the JSON report to FILE",
           "FILE"}},
         {ALL,
@@ -159,9 +162,85 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",  NULL,
+    "pid",  "qmp-timeout",  NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
+
+/* The one number parser of the options and the config file: DIGITS or DIGITS.DIGITS, in decimal,
+ * scaled by 10^@scale (3: seconds to milliseconds; 0: integers, no point), fraction digits beyond
+ * the scale rounded half up. strtod and strtoul would also take " 10", "+10", "0x10", "1e3" or
+ * "inf", and GKeyFile keeps a value's trailing spaces, so nothing is skipped. */
+static gboolean parse_decimal(const char *text, guint scale, guint64 min, guint64 max,
+                              guint64 *value)
+{
+    const char *p = text;
+    guint64 v = 0;
+    if (!g_ascii_isdigit(*p))
+        return FALSE;
+    /* Each step stays at most @max, so nothing can overflow. */
+    for (; g_ascii_isdigit(*p); p++) {
+        guint digit = *p - '0';
+        if (v > max / 10 || max - v * 10 < digit)
+            return FALSE;
+        v = v * 10 + digit;
+    }
+    for (guint i = 0; i < scale; i++) {
+        if (v > max / 10)
+            return FALSE;
+        v *= 10;
+    }
+    if (*p == '.') {
+        p++;
+        if (!scale || !g_ascii_isdigit(*p))
+            return FALSE;
+        guint64 unit = 1, fraction = 0; /* unit: the weight of the next fraction digit */
+        for (guint i = 1; i < scale; i++)
+            unit *= 10;
+        for (guint i = 0; g_ascii_isdigit(*p); p++, i++) {
+            if (i < scale) {
+                fraction += (guint64)(*p - '0') * unit;
+                unit /= 10;
+            } else if (i == scale && *p >= '5') {
+                fraction++;
+            }
+        }
+        if (fraction > max - v)
+            return FALSE;
+        v += fraction;
+    }
+    if (*p || v < min)
+        return FALSE;
+    *value = v;
+    return TRUE;
+}
+
+/* Seconds with up to millisecond resolution, as --kill-timeout and --qmp-timeout take them. */
+static gboolean parse_seconds(const char *text, const char *source, gboolean zero_ok, gint64 *ms,
+                              GError **error)
+{
+    guint64 v;
+    if (!parse_decimal(text, 3, zero_ok ? 0 : 1, 86400 * 1000, &v)) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                    "%s '%s': expected a decimal number of seconds %s 86400 (e.g. 10 or 2.5)",
+                    source, text, zero_ok ? "from 0 to" : "above 0, up to");
+        return FALSE;
+    }
+    *ms = (gint64)v;
+    return TRUE;
+}
+
+static gboolean parse_pid(const char *text, const char *source, gint64 *pid, GError **error)
+{
+    guint64 v;
+    if (!parse_decimal(text, 0, 1, G_MAXINT, &v)) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                    "%s '%s': expected a process id, a decimal number from 1 to %d", source, text,
+                    G_MAXINT);
+        return FALSE;
+    }
+    *pid = (gint64)v;
+    return TRUE;
+}
 
 static gboolean config_fail(GError **error, const char *path, const char *group, const char *key,
                             const char *message)
@@ -184,16 +263,76 @@ static gboolean check_keys(GKeyFile *kf, const char *path, const char *group,
     return TRUE;
 }
 
+/* GKeyFile silently keeps the last of two equal keys, also across two headers of one section, so
+ * the text is scanned the way GKeyFile reads it: lines end at \n; leading spaces (\r included)
+ * are skipped; only '#' starts a comment (a "; k = v" line is a key named "; k"); a group is
+ * "[name]" up to the last ']'; a key, locale suffix included, ends at the first '=', less
+ * trailing spaces. @data was loaded into a GKeyFile, so every line is one of these. */
+static gboolean check_duplicate_keys(const char *path, const char *data, gsize length,
+                                     GError **error)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autofree char *group = NULL;
+    const char *end = data + length;
+    guint line_no = 0;
+    for (const char *p = data; p < end;) {
+        const char *nl = memchr(p, '\n', end - p);
+        g_autofree char *line = g_strndup(p, (nl ? nl : end) - p);
+        p = nl ? nl + 1 : end;
+        line_no++;
+        const char *s = line;
+        while (g_ascii_isspace(*s))
+            s++;
+        if (!*s || *s == '#')
+            continue;
+        if (*s == '[') {
+            const char *close = strrchr(s, ']');
+            if (close) {
+                g_free(group);
+                group = g_strndup(s + 1, close - s - 1);
+            }
+            continue;
+        }
+        const char *eq = strchr(s, '=');
+        if (!eq || !group)
+            continue;
+        g_autofree char *key = g_strchomp(g_strndup(s, eq - s));
+        /* Neither a group nor a key holds a newline. */
+        char *id = g_strdup_printf("%s\n%s", group, key);
+        guint first = GPOINTER_TO_UINT(g_hash_table_lookup(seen, id));
+        if (first) {
+            g_free(id);
+            g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
+                        "%s:%u: key '%s' in [%s] is already set on line %u", path, line_no, key,
+                        group, first);
+            return FALSE;
+        }
+        g_hash_table_insert(seen, id, GUINT_TO_POINTER(line_no));
+    }
+    return TRUE;
+}
+
 static GKeyFile *config_load(const char *path, GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *data = NULL;
+    gsize length = 0;
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+    /* One read for GKeyFile and the duplicate scan: both see the same text. */
+    if (!g_file_get_contents(path, &data, &length, &local)) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE, "cannot read config file: %s",
+                    local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &local)) {
         g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE, "cannot read config file %s: %s", path,
                     local->message);
         g_error_free(local);
         return NULL;
     }
+    if (!check_duplicate_keys(path, data, length, error))
+        return NULL;
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
     for (int i = 0; groups[i]; i++) {
         const char *g = groups[i];
@@ -204,9 +343,10 @@ static GKeyFile *config_load(const char *path, GError **error)
             if (!check_keys(kf, path, g, qemu_keys, error))
                 return NULL;
         } else if (g_str_has_prefix(g, "numa.")) {
-            /* The keys are checked where the sections are parsed. */
+            /* The keys are checked where the sections are parsed, which looks the sections up
+             * as numa.0, numa.1, ...: [numa.01] would be node 1 that is never found. */
             guint64 n;
-            if (!g_ascii_string_to_unsigned(g + 5, 10, 0, 1023, &n, NULL)) {
+            if (!parse_decimal(g + 5, 0, 0, 1023, &n) || (g[5] == '0' && g[6])) {
                 g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
                             "%s: [%s]: guest NUMA sections are named [numa.N], N = 0, 1, ...", path,
                             g);
@@ -286,31 +426,6 @@ static gboolean parse_iothread_pin(const char *text, const char *source, GPtrArr
     return TRUE;
 }
 
-static gboolean parse_kill_timeout(const char *text, const char *source, gint64 *ms, GError **error)
-{
-    char *end = NULL;
-    double seconds = g_ascii_strtod(text, &end);
-    if (!*text || !end || *end || !isfinite(seconds) || seconds < 0 || seconds > 86400) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
-                    "%s '%s': expected a number of seconds from 0 to 86400", source, text);
-        return FALSE;
-    }
-    *ms = (gint64)llround(seconds * 1000.0);
-    return TRUE;
-}
-
-static gboolean parse_pid(const char *text, const char *source, gint64 *pid, GError **error)
-{
-    guint64 v;
-    if (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXINT, &v, NULL)) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE, "%s '%s': expected a process id", source,
-                    text);
-        return FALSE;
-    }
-    *pid = (gint64)v;
-    return TRUE;
-}
-
 /* The QEMU command of the [qemu] section: binary (default qemu-system-x86_64) and args, split
  * into words with shell-like quoting but no expansion of any kind. */
 static gboolean config_qemu_argv(GKeyFile *kf, const char *path, char ***argv, GError **error)
@@ -373,7 +488,13 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
     if (!cli->kill_timeout && g_key_file_has_key(kf, "qpin", "kill-timeout", NULL)) {
         g_autofree char *text = g_key_file_get_string(kf, "qpin", "kill-timeout", NULL);
         g_autofree char *source = g_strdup_printf("%s: [qpin] kill-timeout", path);
-        if (!parse_kill_timeout(text ? text : "", source, &o->kill_timeout_ms, error))
+        if (!parse_seconds(text ? text : "", source, TRUE, &o->kill_timeout_ms, error))
+            return FALSE;
+    }
+    if (!cli->qmp_timeout && g_key_file_has_key(kf, "qpin", "qmp-timeout", NULL)) {
+        g_autofree char *text = g_key_file_get_string(kf, "qpin", "qmp-timeout", NULL);
+        g_autofree char *source = g_strdup_printf("%s: [qpin] qmp-timeout", path);
+        if (!parse_seconds(text ? text : "", source, FALSE, &o->qmp_timeout_ms, error))
             return FALSE;
     }
     if (!cli->pid && o->command == QPIN_COMMAND_PIN &&
@@ -424,6 +545,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->command = command;
     o->cont = command == QPIN_COMMAND_RUN;
     o->kill_timeout_ms = QPIN_DEFAULT_KILL_TIMEOUT_MS;
+    o->qmp_timeout_ms = QPIN_DEFAULT_QMP_TIMEOUT_MS;
     o->iothread_pins = g_ptr_array_new_with_free_func((GDestroyNotify)iothread_pin_free);
 
     g_autoptr(GArray) entries = option_entries(command, &cli);
@@ -509,7 +631,9 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
         ok = parse_iothread_pin(cli.iothread_pin[i], "--iothread-pin", o->iothread_pins, FALSE,
                                 error);
     if (ok && cli.kill_timeout)
-        ok = parse_kill_timeout(cli.kill_timeout, "--kill-timeout", &o->kill_timeout_ms, error);
+        ok = parse_seconds(cli.kill_timeout, "--kill-timeout", TRUE, &o->kill_timeout_ms, error);
+    if (ok && cli.qmp_timeout)
+        ok = parse_seconds(cli.qmp_timeout, "--qmp-timeout", FALSE, &o->qmp_timeout_ms, error);
     if (ok && cli.pid)
         ok = parse_pid(cli.pid, "--pid", &o->pid, error);
 

@@ -21,6 +21,8 @@ typedef struct {
 } QpinIothreadPin;
 
 #define QPIN_DEFAULT_KILL_TIMEOUT_MS 10000
+/* QMP_DEFAULT_TIMEOUT_MS of qmp/qmp.h, which this library does not include. */
+#define QPIN_DEFAULT_QMP_TIMEOUT_MS 10000
 
 typedef struct {
     QpinCommandKind command;
@@ -47,6 +49,7 @@ typedef struct {
     char *qmp;     /* pin: --qmp SOCKET */
     gint64 pid;    /* pin: --pid PID, 0 when not given */
     gint64 kill_timeout_ms;
+    gint64 qmp_timeout_ms; /* --qmp-timeout: deadline of each QMP command after the negotiation */
 } QpinOptions;
 
 void qpin_options_free(QpinOptions *options);

@@ -324,6 +324,214 @@ START_TEST(test_config_per_command_keys)
 }
 END_TEST
 
+/* Parses `run --config FILE -- q` for a file holding @text and checks the whole message. */
+static void assert_config_message(const char *text, const char *fmt_line)
+{
+    g_autofree char *path = write_config(text);
+    const char *args[] = {"run", "--config", path, "--", "q", NULL};
+    GError *error = NULL;
+    QpinOptions *o = parse(QPIN_COMMAND_RUN, args, &error);
+    ck_assert_msg(!o, "'%s' parsed but must fail", text);
+    ck_assert(error->domain == QPIN_ERROR && error->code == QPIN_EXIT_USAGE);
+    g_autofree char *want = g_strdup_printf("%s%s", path, fmt_line);
+    ck_assert_str_eq(error->message, want);
+    g_error_free(error);
+    g_unlink(path);
+}
+
+START_TEST(test_config_duplicate_keys)
+{
+    assert_config_message("[qpin]\npin = 1\nreserve = 2\npin = 3\n",
+                          ":4: key 'pin' in [qpin] is already set on line 2");
+    assert_config_message("[qemu]\nargs = -smp 2\nbinary = q\nargs = -smp 4\n",
+                          ":4: key 'args' in [qemu] is already set on line 2");
+    /* A section given twice is one section: GKeyFile merges them, keeping the later value. */
+    assert_config_message("[qpin]\n"
+                          "pin = 1\n"
+                          "[qemu]\n"
+                          "args = -smp 2\n"
+                          "[qpin]\n"
+                          "# pin = 0\n"
+                          "\n"
+                          "pin = 2\n",
+                          ":8: key 'pin' in [qpin] is already set on line 2");
+    /* Spacing, CRLF line ends and a key of a [numa.N] section. */
+    assert_config_message("[qpin]\n  kill-timeout=1\nkill-timeout\t =  2\n",
+                          ":3: key 'kill-timeout' in [qpin] is already set on line 2");
+    assert_config_message("[qpin]\r\npin = 1\r\n\r\npin = 2\r\n",
+                          ":4: key 'pin' in [qpin] is already set on line 2");
+    assert_config_message("[numa.0]\nsize = 1G\nsize = 2G\n",
+                          ":3: key 'size' in [numa.0] is already set on line 2");
+    /* GKeyFile drops or keeps a translated key depending on the locale: a repeat is an error in
+     * every locale. */
+    assert_config_message("[qpin]\npin[fr] = 1\npin = 2\npin[fr] = 3\n",
+                          ":4: key 'pin[fr]' in [qpin] is already set on line 2");
+
+    /* Not duplicates: a commented-out key, the same key in two sections, a section given twice
+     * with different keys. */
+    g_autofree char *path = write_config("[qemu]\n"
+                                         "args = -smp 2\n"
+                                         "[qpin]\n"
+                                         "#pin = 0\n"
+                                         "#pin = 0\n"
+                                         "pin = 1\n"
+                                         "[numa.0]\n"
+                                         "size = 1G\n"
+                                         "[numa.1]\n"
+                                         "size = 1G\n"
+                                         "[qpin]\n"
+                                         "reserve = 3\n");
+    const char *args[] = {"run", "--config", path, NULL};
+    g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
+    ck_assert_str_eq(o->pin, "1");
+    ck_assert_str_eq(o->reserve, "3");
+    g_unlink(path);
+}
+END_TEST
+
+START_TEST(test_numbers_are_strict_decimal)
+{
+    static const char *const bad[] = {
+        "0x10",  "1e3",       " 10",        "10 ", "+10",
+        "10s",   "",          "-1",         "inf", "nan",
+        ".5",    "5.",        "1.2.3",      "1,5", "99999999999999999999999",
+        "86401", "86400.001", "86400.0005",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const char *args[] = {"run", "--kill-timeout", bad[i], "--", "q", NULL};
+        g_autofree char *needle = g_strdup_printf(
+            "--kill-timeout '%s': expected a decimal number of seconds from 0 to 86400", bad[i]);
+        assert_fails(QPIN_COMMAND_RUN, args, needle);
+    }
+    static const struct {
+        const char *text;
+        gint64 ms;
+    } good[] = {
+        {"0", 0},
+        {"10", 10000},
+        {"007", 7000},
+        {"2.5", 2500},
+        {"0.0015", 2},
+        {"0.0014", 1},
+        {"1.23449999", 1234},
+        {"86400", 86400000},
+        {"86400.0004", 86400000},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+        const char *args[] = {"run", "--kill-timeout", good[i].text, "--", "q", NULL};
+        g_autoptr(QpinOptions) o = parse_ok(QPIN_COMMAND_RUN, args);
+        ck_assert_msg(o->kill_timeout_ms == good[i].ms, "'%s': %" G_GINT64_FORMAT " ms",
+                      good[i].text, o->kill_timeout_ms);
+    }
+
+    static const char *const bad_pid[] = {
+        "0x10",
+        "1e3",
+        " 10",
+        "+10",
+        "10s",
+        "",
+        "-5",
+        "0",
+        "1.0",
+        "2147483648",
+        "99999999999999999999999",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad_pid); i++) {
+        const char *args[] = {"pin", "--qmp", "s", "--pid", bad_pid[i], NULL};
+        g_autofree char *needle = g_strdup_printf(
+            "--pid '%s': expected a process id, a decimal number from 1 to 2147483647", bad_pid[i]);
+        assert_fails(QPIN_COMMAND_PIN, args, needle);
+    }
+    const char *max_pid[] = {"pin", "--qmp", "s", "--pid", "2147483647", NULL};
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, max_pid);
+    ck_assert_int_eq(p->pid, G_MAXINT);
+
+    /* The same parser reads the file, and [numa.N] names. */
+    static const struct {
+        QpinCommandKind command;
+        const char *text, *needle;
+    } files[] = {
+        {QPIN_COMMAND_RUN, "[qpin]\nkill-timeout = 0x10\n",
+         "[qpin] kill-timeout '0x10': expected a decimal number of seconds"},
+        {QPIN_COMMAND_RUN, "[qpin]\nkill-timeout = 1e3\n",
+         "[qpin] kill-timeout '1e3': expected a decimal number of seconds"},
+        {QPIN_COMMAND_RUN, "[qpin]\nkill-timeout = 3 \n", "[qpin] kill-timeout '3 ': expected"},
+        {QPIN_COMMAND_PIN, "[qpin]\nqmp = s\npid = +77\n",
+         "[qpin] pid '+77': expected a process id"},
+        {QPIN_COMMAND_RUN, "[numa.01]\nsize = 1G\n", "[numa.01]: guest NUMA sections"},
+        {QPIN_COMMAND_RUN, "[numa.+1]\nsize = 1G\n", "[numa.+1]: guest NUMA sections"},
+        {QPIN_COMMAND_RUN, "[numa.1024]\nsize = 1G\n", "[numa.1024]: guest NUMA sections"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = write_config(files[i].text);
+        const char *args[] = {
+            qpin_command_name(files[i].command), "--config", path, "--", "q", NULL};
+        const char *pin_args[] = {"pin", "--config", path, NULL};
+        assert_fails(files[i].command, files[i].command == QPIN_COMMAND_PIN ? pin_args : args,
+                     files[i].needle);
+        g_unlink(path);
+    }
+}
+END_TEST
+
+START_TEST(test_qmp_timeout)
+{
+    static const char *const run[] = {"run", "--", "q", NULL};
+    g_autoptr(QpinOptions) r = parse_ok(QPIN_COMMAND_RUN, run);
+    ck_assert_int_eq(r->qmp_timeout_ms, QPIN_DEFAULT_QMP_TIMEOUT_MS);
+    ck_assert_int_eq(QPIN_DEFAULT_QMP_TIMEOUT_MS, 10000);
+
+    /* All three commands take it, in the kill timeout's syntax. */
+    const char *run2[] = {"run", "--qmp-timeout", "2.5", "--", "q", NULL};
+    g_autoptr(QpinOptions) r2 = parse_ok(QPIN_COMMAND_RUN, run2);
+    ck_assert_int_eq(r2->qmp_timeout_ms, 2500);
+    const char *plan[] = {"plan", "--qmp-timeout=120", "--", "q", NULL};
+    g_autoptr(QpinOptions) pl = parse_ok(QPIN_COMMAND_PLAN, plan);
+    ck_assert_int_eq(pl->qmp_timeout_ms, 120000);
+    const char *pin[] = {"pin", "--qmp", "s", "--qmp-timeout", "0.001", NULL};
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, pin);
+    ck_assert_int_eq(p->qmp_timeout_ms, 1);
+    ck_assert_int_eq(p->kill_timeout_ms, QPIN_DEFAULT_KILL_TIMEOUT_MS);
+
+    g_autofree char *path = write_config("[qemu]\nargs = -smp 2\n[qpin]\nqmp-timeout = 30\n");
+    const char *file[] = {"run", "--config", path, NULL};
+    g_autoptr(QpinOptions) f = parse_ok(QPIN_COMMAND_RUN, file);
+    ck_assert_int_eq(f->qmp_timeout_ms, 30000);
+    const char *over[] = {"run", "--config", path, "--qmp-timeout", "4", NULL};
+    g_autoptr(QpinOptions) ov = parse_ok(QPIN_COMMAND_RUN, over);
+    ck_assert_int_eq(ov->qmp_timeout_ms, 4000);
+    g_unlink(path);
+
+    static const char *const bad[] = {"0", "0.0", "0.0004", "soon", "10s",
+                                      "",  "-1",  "0x10",   "1e3",  "86400.001"};
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const char *args[] = {"pin", "--qmp", "s", "--qmp-timeout", bad[i], NULL};
+        g_autofree char *needle =
+            g_strdup_printf("--qmp-timeout '%s': expected a decimal number of seconds above 0, "
+                            "up to 86400",
+                            bad[i]);
+        assert_fails(QPIN_COMMAND_PIN, args, needle);
+    }
+    /* The file's value is held to the same rule. */
+    g_autofree char *zero = write_config("[qpin]\nqmp = s\nqmp-timeout = 0\n");
+    const char *zero_args[] = {"pin", "--config", zero, NULL};
+    assert_fails(QPIN_COMMAND_PIN, zero_args, "[qpin] qmp-timeout '0': expected");
+    g_unlink(zero);
+
+    /* Every command's --help lists it. */
+    const char *help_run[] = {"run", "--help", NULL};
+    const char *help_plan[] = {"plan", "--help", NULL};
+    const char *help_pin[] = {"pin", "--help", NULL};
+    g_autoptr(QpinOptions) hr = parse_ok(QPIN_COMMAND_RUN, help_run);
+    g_autoptr(QpinOptions) hl = parse_ok(QPIN_COMMAND_PLAN, help_plan);
+    g_autoptr(QpinOptions) hp = parse_ok(QPIN_COMMAND_PIN, help_pin);
+    ck_assert_msg(strstr(hr->help, "--qmp-timeout=SECONDS"), "%s", hr->help);
+    ck_assert_msg(strstr(hl->help, "--qmp-timeout=SECONDS"), "%s", hl->help);
+    ck_assert_msg(strstr(hp->help, "--qmp-timeout=SECONDS"), "%s", hp->help);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("options");
@@ -336,6 +544,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_command_line_overrides_config);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_config_per_command_keys);
+    tcase_add_test(tc, test_config_duplicate_keys);
+    tcase_add_test(tc, test_numbers_are_strict_decimal);
+    tcase_add_test(tc, test_qmp_timeout);
     suite_add_tcase(s, tc);
     return s;
 }

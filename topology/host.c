@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <numa.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CPU_DIR  "sys/devices/system/cpu"
@@ -65,6 +67,8 @@ void topo_host_free(TopoHost *host)
         g_ptr_array_unref(host->cpus);
     if (host->nodes)
         g_ptr_array_unref(host->nodes);
+    if (host->warnings)
+        g_ptr_array_unref(host->warnings);
     g_free(host);
 }
 
@@ -73,8 +77,29 @@ static char *host_path(const TopoHost *host, const char *rel)
     return g_build_filename(host->sysroot, rel, NULL);
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "an unknown kind of file";
+}
+
+static void set_not_regular(const char *path, mode_t mode, GError **error)
+{
+    g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO,
+                "%s is not a regular file but %s (qpin reads only regular files, as sysfs and "
+                "procfs files are)",
+                path, file_kind(mode));
+}
+
 /* Reads the whole file @path. A missing file is an error only when @required; otherwise
- * *@out is NULL and the call succeeds.
+ * *@out is NULL and the call succeeds. Anything but a regular file is an error, whether
+ * required or not: every sysfs and procfs file qpin reads is one, and a FIFO or a device planted
+ * in a sysroot would block the read forever or never end.
  *
  * One read() is enough for almost every file: a sysfs attribute or a procfs seq_file fills the
  * caller's buffer up to its size or the end of the text, and on a regular file (a sysroot dump)
@@ -82,7 +107,9 @@ static char *host_path(const TopoHost *host, const char *rel)
 static bool read_text(const char *path, bool required, char **out, GError **error)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one;
+     * the FIFO is then refused below. It changes nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int err = errno;
         if (err == ENOENT || err == ENOTDIR) {
@@ -92,7 +119,25 @@ static bool read_text(const char *path, bool required, char **out, GError **erro
                         path);
             return false;
         }
+        /* A socket cannot be opened at all (ENXIO); say what it is rather than why. */
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            set_not_regular(path, st.st_mode, error);
+            return false;
+        }
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        close(fd);
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_IO, "%s: %s", path, g_strerror(err));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        set_not_regular(path, st.st_mode, error);
         return false;
     }
     char buf[4096];
@@ -160,6 +205,49 @@ static bool read_cpuset(const char *path, bool required, TopoCpuSet **out, GErro
     return *out != NULL;
 }
 
+/* "CPU 5" or "CPUs 5-7,9", for messages. */
+static char *cpus_phrase(const TopoCpuSet *set)
+{
+    g_autofree char *list = topo_cpuset_format(set);
+    return g_strdup_printf("%s %s", topo_cpuset_count(set) == 1 ? "CPU" : "CPUs", list);
+}
+
+/* Refuses the CPU list @set read from @path when it names CPUs outside @known, the host's
+ * online and offline CPUs: the kernel lists only CPUs that may exist, and a placement grouping
+ * CPUs that do not exist would be nonsense. */
+static bool check_known(const char *path, const TopoCpuSet *set, const TopoCpuSet *known,
+                        GError **error)
+{
+    if (topo_cpuset_is_subset(set, known))
+        return true;
+    g_autoptr(TopoCpuSet) absent = topo_cpuset_copy(set);
+    topo_cpuset_subtract(absent, known);
+    g_autofree char *said = topo_cpuset_format(set);
+    g_autofree char *bad = cpus_phrase(absent);
+    g_autofree char *have = topo_cpuset_format(known);
+    g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                "%s: says '%s', but %s %s not exist (expected CPUs of this host, online or "
+                "offline: %s)",
+                path, said, bad, topo_cpuset_count(absent) == 1 ? "does" : "do", have);
+    return false;
+}
+
+/* Refuses @set, the SMT siblings or a cache's CPUs of @cpu read from @path, when it leaves out
+ * @cpu itself or names CPUs the host does not have. */
+static bool check_cpu_list(const char *path, const TopoCpuSet *set, int cpu,
+                           const TopoCpuSet *known, GError **error)
+{
+    if (!topo_cpuset_has(set, cpu)) {
+        g_autofree char *said = topo_cpuset_format(set);
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                    "%s: says '%s', which leaves out CPU %d itself (expected a list of CPUs "
+                    "including %d)",
+                    path, said, cpu, cpu);
+        return false;
+    }
+    return check_known(path, set, known, error);
+}
+
 /* Parses @text, stripped in place, as a decimal in [@min, @max]. */
 static bool parse_int(const char *path, char *text, gint64 min, gint64 max, gint64 *out,
                       GError **error)
@@ -197,6 +285,7 @@ typedef struct {
     gint64 llc_level;          /* its level */
     const TopoCpuSet **llc_of; /* [cpu]: an LLC already read that lists cpu, or NULL */
     int ncpus;                 /* entries of llc_of */
+    const TopoCpuSet *known;   /* online and offline CPUs: the CPUs a list may name */
 } CpuReader;
 
 /* Appends @n bytes of @s to the scratch path. Paths of a few thousand CPUs are built per read:
@@ -330,6 +419,10 @@ static bool read_llc(CpuReader *r, int cpu, TopoCpuSet **out, GError **error)
                     cpu);
         return false;
     }
+    if (!check_cpu_list(listpath, *out, cpu, r->known, error)) {
+        g_clear_pointer(out, topo_cpuset_free);
+        return false;
+    }
     return true;
 }
 
@@ -366,7 +459,8 @@ static TopoCpu *read_cpu(CpuReader *r, int cpu, GError **error)
         return NULL;
 
     g_autoptr(TopoCpuSet) siblings = NULL;
-    if (!read_cpuset(cpu_path(r, cpu, "topology/thread_siblings_list"), true, &siblings, error))
+    if (!read_cpuset(cpu_path(r, cpu, "topology/thread_siblings_list"), true, &siblings, error) ||
+        !check_cpu_list(r->path, siblings, cpu, r->known, error))
         return NULL;
     g_autoptr(TopoCpuSet) llc = NULL;
     if (!read_llc(r, cpu, &llc, error))
@@ -383,10 +477,10 @@ static TopoCpu *read_cpu(CpuReader *r, int cpu, GError **error)
     return c;
 }
 
-/* Reads every online CPU into host->cpus. */
-static bool read_cpus(TopoHost *host, GError **error)
+/* Reads every online CPU into host->cpus; lists may name CPUs of @known only. */
+static bool read_cpus(TopoHost *host, const TopoCpuSet *known, GError **error)
 {
-    CpuReader r = {.llc_index = -1, .llc_level = -1};
+    CpuReader r = {.llc_index = -1, .llc_level = -1, .known = known};
     g_autofree char *path = host_path(host, CPU_DIR);
     r.cpu_dir_len = r.len = strlen(path);
     r.path_size = r.len + 1;
@@ -526,7 +620,33 @@ static bool read_single_node(TopoHost *host, GError **error)
     return true;
 }
 
-static bool read_nodes(TopoHost *host, GError **error)
+/* Refuses the CPU list @cpus of a node, read from @path, when it names CPUs outside @known or
+ * CPUs that an earlier node's list (@lists, with the paths @paths) already holds: a CPU belongs
+ * to one NUMA node, and qpin would bind memory by a node it cannot tell. */
+static bool check_node_cpus(const char *path, const TopoCpuSet *cpus, const TopoCpuSet *known,
+                            GPtrArray *lists, GPtrArray *paths, GError **error)
+{
+    if (!check_known(path, cpus, known, error))
+        return false;
+    for (guint i = 0; i < lists->len; i++) {
+        const TopoCpuSet *other = g_ptr_array_index(lists, i);
+        if (!topo_cpuset_intersects(cpus, other))
+            continue;
+        g_autoptr(TopoCpuSet) both = topo_cpuset_copy(cpus);
+        topo_cpuset_intersect(both, other);
+        g_autofree char *said = topo_cpuset_format(cpus);
+        g_autofree char *shared = cpus_phrase(both);
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                    "%s: says '%s', but %s %s also in %s (expected node CPU lists that do not "
+                    "overlap: a CPU belongs to one NUMA node)",
+                    path, said, shared, topo_cpuset_count(both) == 1 ? "is" : "are",
+                    (const char *)g_ptr_array_index(paths, i));
+        return false;
+    }
+    return true;
+}
+
+static bool read_nodes(TopoHost *host, const TopoCpuSet *known, GError **error)
 {
     g_autofree char *nodedir = host_path(host, NODE_DIR);
     if (!g_file_test(nodedir, G_FILE_TEST_IS_DIR))
@@ -553,6 +673,9 @@ static bool read_nodes(TopoHost *host, GError **error)
 
     guint nnodes = topo_cpuset_count(ids);
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)topo_node_free);
+    /* The CPU lists as read, offline CPUs included, and their paths, for the overlap check. */
+    g_autoptr(GPtrArray) lists = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
     for (int id = topo_cpuset_first(ids); id >= 0; id = topo_cpuset_next(ids, id)) {
         TopoNode *node = topo_node_new(id);
         g_ptr_array_add(nodes, node);
@@ -562,11 +685,14 @@ static bool read_nodes(TopoHost *host, GError **error)
         g_autofree char *distance = g_build_filename(nodedir, name, "distance", NULL);
         g_autofree char *hugedir = g_build_filename(nodedir, name, "hugepages", NULL);
         g_autoptr(TopoCpuSet) cpus = NULL;
-        if (!read_cpuset(cpulist, true, &cpus, error))
+        if (!read_cpuset(cpulist, true, &cpus, error) ||
+            !check_node_cpus(cpulist, cpus, known, lists, paths, error))
             return false;
         /* Some architectures leave offline CPUs in their node's mask. */
         topo_cpuset_union(node->cpus, cpus);
         topo_cpuset_intersect(node->cpus, host->online);
+        g_ptr_array_add(lists, g_steal_pointer(&cpus));
+        g_ptr_array_add(paths, g_strdup(cpulist));
         if (!read_meminfo(meminfo, node, error) || !read_hugepages(hugedir, node->hugepages, error))
             return false;
 
@@ -630,44 +756,171 @@ static char *cmdline_value(const char *cmdline, const char *name)
     return value ? g_strdup(value) : NULL;
 }
 
-/* isolcpus=[FLAG,...,]CPULIST with FLAG one of nohz, domain, managed_irq. Only domain
- * isolation (explicit, or implied when no flag is given) shows in sysfs `isolated`, and that
- * is what this reconstructs. The kernel ignores the whole option on an unknown flag. */
-static TopoCpuSet *cmdline_isolcpus(const char *cmdline)
+/* Adds a warning to host->warnings. */
+G_GNUC_PRINTF(2, 3) static void host_warn(TopoHost *host, const char *fmt, ...)
 {
-    g_autofree char *value = cmdline_value(cmdline, "isolcpus");
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(host->warnings, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* A number of a kernel CPU list: decimal digits, or N for @last. Returns the text after it, or
+ * NULL when there is none or it is past what the kernel's unsigned int holds. */
+static const char *kernel_number(const char *p, int last, gint64 *out)
+{
+    if (*p == 'N') {
+        *out = last;
+        return p + 1;
+    }
+    if (!g_ascii_isdigit(*p))
+        return NULL;
+    gint64 v = 0;
+    for (; g_ascii_isdigit(*p); p++) {
+        v = v * 10 + (*p - '0');
+        if (v > G_MAXUINT)
+            return NULL;
+    }
+    *out = v;
+    return p;
+}
+
+/* Parses @text as the kernel parses a CPU list of its command line (bitmap_parselist()), which
+ * is not qpin's cpulist syntax: items are separated by commas, N-M:USED/GROUP takes the first
+ * USED CPUs of every GROUP from N to M (there is no plain stride), a number may be N for the
+ * last CPU and an item may be "all". @last is the host's last CPU, nr_cpu_ids - 1 to the
+ * kernel, which refuses a list naming a CPU past it. Returns NULL and sets *@why when the kernel
+ * refuses @text. */
+static TopoCpuSet *kernel_cpulist(const char *text, int last, char **why)
+{
+    g_autoptr(TopoCpuSet) set = topo_cpuset_new();
+    const char *p = text;
+    for (;;) {
+        while (*p == ',' || g_ascii_isspace(*p))
+            p++;
+        if (!*p)
+            return g_steal_pointer(&set);
+        const char *item = p;
+        int item_len = (int)strcspn(item, ", \t\n");
+        gint64 start = 0, end = last;
+        bool range = true;
+        if (g_str_has_prefix(p, "all")) {
+            p += 3;
+        } else {
+            p = kernel_number(p, last, &start);
+            end = start;
+            range = p && *p == '-';
+            if (range)
+                p = kernel_number(p + 1, last, &end);
+        }
+        gint64 used = end + 1, group = end + 1;
+        if (p && range && *p == ':') {
+            p = kernel_number(p + 1, last, &used);
+            p = p && *p == '/' ? kernel_number(p + 1, last, &group) : NULL;
+        }
+        if (!p || (*p && *p != ',' && !g_ascii_isspace(*p))) {
+            *why = g_strdup_printf("'%.*s' is not N, N-M or N-M:USED/GROUP", item_len, item);
+            return NULL;
+        }
+        if (start > end || group == 0 || used > group) {
+            *why = g_strdup_printf("'%.*s' is a reversed range or a pattern of more CPUs than "
+                                   "its group",
+                                   item_len, item);
+            return NULL;
+        }
+        if (end > last) {
+            *why = g_strdup_printf("CPU %" G_GINT64_FORMAT " is past the last CPU of this host, %d",
+                                   end, last);
+            return NULL;
+        }
+        for (gint64 first = start; first <= end; first += group)
+            for (gint64 c = first; c < first + used && c <= end; c++)
+                topo_cpuset_add(set, (int)c);
+    }
+}
+
+/* The CPUs of a CPU-list option @name=@value of the kernel command line, as the kernel reads
+ * them; NULL with a warning when the kernel ignores the option (a list it refuses, or no CPU). */
+static TopoCpuSet *cmdline_cpus(TopoHost *host, const char *name, const char *value,
+                                const char *list, int last)
+{
+    g_autofree char *why = NULL;
+    g_autoptr(TopoCpuSet) cpus = kernel_cpulist(list, last, &why);
+    if (!cpus) {
+        host_warn(host, "%s=%s on the kernel command line: %s; the kernel ignores the option", name,
+                  value, why);
+        return NULL;
+    }
+    if (topo_cpuset_is_empty(cpus)) {
+        host_warn(host, "%s=%s on the kernel command line names no CPU; the kernel ignores it",
+                  name, value);
+        return NULL;
+    }
+    return g_steal_pointer(&cpus);
+}
+
+/* isolcpus=[FLAG,...,]CPULIST, read as Linux's kernel/sched/isolation.c does: FLAG is nohz,
+ * domain or managed_irq; since Linux 5.7 an unknown FLAG of letters and '_' is skipped (older
+ * kernels ignore the whole option), a FLAG with other characters voids the option. Only domain
+ * isolation (explicit, or implied when no known flag is given) shows in sysfs `isolated`, and
+ * that is what this returns; NULL when the option is absent or ignored. What the kernel ignores
+ * in whole or in part becomes a warning, whether sysfs has `isolated` or not: a person who wrote
+ * isolcpus=zz believes CPUs are isolated. */
+static TopoCpuSet *cmdline_isolcpus(TopoHost *host, int last)
+{
+    g_autofree char *value = cmdline_value(host->cmdline, "isolcpus");
     if (!value)
         return NULL;
     const char *p = value;
     bool flags = false, domain = false;
     while (g_ascii_isalpha(*p)) {
-        const char *comma = strchr(p, ',');
-        if (!comma)
+        size_t len = strcspn(p, ",");
+        g_autofree char *flag = g_strndup(p, len);
+        if (flag[strspn(flag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")]) {
+            host_warn(host,
+                      "isolcpus=%s on the kernel command line: '%s' is neither a CPU list nor a "
+                      "flag (nohz, domain, managed_irq); the kernel ignores the option",
+                      value, flag);
             return NULL;
-        g_autofree char *flag = g_strndup(p, comma - p);
-        if (!strcmp(flag, "domain"))
-            domain = true;
-        else if (strcmp(flag, "nohz") != 0 && strcmp(flag, "managed_irq") != 0)
+        }
+        if (p[len] != ',') {
+            /* The kernel wants a CPU list after the flags. Without one it reads on past the
+             * option's end (a kernel bug), into the next option, which then fails as a flag. */
+            host_warn(host,
+                      "isolcpus=%s on the kernel command line: no CPU list after '%s'; the "
+                      "kernel ignores the option",
+                      value, flag);
             return NULL;
-        flags = true;
-        p = comma + 1;
+        }
+        if (!strcmp(flag, "domain")) {
+            domain = flags = true;
+        } else if (!strcmp(flag, "nohz") || !strcmp(flag, "managed_irq")) {
+            flags = true;
+        } else {
+            host_warn(host,
+                      "isolcpus=%s on the kernel command line: unknown flag '%s' (the flags are "
+                      "nohz, domain, managed_irq); Linux 5.7 and later skip it, older kernels "
+                      "ignore the option",
+                      value, flag);
+        }
+        p += len + 1;
     }
-    if (flags && !domain)
+    g_autoptr(TopoCpuSet) cpus = cmdline_cpus(host, "isolcpus", value, p, last);
+    if (cpus && flags && !domain)
         return topo_cpuset_new();
-    /* A cpulist in a syntax qpin does not parse (the kernel's N-M:USED/GROUP) is left out:
-     * this is only the fallback for kernels without the sysfs file. */
-    return topo_cpuset_parse(p, NULL);
+    return g_steal_pointer(&cpus);
 }
 
-static TopoCpuSet *cmdline_nohz_full(const char *cmdline)
+/* nohz_full=CPULIST; NULL when absent or ignored by the kernel (with a warning). */
+static TopoCpuSet *cmdline_nohz_full(TopoHost *host, int last)
 {
-    g_autofree char *value = cmdline_value(cmdline, "nohz_full");
-    return value ? topo_cpuset_parse(value, NULL) : NULL;
+    g_autofree char *value = cmdline_value(host->cmdline, "nohz_full");
+    return value ? cmdline_cpus(host, "nohz_full", value, value, last) : NULL;
 }
 
-/* Reads CPU_DIR/@file, or when the kernel has no such file, @fallback of the command line. */
-static bool read_isolation(TopoHost *host, const char *file,
-                           TopoCpuSet *(*fallback)(const char *cmdline), TopoCpuSet **out,
+/* Reads CPU_DIR/@file, or when the kernel has no such file, takes *@cmdline, what the kernel
+ * made of the command-line option (NULL: none). */
+static bool read_isolation(TopoHost *host, const char *file, TopoCpuSet **cmdline, TopoCpuSet **out,
                            GError **error)
 {
     g_autofree char *path = host_path(host, file);
@@ -685,9 +938,7 @@ static bool read_isolation(TopoHost *host, const char *file,
         *out = parse_cpuset(path, text, error);
         return *out != NULL;
     }
-    *out = fallback(host->cmdline);
-    if (!*out)
-        *out = topo_cpuset_new();
+    *out = *cmdline ? g_steal_pointer(cmdline) : topo_cpuset_new();
     return true;
 }
 
@@ -816,6 +1067,7 @@ TopoHost *topo_host_read(const char *sysroot, GError **error)
 {
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
     g_autoptr(TopoHost) host = g_new0(TopoHost, 1);
+    host->warnings = g_ptr_array_new_with_free_func(g_free);
     host->live = sysroot == NULL || !strcmp(sysroot, "/");
     host->sysroot = g_strdup(sysroot ? sysroot : "/");
     if (!g_file_test(host->sysroot, G_FILE_TEST_IS_DIR)) {
@@ -846,16 +1098,21 @@ TopoHost *topo_host_read(const char *sysroot, GError **error)
     }
     /* The kernel's `offline` lists possible CPUs that are not online; keep it disjoint. */
     topo_cpuset_subtract(host->offline, host->online);
+    /* Every CPU the kernel knows: no other list may name a CPU outside them. */
+    g_autoptr(TopoCpuSet) known = topo_cpuset_copy(host->online);
+    topo_cpuset_union(known, host->offline);
 
     g_autofree char *cmdline = host_path(host, "proc/cmdline");
     if (!read_text(cmdline, false, &host->cmdline, error))
         return NULL;
     host->cmdline = host->cmdline ? g_strstrip(host->cmdline) : g_strdup("");
-    if (!read_isolation(host, CPU_DIR "/isolated", cmdline_isolcpus, &host->isolated, error) ||
-        !read_isolation(host, CPU_DIR "/nohz_full", cmdline_nohz_full, &host->nohz_full, error))
+    g_autoptr(TopoCpuSet) isolcpus = cmdline_isolcpus(host, topo_cpuset_last(known));
+    g_autoptr(TopoCpuSet) nohz_full = cmdline_nohz_full(host, topo_cpuset_last(known));
+    if (!read_isolation(host, CPU_DIR "/isolated", &isolcpus, &host->isolated, error) ||
+        !read_isolation(host, CPU_DIR "/nohz_full", &nohz_full, &host->nohz_full, error))
         return NULL;
 
-    if (!read_cpus(host, error) || !read_nodes(host, error))
+    if (!read_cpus(host, known, error) || !read_nodes(host, known, error))
         return NULL;
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);

@@ -46,12 +46,21 @@ typedef struct {
     TopoCpuSet *nodes_with_memory; /* node ids with memory (node/has_memory) */
     GPtrArray *cpus;               /* TopoCpu*, online CPUs in ascending cpu order */
     GPtrArray *nodes;              /* TopoNode*, ascending id */
+    /* char*, what a person should know that does not stop the read: an isolcpus= or nohz_full=
+     * of the kernel command line that the kernel ignores in whole or in part. Never NULL from
+     * topo_host_read(); may be NULL in a TopoHost built by hand. */
+    GPtrArray *warnings;
 } TopoHost;
 
 /* Reads the host under @sysroot ("/" or NULL for the live machine). Under a sysroot other than
  * "/", the allowed CPUs and memory nodes come from SYSROOT/proc/self/status when it exists, else
  * all online CPUs and all nodes with memory. A missing required file is a TOPO_ERROR_MISSING
- * naming the path; missing optional files (die_id, cache/, node/) degrade gracefully. */
+ * naming the path; missing optional files (die_id, cache/, node/) degrade gracefully. Only
+ * regular files are read (anything else, a FIFO, a device, is a TOPO_ERROR_IO naming it), at
+ * most 4 MiB of each. Data no kernel writes is a TOPO_ERROR_PARSE naming the file, what it
+ * says and what was expected: a SMT sibling or cache list that names CPUs the host does not
+ * have or leaves out the CPU itself, node CPU lists that overlap or name CPUs the host does not
+ * have. Command-line isolation options the kernel ignores become host->warnings. */
 TopoHost *topo_host_read(const char *sysroot, GError **error);
 /* Frees @host with everything it holds; NULL is accepted. */
 void topo_host_free(TopoHost *host);

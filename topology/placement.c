@@ -122,12 +122,20 @@ static gboolean expr_parse_primary(ExprParser *ps, GError **error)
     char c = *at;
 
     if (g_ascii_isdigit(c)) {
-        guint64 v = 0;
+        gint64 v = 0;
+        gboolean overflow = FALSE;
         while (g_ascii_isdigit(*ps->p)) {
-            v = v * 10 + (guint64)(*ps->p - '0');
-            if (v > G_MAXINT64)
-                return expr_fail(ps, at, error, "number too large");
+            /* Checked at every digit: 2^64 and its multiples would otherwise wrap to a small
+             * number that looks valid. */
+            overflow = overflow || __builtin_mul_overflow(v, (gint64)10, &v) ||
+                       __builtin_add_overflow(v, (gint64)(*ps->p - '0'), &v);
             ps->p++;
+        }
+        if (overflow) {
+            g_autofree char *what =
+                g_strdup_printf("number %.*s too large (at most %" G_GINT64_FORMAT ")",
+                                (int)(ps->p - at), at, G_MAXINT64);
+            return expr_fail(ps, at, error, what);
         }
         if (g_ascii_isalpha(*ps->p) || *ps->p == '_') {
             g_autofree char *what = g_strdup_printf("unexpected '%c' after a number", *ps->p);

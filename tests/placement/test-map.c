@@ -345,7 +345,16 @@ START_TEST(test_parse_expr_errors)
         {"expr:2 v", "unexpected 'v' where an operator or the end belongs at column 3"},
         {"expr:4v", "unexpected 'v' after a number at column 2"},
         {"expr:v ^ 2", "unexpected '^' where an operator or the end belongs at column 3"},
-        {"expr:9223372036854775808", "number too large at column 1"},
+        {"expr:9223372036854775808",
+         "\"9223372036854775808\": number 9223372036854775808 too large (at most "
+         "9223372036854775807) at column 1"},
+        /* 2^64 and 2*2^64+1: a literal that wrapped at 2^64 read as 0 and 1. */
+        {"expr:18446744073709551616", "number 18446744073709551616 too large (at most "
+                                      "9223372036854775807) at column 1"},
+        {"expr:36893488147419103233+v", "number 36893488147419103233 too large"},
+        {"expr:v + 18446744073709551617", "number 18446744073709551617 too large (at most "
+                                          "9223372036854775807) at column 5"},
+        {"expr:-99999999999999999999999999999", "number 99999999999999999999999999999 too large"},
         {"expr:1 +\n$", "unexpected '$'"},
         {"expr:()", "unexpected ')' where a number, variable or '(' belongs at column 2"},
         {"expr:v = 1", "unexpected '='"},
@@ -467,6 +476,16 @@ START_TEST(test_expr_errors)
         {"(0-9223372036854775807-1)%-1", TOPO_ERROR_INVALID, "integer overflow in '%'"},
         {"1 + -(0-9223372036854775807-1)", TOPO_ERROR_INVALID,
          "integer overflow in '-' at column 5"},
+        /* An intermediate result past 2^63-1 is an error even when the final one would fit. */
+        {"(9223372036854775807 + v) - 4", TOPO_ERROR_INVALID,
+         "expression \"(9223372036854775807 + v) - 4\" fails for vCPU 3: integer overflow in '+' "
+         "at column 22"},
+        {"0 - 9223372036854775807 - 2 + 10", TOPO_ERROR_INVALID,
+         "integer overflow in '-' at column 25"},
+        {"(0-9223372036854775807-1)*-1", TOPO_ERROR_INVALID,
+         "integer overflow in '*' at column 26"},
+        {"-3074457345618258603*v/3", TOPO_ERROR_INVALID, "integer overflow in '*' at column 21"},
+        {"-(0-9223372036854775807-1)", TOPO_ERROR_INVALID, "integer overflow in '-' at column 1"},
         {"v + die", TOPO_ERROR_INVALID,
          "fails for vCPU 3: QEMU reports no 'die' for it (it has: socket, core, thread) at "
          "column 5"},

@@ -8,7 +8,12 @@
 #include <json-c/json.h>
 #include <numa.h>
 #include <sched.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +45,16 @@ static void assert_set(const TopoCpuSet *set, const char *expected, const char *
 {
     g_autofree char *text = topo_cpuset_format(set);
     ck_assert_msg(!strcmp(text, expected), "%s: '%s', expected '%s'", what, text, expected);
+}
+
+/* Joins host->warnings, for messages. */
+static char *warnings_text(const TopoHost *host)
+{
+    GString *text = g_string_new(NULL);
+    for (guint i = 0; i < host->warnings->len; i++)
+        g_string_append_printf(text, "%s[%s]", i ? " " : "",
+                               (const char *)g_ptr_array_index(host->warnings, i));
+    return g_string_free(text, FALSE);
 }
 
 /* Runs $QPIN with @argv (after argv[0]); returns its exit status and its output. */
@@ -153,6 +168,17 @@ START_TEST(test_fixture_set)
             ck_assert_msg(g_file_test(json, G_FILE_TEST_IS_REGULAR), "%s has no %s.json", entry,
                           entry);
     }
+}
+END_TEST
+
+/* No fixture machine has a command line the kernel ignores in part. */
+START_TEST(test_fixture_no_warnings)
+{
+    const char *name = g_ptr_array_index(fixtures, _i);
+    g_autoptr(TopoHost) host = read_fixture(name);
+    ck_assert_ptr_nonnull(host->warnings);
+    g_autofree char *warnings = warnings_text(host);
+    ck_assert_msg(host->warnings->len == 0, "%s: %s", name, warnings);
 }
 END_TEST
 
@@ -582,39 +608,313 @@ START_TEST(test_llc_layouts)
 }
 END_TEST
 
+/* isolcpus= and nohz_full= of the command line stand in for the sysfs files a kernel without
+ * them lacks, read with the kernel's own CPU-list syntax on an 8-CPU host. What the kernel
+ * ignores, in whole or in part, is one warning naming the option and its value, with or without
+ * the sysfs files; the read never fails for it. */
 START_TEST(test_cmdline_fallback)
 {
     static const struct {
         const char *cmdline, *isolated, *nohz;
+        const char *warning; /* NULL: none */
     } cases[] = {
-        {"ro isolcpus=2-3 nohz_full=1-3", "2-3", "1-3"},
-        {"isolcpus=domain,managed_irq,2-5 nohz_full=2-5 rcu_nocbs=2-5", "2-5", "2-5"},
-        {"isolcpus=nohz,managed_irq,2-5", "", ""},
-        {"isolcpus=bogus,2-5", "", ""},
-        {"isolcpus=1 isolcpus=4-5", "4-5", ""},
-        {"quiet -- isolcpus=1 nohz_full=1", "", ""},
-        {"isolcpus=1-7:2/4", "", ""},
-        {"", "", ""},
+        {"ro isolcpus=2-3 nohz_full=1-3", "2-3", "1-3", NULL},
+        {"isolcpus=domain,managed_irq,2-5 nohz_full=2-5 rcu_nocbs=2-5", "2-5", "2-5", NULL},
+        {"isolcpus=managed_irq,domain,4-7", "4-7", "", NULL},
+        {"isolcpus=nohz,managed_irq,2-5", "", "", NULL},
+        {"isolcpus=1 isolcpus=4-5", "4-5", "", NULL},
+        {"quiet -- isolcpus=1 nohz_full=1", "", "", NULL},
+        /* The kernel's N-M:USED/GROUP, N for the last CPU, "all", empty items. */
+        {"isolcpus=1-7:2/4", "1-2,5-6", "", NULL},
+        {"isolcpus=6-N nohz_full=all:1/2", "6-7", "0,2,4,6", NULL},
+        {"isolcpus=1,,3, nohz_full=N", "1,3", "7", NULL},
+        {"", "", "", NULL},
+        /* Skipped since Linux 5.7, with the default domain isolation. */
+        {"isolcpus=bogus,2-5", "2-5", "",
+         "isolcpus=bogus,2-5 on the kernel command line: unknown flag 'bogus' (the flags are "
+         "nohz, domain, managed_irq); Linux 5.7 and later skip it"},
+        /* Ignored by the kernel. */
+        {"isolcpus=zz nohz_full=2", "", "2",
+         "isolcpus=zz on the kernel command line: no CPU list after 'zz'; the kernel ignores the "
+         "option"},
+        {"isolcpus=domain", "", "", "isolcpus=domain on the kernel command line: no CPU list"},
+        {"isolcpus=nohz,managed_irq,zz", "", "", "no CPU list after 'zz'"},
+        {"isolcpus=d0main,2-5", "", "",
+         "isolcpus=d0main,2-5 on the kernel command line: 'd0main' is neither a CPU list nor a "
+         "flag (nohz, domain, managed_irq); the kernel ignores the option"},
+        {"isolcpus=2-5x", "", "",
+         "isolcpus=2-5x on the kernel command line: '2-5x' is not N, N-M or N-M:USED/GROUP; the "
+         "kernel ignores the option"},
+        /* qpin's stride syntax is not the kernel's. */
+        {"isolcpus=0-6:2", "", "", "'0-6:2' is not N, N-M or N-M:USED/GROUP"},
+        {"isolcpus=1,5-2", "", "", "'5-2' is a reversed range"},
+        {"isolcpus=1-7:3/2", "", "", "'1-7:3/2' is a reversed range or a pattern of more CPUs"},
+        {"isolcpus=1-7:1/0", "", "", "'1-7:1/0' is a reversed range"},
+        {"isolcpus=2-9", "", "",
+         "isolcpus=2-9 on the kernel command line: CPU 9 is past the last CPU of this host, 7; "
+         "the kernel ignores the option"},
+        {"isolcpus=", "", "",
+         "isolcpus= on the kernel command line names no CPU; the kernel ignores it"},
+        {"isolcpus=domain,", "", "", "isolcpus=domain, on the kernel command line names no CPU"},
+        {"isolcpus=3 nohz_full=zz", "3", "",
+         "nohz_full=zz on the kernel command line: 'zz' is not N, N-M or N-M:USED/GROUP; the "
+         "kernel ignores the option"},
+        {"nohz_full=1-99999999999", "", "",
+         "nohz_full=1-99999999999 on the kernel command line: "
+         "'1-99999999999' is not N, N-M"},
+        {"nohz_full=", "", "", "nohz_full= on the kernel command line names no CPU"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *root = minimal_tree();
+        const char *what = cases[i].cmdline;
+        g_autofree char *root = flat_tree(8);
         g_autofree char *line = g_strconcat(cases[i].cmdline, "\n", NULL);
         put(root, "proc/cmdline", line);
         GError *error = NULL;
         g_autoptr(TopoHost) host = topo_host_read(root, &error);
-        ck_assert_msg(host != NULL, "%s", error ? error->message : "?");
+        ck_assert_msg(host != NULL, "%s: %s", what, error ? error->message : "?");
         ck_assert_str_eq(host->cmdline, cases[i].cmdline);
-        assert_set(host->isolated, cases[i].isolated, cases[i].cmdline);
-        assert_set(host->nohz_full, cases[i].nohz, cases[i].cmdline);
-        /* The sysfs files win over the command line. */
+        assert_set(host->isolated, cases[i].isolated, what);
+        assert_set(host->nohz_full, cases[i].nohz, what);
+        g_autofree char *warnings = warnings_text(host);
+        ck_assert_msg(host->warnings->len == (cases[i].warning ? 1 : 0), "%s: warnings %s", what,
+                      warnings);
+        if (cases[i].warning)
+            ck_assert_msg(strstr(warnings, cases[i].warning), "%s: warning %s lacks '%s'", what,
+                          warnings, cases[i].warning);
+        /* The sysfs files win over the command line; the warning stays. */
         put(root, CPU "isolated", "1\n");
         put(root, CPU "nohz_full", "0\n");
         g_autoptr(TopoHost) sys = topo_host_read(root, &error);
         ck_assert_ptr_nonnull(sys);
         assert_set(sys->isolated, "1", "isolated file");
         assert_set(sys->nohz_full, "0", "nohz_full file");
+        g_autofree char *sys_warnings = warnings_text(sys);
+        ck_assert_str_eq(sys_warnings, warnings);
         rm_tree(root);
     }
+
+    /* Both options bad: two warnings. */
+    g_autofree char *root = flat_tree(8);
+    put(root, "proc/cmdline", "isolcpus=zz nohz_full=zz\n");
+    GError *error = NULL;
+    g_autoptr(TopoHost) host = topo_host_read(root, &error);
+    ck_assert_ptr_nonnull(host);
+    ck_assert_uint_eq(host->warnings->len, 2);
+    ck_assert_ptr_nonnull(strstr(g_ptr_array_index(host->warnings, 0), "isolcpus=zz"));
+    ck_assert_ptr_nonnull(strstr(g_ptr_array_index(host->warnings, 1), "nohz_full=zz"));
+    rm_tree(root);
+}
+END_TEST
+
+/* Reads the host under @root in a child process that SIGALRM ends after 10 s, so that a read
+ * that blocks (a FIFO opened without O_NONBLOCK waits for a writer forever) fails the test
+ * instead of hanging it. Returns "ok" or "CODE MESSAGE". */
+static char *read_in_child(const char *root)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        /* Check's runner handles SIGALRM by killing the whole test; here it must end only
+         * this child. */
+        signal(SIGALRM, SIG_DFL);
+        alarm(10);
+        GError *error = NULL;
+        TopoHost *host = topo_host_read(root, &error);
+        char *msg = host ? g_strdup("ok") : g_strdup_printf("%d %s", error->code, error->message);
+        ssize_t n = write(fds[1], msg, strlen(msg));
+        _exit(n == (ssize_t)strlen(msg) ? 0 : 1);
+    }
+    close(fds[1]);
+    GString *out = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_gt(n, 0);
+        g_string_append_len(out, buf, n);
+    }
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(!WIFSIGNALED(status) || WTERMSIG(status) != SIGALRM,
+                  "reading %s hung: killed after 10 s", root);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reading child failed (%d)",
+                  status);
+    return g_string_free(out, FALSE);
+}
+
+static void replace_with_fifo(const char *root, const char *rel)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+}
+
+static void replace_with_socket(const char *root, const char *rel)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+    unlink(path);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    ck_assert(strlen(path) < sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    close(fd);
+}
+
+static void replace_with_link(const char *root, const char *rel, const char *target)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+    unlink(path);
+    ck_assert_int_eq(symlink(target, path), 0);
+}
+
+/* Only regular files are read, required or optional: a FIFO in a sysroot is refused at once
+ * (it used to block `qpin host` forever), and so are devices, sockets and directories. */
+START_TEST(test_not_regular)
+{
+    static const struct {
+        const char *file;
+        char kind; /* p FIFO, s socket, z link to /dev/zero, d directory */
+        const char *what;
+        bool numa;
+    } cases[] = {
+        {"proc/cmdline", 'p', "a FIFO", false},
+        {CPU "online", 'p', "a FIFO", false},
+        {CPU "cpu1/topology/thread_siblings_list", 'p', "a FIFO", false},
+        {CPU "cpu1/topology/core_id", 's', "a socket", false},
+        {"proc/meminfo", 'z', "a character device", false},
+        {CPU "isolated", 'z', "a character device", false},
+        {NODE "node1/cpulist", 'p', "a FIFO", true},
+        {NODE "node0/meminfo", 'd', "a directory", true},
+        {"proc/self/status", 'p', "a FIFO", false},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *root = cases[i].numa ? numa_tree() : minimal_tree();
+        put(root, cases[i].file, "0\n");
+        if (cases[i].kind == 'p')
+            replace_with_fifo(root, cases[i].file);
+        else if (cases[i].kind == 's')
+            replace_with_socket(root, cases[i].file);
+        else if (cases[i].kind == 'z')
+            replace_with_link(root, cases[i].file, "/dev/zero");
+        else {
+            drop(root, cases[i].file);
+            g_autofree char *inside = g_strconcat(cases[i].file, "/x", NULL);
+            put(root, inside, "");
+        }
+        g_autofree char *got = read_in_child(root);
+        g_autofree char *path = g_build_filename(root, cases[i].file, NULL);
+        g_autofree char *expected = g_strdup_printf("%d %s is not a regular file but %s",
+                                                    TOPO_ERROR_IO, path, cases[i].what);
+        ck_assert_msg(g_str_has_prefix(got, expected), "%s: got '%s', expected '%s'", cases[i].file,
+                      got, expected);
+        rm_tree(root);
+    }
+}
+END_TEST
+
+/* A regular file is read up to 4 MiB: a huge one is an error, not an exhausted memory. */
+START_TEST(test_file_too_large)
+{
+    g_autofree char *root = minimal_tree();
+    g_autofree char *path = g_build_filename(root, "proc/cmdline", NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, 5 << 20), 0);
+    close(fd);
+    assert_read_fails(root, TOPO_ERROR_IO, "proc/cmdline: larger than 4194304 bytes");
+    ck_assert_int_eq(truncate(path, 4 << 20), 0);
+    /* At the cap it is read, and then refused for its NUL bytes. */
+    assert_read_fails(root, TOPO_ERROR_PARSE, "proc/cmdline: unexpected NUL byte");
+    rm_tree(root);
+}
+END_TEST
+
+/* Lists no kernel writes are errors naming the file, what it says and what was expected: SMT
+ * siblings or cache CPUs beyond the host's CPUs or without the CPU itself, node CPU lists naming
+ * CPUs the host does not have or overlapping. Offline CPUs may be named. */
+START_TEST(test_impossible_lists)
+{
+    static const struct {
+        const char *file, *text, *needle;
+        bool numa;
+    } cases[] = {
+        {CPU "cpu1/topology/thread_siblings_list", "1,9\n",
+         CPU "cpu1/topology/thread_siblings_list: says '1,9', but CPU 9 does not exist (expected "
+             "CPUs of this host, online or offline: 0-3)",
+         false},
+        {CPU "cpu1/topology/thread_siblings_list", "0-1,4-8191\n",
+         "says '0-1,4-8191', but CPUs 4-8191 do not exist", false},
+        {CPU "cpu1/topology/thread_siblings_list", "0\n",
+         CPU "cpu1/topology/thread_siblings_list: says '0', which leaves out CPU 1 itself "
+             "(expected a list of CPUs including 1)",
+         false},
+        {CPU "cpu0/cache/index3/shared_cpu_list", "0-8191\n",
+         CPU "cpu0/cache/index3/shared_cpu_list: says '0-8191', but CPUs 4-8191 do not exist "
+             "(expected CPUs of this host, online or offline: 0-3)",
+         false},
+        {CPU "cpu0/cache/index3/shared_cpu_list", "1-3\n", "leaves out CPU 0 itself", false},
+        /* cpu2 on the short path, with the layout of cpu0. */
+        {CPU "cpu2/cache/index3/shared_cpu_list", "2-4\n",
+         CPU "cpu2/cache/index3/shared_cpu_list: says '2-4', but CPU 4 does not exist", false},
+        {NODE "node1/cpulist", "1,5\n",
+         NODE "node1/cpulist: says '1,5', but CPU 5 does not exist (expected CPUs of this host, "
+              "online or offline: 0-3)",
+         true},
+        {NODE "node1/cpulist", "0-1\n", NODE "node1/cpulist: says '0-1', but CPU 0 is also in ",
+         true},
+        /* Overlapping on offline CPUs only is still overlapping. */
+        {NODE "node1/cpulist", "1,3\n", "says '1,3', but CPU 3 is also in ", true},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        /* Four CPUs, two online, two offline; node 0 holds 0 and offline 3 (as some
+         * architectures leave it). */
+        g_autofree char *root = cases[i].numa ? numa_tree() : flat_tree(4);
+        if (cases[i].numa) {
+            put(root, CPU "offline", "2-3\n");
+            put(root, NODE "node0/cpulist", "0,3\n");
+        }
+        for (int c = 0; c < 4 && !cases[i].numa; c += 2) {
+            g_autofree char *lo = g_strdup_printf("%d-%d", c, c + 1);
+            put_cache(root, c, 3, "3", "Unified", lo);
+        }
+        put(root, cases[i].file, cases[i].text);
+        g_autofree char *needle = g_str_has_prefix(cases[i].needle, "sys/")
+                                      ? g_build_filename(root, cases[i].needle, NULL)
+                                      : g_strdup(cases[i].needle);
+        assert_read_fails(root, TOPO_ERROR_PARSE, needle);
+        if (strstr(cases[i].needle, "is also in")) {
+            /* The message names the other file too. */
+            g_autofree char *other = g_build_filename(root, NODE "node0/cpulist", NULL);
+            g_autofree char *both = g_strconcat(needle, other,
+                                                " (expected node CPU lists that "
+                                                "do not overlap: a CPU belongs to one NUMA node)",
+                                                NULL);
+            assert_read_fails(root, TOPO_ERROR_PARSE, both);
+        }
+        rm_tree(root);
+    }
+
+    /* Offline CPUs may be named: node 0 has offline CPU 3, CPU 1's sibling 2 is offline. */
+    g_autofree char *root = numa_tree();
+    put(root, CPU "offline", "2-3\n");
+    put(root, NODE "node0/cpulist", "0,3\n");
+    put(root, NODE "node1/cpulist", "1-2\n");
+    put(root, CPU "cpu1/topology/thread_siblings_list", "1-2\n");
+    GError *error = NULL;
+    g_autoptr(TopoHost) host = topo_host_read(root, &error);
+    ck_assert_msg(host != NULL, "%s", error ? error->message : "?");
+    assert_set(topo_host_node(host, 0)->cpus, "0", "node 0 (online CPUs only)");
+    assert_set(topo_host_node(host, 1)->cpus, "1", "node 1 (online CPUs only)");
+    assert_set(topo_host_cpu(host, 1)->siblings, "1-2", "siblings of 1");
+    ck_assert_uint_eq(host->warnings->len, 0);
+    rm_tree(root);
 }
 END_TEST
 
@@ -773,6 +1073,7 @@ static Suite *host_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_fixture_set);
     tcase_add_loop_test(tc, test_fixture_json, 0, (int)fixtures->len);
+    tcase_add_loop_test(tc, test_fixture_no_warnings, 0, (int)fixtures->len);
     tcase_add_test(tc, test_xeon_phi);
     tcase_add_test(tc, test_xeon_gold);
     tcase_add_test(tc, test_offline_isolated);
@@ -791,6 +1092,9 @@ static Suite *host_suite(void)
     tcase_add_test(tc, test_degraded_numa);
     tcase_add_test(tc, test_llc_layouts);
     tcase_add_test(tc, test_cmdline_fallback);
+    tcase_add_test(tc, test_not_regular);
+    tcase_add_test(tc, test_file_too_large);
+    tcase_add_test(tc, test_impossible_lists);
     tcase_add_test(tc, test_error_sysroot);
     tcase_add_test(tc, test_error_missing);
     tcase_add_test(tc, test_error_garbage);

@@ -1,5 +1,6 @@
 /* qpin host — what qpin sees of the host, as a human summary or as JSON. */
 #include "host-json.h"
+#include "qpin-file-write.h"
 #include "qpin.h"
 
 #include <stdio.h>
@@ -94,44 +95,46 @@ static char *human_pagesize(guint64 kib)
     return g_strdup_printf("%" G_GUINT64_FORMAT " KiB", kib);
 }
 
-static void print_nodes(FILE *out, const TopoHost *host)
+static void format_nodes(GString *out, const TopoHost *host)
 {
-    fprintf(out, "NUMA nodes:\n");
+    g_string_append(out, "NUMA nodes:\n");
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);
         g_autofree char *cpus = human_set(node->cpus);
         g_autofree char *total = human_kib(node->mem_total_kib);
         g_autofree char *free_mem = human_kib(node->mem_free_kib);
-        fprintf(out, "  node %d: cpus %s (%u), memory %s, %s free\n", node->id, cpus,
-                topo_cpuset_count(node->cpus), total, free_mem);
+        g_string_append_printf(out, "  node %d: cpus %s (%u), memory %s, %s free\n", node->id, cpus,
+                               topo_cpuset_count(node->cpus), total, free_mem);
         for (guint h = 0; h < node->hugepages->len; h++) {
             const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, h);
             g_autofree char *size = human_pagesize(hp->size_kib);
-            fprintf(out,
-                    "    hugepages %s: %" G_GUINT64_FORMAT " total, %" G_GUINT64_FORMAT " free\n",
-                    size, hp->total, hp->free);
+            g_string_append_printf(
+                out, "    hugepages %s: %" G_GUINT64_FORMAT " total, %" G_GUINT64_FORMAT " free\n",
+                size, hp->total, hp->free);
         }
     }
 
-    fprintf(out, "\nNode distances:\n  %6s", "node");
+    g_string_append_printf(out, "\nNode distances:\n  %6s", "node");
     for (guint i = 0; i < host->nodes->len; i++)
-        fprintf(out, " %4d", ((const TopoNode *)g_ptr_array_index(host->nodes, i))->id);
-    fprintf(out, "\n");
+        g_string_append_printf(out, " %4d",
+                               ((const TopoNode *)g_ptr_array_index(host->nodes, i))->id);
+    g_string_append_c(out, '\n');
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);
-        fprintf(out, "  %5d:", node->id);
+        g_string_append_printf(out, "  %5d:", node->id);
         for (guint j = 0; j < node->distances->len; j++)
-            fprintf(out, " %4d", g_array_index(node->distances, int, j));
-        fprintf(out, "\n");
+            g_string_append_printf(out, " %4d", g_array_index(node->distances, int, j));
+        g_string_append_c(out, '\n');
     }
 }
 
 /* One line per core: the CPUs of an SMT sibling group, listed once at its first CPU. */
-static void print_cores(FILE *out, const TopoHost *host)
+static void format_cores(GString *out, const TopoHost *host)
 {
     g_autoptr(TopoCpuSet) seen = topo_cpuset_new();
-    fprintf(out, "\nCores (%u CPUs online):\n", host->cpus->len);
-    fprintf(out, "  %7s %4s %5s %5s  %-20s %s\n", "package", "die", "core", "node", "cpus", "llc");
+    g_string_append_printf(out, "\nCores (%u CPUs online):\n", host->cpus->len);
+    g_string_append_printf(out, "  %7s %4s %5s %5s  %-20s %s\n", "package", "die", "core", "node",
+                           "cpus", "llc");
     for (guint i = 0; i < host->cpus->len; i++) {
         const TopoCpu *cpu = g_ptr_array_index(host->cpus, i);
         if (topo_cpuset_has(seen, cpu->cpu))
@@ -140,12 +143,12 @@ static void print_cores(FILE *out, const TopoHost *host)
         topo_cpuset_add(seen, cpu->cpu);
         g_autofree char *siblings = human_set(cpu->siblings);
         g_autofree char *llc = human_set(cpu->llc);
-        fprintf(out, "  %7d %4d %5d %5d  %-20s %s\n", cpu->package, cpu->die, cpu->core, cpu->node,
-                siblings, llc);
+        g_string_append_printf(out, "  %7d %4d %5d %5d  %-20s %s\n", cpu->package, cpu->die,
+                               cpu->core, cpu->node, siblings, llc);
     }
 }
 
-static void print_human(FILE *out, const TopoHost *host)
+static void format_human(GString *out, const TopoHost *host)
 {
     g_autofree char *online = human_set(host->online);
     g_autofree char *offline = human_set(host->offline);
@@ -154,15 +157,17 @@ static void print_human(FILE *out, const TopoHost *host)
     g_autofree char *allowed = human_set(host->cpus_allowed);
     g_autofree char *mems = human_set(host->mems_allowed);
 
-    fprintf(out, "Host:         %s%s\n", host->sysroot, host->live ? " (this machine)" : "");
-    fprintf(out, "CPUs online:  %s (%u)\n", online, topo_cpuset_count(host->online));
-    fprintf(out, "CPUs offline: %s\n", offline);
-    fprintf(out, "Isolated:     %s\n", isolated);
-    fprintf(out, "nohz_full:    %s\n", nohz);
-    fprintf(out, "Allowed CPUs: %s (%u)\n", allowed, topo_cpuset_count(host->cpus_allowed));
-    fprintf(out, "Allowed memory nodes: %s\n\n", mems);
-    print_nodes(out, host);
-    print_cores(out, host);
+    g_string_append_printf(out, "Host:         %s%s\n", host->sysroot,
+                           host->live ? " (this machine)" : "");
+    g_string_append_printf(out, "CPUs online:  %s (%u)\n", online, topo_cpuset_count(host->online));
+    g_string_append_printf(out, "CPUs offline: %s\n", offline);
+    g_string_append_printf(out, "Isolated:     %s\n", isolated);
+    g_string_append_printf(out, "nohz_full:    %s\n", nohz);
+    g_string_append_printf(out, "Allowed CPUs: %s (%u)\n", allowed,
+                           topo_cpuset_count(host->cpus_allowed));
+    g_string_append_printf(out, "Allowed memory nodes: %s\n\n", mems);
+    format_nodes(out, host);
+    format_cores(out, host);
 }
 
 int qpin_cmd_host(int argc, char **argv)
@@ -198,19 +203,22 @@ int qpin_cmd_host(int argc, char **argv)
         qpin_err("cannot read the host: %s", error->message);
         return QPIN_EXIT_HOST;
     }
+    for (guint i = 0; host->warnings && i < host->warnings->len; i++)
+        qpin_warn("%s", (const char *)host->warnings->pdata[i]);
 
+    g_autoptr(GString) text = g_string_new(NULL);
     if (json) {
         json_object *doc = qpin_host_to_json(host);
-        fprintf(stdout, "%s\n",
-                json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                        JSON_C_TO_STRING_SPACED |
-                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+        g_string_append_printf(
+            text, "%s\n",
+            json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(doc);
     } else {
-        print_human(stdout, host);
+        format_human(text, host);
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        qpin_err("cannot write to stdout");
+    if (!qpin_stream_write(stdout, text->str, &error)) {
+        qpin_err("%s", error->message);
         return QPIN_EXIT_FAILURE;
     }
     return QPIN_EXIT_OK;

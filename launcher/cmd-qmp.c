@@ -1,5 +1,6 @@
 /* qpin qmp — send one QMP command to a running QEMU and print its return value as JSON. */
 #include "qmp.h"
+#include "qpin-file-write.h"
 #include "qpin.h"
 
 #include <math.h>
@@ -127,9 +128,9 @@ int qpin_cmd_qmp(int argc, char **argv)
     int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
     if (!json_object_is_type(ret, json_type_object) || json_object_object_length(ret) > 0)
         flags |= JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
-    fprintf(stdout, "%s\n", json_object_to_json_string_ext(ret, flags));
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        qpin_err("cannot write to stdout");
+    g_autofree char *text = g_strconcat(json_object_to_json_string_ext(ret, flags), "\n", NULL);
+    if (!qpin_stream_write(stdout, text, &error)) {
+        qpin_err("%s", error->message);
         return QPIN_EXIT_FAILURE;
     }
     return QPIN_EXIT_OK;

@@ -1,9 +1,13 @@
 /* qpin — command dispatch. */
 #include "qpin.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -45,7 +49,52 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'qpin COMMAND --help' for the options of a command.\n");
 }
 
-int main(int argc, char **argv)
+/* A descriptor among 0, 1 and 2 that qpin was started without would be the next one qpin
+ * opens (the QMP socket, the signalfd), and a later printf would write into it: each is
+ * held by /dev/null instead. */
+static void open_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        /* The lower descriptors are open, so this one is the lowest free. */
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null < 0) {
+            int e = errno;
+            fprintf(stderr, "qpin: descriptor %d is closed and /dev/null cannot be opened: %s\n",
+                    fd, g_strerror(e));
+            exit(QPIN_EXIT_FAILURE);
+        }
+        if (null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
+}
+
+/* Like gnulib's close_stdout: output still buffered in stdout is only known to be written
+ * once it is flushed and closed, so a full disk or a closed pipe shows here; @status is
+ * what the command returned. */
+static int close_stdout(int status)
+{
+    errno = 0;
+    gboolean failed = fflush(stdout) == EOF || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) == EOF && !failed) {
+        failed = TRUE;
+        e = errno;
+    }
+    /* A command that already failed has said why; its status stays. */
+    if (!failed || status != QPIN_EXIT_OK)
+        return status;
+    if (e)
+        qpin_err("cannot write to standard output: %s", g_strerror(e));
+    else
+        qpin_err("cannot write to standard output");
+    return QPIN_EXIT_FAILURE;
+}
+
+static int run_command(int argc, char **argv)
 {
     /* Only the character set comes from the environment: GOption converts string arguments
      * from it to UTF-8, and g_print() converts back. Every category is loaded from its own
@@ -71,4 +120,10 @@ int main(int argc, char **argv)
             return commands[i].fn(argc - 1, argv + 1);
     qpin_err("unknown command '%s' (expected one of: run, plan, pin, host, qmp)", argv[1]);
     return QPIN_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    open_standard_fds();
+    return close_stdout(run_command(argc, argv));
 }

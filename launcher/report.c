@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include "error.h"
+#include "qpin-file-write.h"
 
 #include <string.h>
 
@@ -270,11 +271,17 @@ gboolean qpin_report_write(const QpinReport *report, const char *path, GError **
     g_autofree char *text =
         g_strconcat(json_object_to_json_string_ext(doc, QPIN_JSON_FLAGS), "\n", NULL);
     json_object_put(doc);
-    GError *local = NULL;
-    if (!g_file_set_contents(path, text, -1, &local)) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_FAILURE, "cannot write the report: %s",
-                    local->message);
-        g_error_free(local);
+    if (!qpin_file_write(path, text, strlen(text), error)) {
+        g_prefix_error(error, "cannot write the report ");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean qpin_report_path_check(const char *path, GError **error)
+{
+    if (!qpin_file_write_check(path, error)) {
+        g_prefix_error(error, "--report ");
         return FALSE;
     }
     return TRUE;

@@ -76,7 +76,14 @@ void qpin_report_timing(QpinReport *report, const char *name, double ms);
 json_object *qpin_report_to_json(const QpinReport *report);
 /* The human table, appended to @out. */
 void qpin_report_format(const QpinReport *report, GString *out);
-/* Writes the JSON document to @path (replaced atomically). */
+/* Writes the JSON document to @path like an editor saves a file (see qpin_file_write()): a
+ * device or FIFO is written in place, an existing file is replaced atomically keeping its owner
+ * and mode, a new file is created 0600 (the document holds QEMU's command line). Errors are
+ * QPIN_ERROR, QPIN_EXIT_FAILURE: "cannot write the report PATH: reason". */
 gboolean qpin_report_write(const QpinReport *report, const char *path, GError **error);
+/* Before anything starts: whether qpin_report_write() to @path can work (see
+ * qpin_file_write_check()), creating nothing. Errors are QPIN_ERROR, QPIN_EXIT_USAGE:
+ * "--report PATH: what is wrong; what would be right". */
+gboolean qpin_report_path_check(const char *path, GError **error);
 
 G_END_DECLS

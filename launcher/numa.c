@@ -610,6 +610,45 @@ gboolean qpin_numa_from_keyfile(GKeyFile *keyfile, GPtrArray *nodes, GError **er
     return TRUE;
 }
 
+/* QEMU rounds the guest's RAM size (-m) up to a multiple of 8 KiB (machine_set_mem() in
+ * hw/core/machine.c) and then refuses NUMA nodes that add up to less: "total memory for NUMA
+ * nodes (0x1000) should equal RAM size (0x2000)". So the nodes must add up to a multiple of
+ * 8 KiB, and 8 KiB is the least memory a guest can have. */
+#define QEMU_RAM_STEP (G_GUINT64_CONSTANT(8) << 10)
+
+static gboolean numa_validate_total(const GPtrArray *nodes, GError **error)
+{
+    guint64 total = qpin_numa_total_bytes(nodes);
+    /* 0: no nodes, or sizes overflowing, which qpin_numa_qemu_args() reports. */
+    if (total % QEMU_RAM_STEP == 0)
+        return TRUE;
+    g_autofree char *size = qpin_numa_format_size(total);
+    g_autofree char *step = qpin_numa_format_size(QEMU_RAM_STEP);
+    g_autofree char *rounded = qpin_numa_format_size(total - total % QEMU_RAM_STEP + QEMU_RAM_STEP);
+    g_autofree char *why = total < QEMU_RAM_STEP
+                               ? g_strdup_printf("below QEMU's minimum guest memory of %s", step)
+                               : g_strdup_printf("not a multiple of %s", step);
+    g_autofree char *how = g_strdup_printf("QEMU sizes guest memory in steps of %s from a minimum "
+                                           "of %s and would round -m %s up to %s",
+                                           step, step, size, rounded);
+    if (nodes->len == 1) {
+        numa_fail(error, g_ptr_array_index(nodes, 0), "size",
+                  "%s is %s: %s, more than the node holds; write a multiple of %s", size, why, how,
+                  step);
+        return FALSE;
+    }
+    g_autoptr(GString) origins = g_string_new(NULL);
+    for (guint i = 0; i < nodes->len; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        g_string_append_printf(origins, "%s%s", i ? ", " : "", node->origin);
+    }
+    g_set_error(error, QPIN_NUMA_ERROR, QPIN_NUMA_ERROR_PARSE,
+                "%s: the guest nodes add up to %s, %s: %s, more than the nodes hold; make the "
+                "sizes add up to a multiple of %s",
+                origins->str, size, why, how, step);
+    return FALSE;
+}
+
 gboolean qpin_numa_validate(const GPtrArray *nodes, GError **error)
 {
     for (guint i = 0; i < nodes->len; i++) {
@@ -637,66 +676,10 @@ gboolean qpin_numa_validate(const GPtrArray *nodes, GError **error)
             return FALSE;
         }
     }
-    return TRUE;
+    return numa_validate_total(nodes, error);
 }
 
 /* ---- QEMU arguments ------------------------------------------------------------------------- */
-
-/* QEMU 7.2 options that take no argument; every other option consumes the next word. The
- * table only matters for not mistaking an option's value for -m or -numa. */
-static const char *const qemu_flag_options[] = {
-    "S",
-    "audio-help",
-    "daemonize",
-    "enable-kvm",
-    "enable-sync-profile",
-    "full-screen",
-    "mem-prealloc",
-    "no-acpi",
-    "no-fd-bootchk",
-    "no-hpet",
-    "no-reboot",
-    "no-shutdown",
-    "no-user-config",
-    "nodefaults",
-    "nographic",
-    "only-migratable",
-    "portrait",
-    "preconfig",
-    "s",
-    "singlestep",
-    "snapshot",
-    "usb",
-    "version",
-    "win2k-hack",
-    "xen-attach",
-    "xen-domid-restrict",
-    "h",
-    "help",
-    "curses",
-    "sdl",
-    "alt-grab",
-    "ctrl-grab",
-    "no-quit",
-    "no-frame",
-    "semihosting",
-};
-
-static gboolean qemu_option_is_flag(const char *name)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(qemu_flag_options); i++)
-        if (strcmp(name, qemu_flag_options[i]) == 0)
-            return TRUE;
-    return FALSE;
-}
-
-/* QEMU accepts "-opt" and "--opt" alike. */
-static const char *qemu_option_name(const char *arg)
-{
-    if (arg[0] != '-' || arg[1] == '\0')
-        return NULL;
-    return arg[1] == '-' ? arg + 2 : arg + 1;
-}
 
 /* The size= of a -m value ("512", "512M", "size=1G,slots=2,maxmem=4G", "1G,maxmem=2G"); NULL
  * when the value has no size. A bare number is MiB, as QEMU's legacy -m syntax. */
@@ -852,22 +835,16 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
         return FALSE;
 
     const char *user_m = NULL;
-    for (guint i = 1; i < qemu_argv->len; i++) {
-        const char *arg = g_ptr_array_index(qemu_argv, i);
-        const char *name = arg ? qemu_option_name(arg) : NULL;
-        if (!name || qemu_option_is_flag(name))
-            continue;
-        if (strcmp(name, "numa") == 0) {
+    char *const *words = (char *const *)qemu_argv->pdata;
+    for (QpinQemuArg a = QPIN_QEMU_ARG_INIT; qpin_qemu_argv_next(words, (int)qemu_argv->len, &a);) {
+        if (strcmp(a.name, "numa") == 0) {
             g_set_error(error, QPIN_NUMA_ERROR, QPIN_NUMA_ERROR_CONFLICT,
                         "the QEMU command line already has -numa; describe the guest nodes with "
                         "--numa (or [numa.N]) only, qpin writes the -numa options");
             return FALSE;
         }
-        if (i + 1 >= qemu_argv->len || !g_ptr_array_index(qemu_argv, i + 1))
-            break;
-        if (strcmp(name, "m") == 0)
-            user_m = g_ptr_array_index(qemu_argv, i + 1);
-        i++;
+        if (strcmp(a.name, "m") == 0 && a.value >= 0)
+            user_m = words[a.value];
     }
 
     guint64 total = qpin_numa_total_bytes(nodes);

@@ -59,8 +59,10 @@ QpinNumaNode *qpin_numa_node_parse(const char *spec, int guest_node, GError **er
  * Appended nodes get guest_node = their position in @nodes. No [numa.N] group: no change. */
 gboolean qpin_numa_from_keyfile(GKeyFile *keyfile, GPtrArray *nodes, GError **error);
 
-/* Checks the nodes together: guest_node equals the position, no vCPU in two nodes.
- * qpin_numa_qemu_args() and qpin_numa_preflight() call it too. */
+/* Checks the nodes together: guest_node equals the position, no vCPU in two nodes, and the
+ * sizes add up to a multiple of 8K, QEMU's step for guest memory (so 8K at least: QEMU rounds
+ * -m up to it and then refuses nodes that hold less). qpin_numa_qemu_args() and
+ * qpin_numa_preflight() call it too. */
 gboolean qpin_numa_validate(const GPtrArray *nodes, GError **error);
 
 /* The QEMU object id of the memory backend of guest node @guest_node ("qpin-mem0"). */

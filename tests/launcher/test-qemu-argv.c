@@ -172,6 +172,280 @@ START_TEST(test_display)
 }
 END_TEST
 
+START_TEST(test_option_table)
+{
+    static const struct {
+        const char *name;
+        int has_arg; /* -1: not in the table */
+    } cases[] = {
+        {"m", 1},
+        {"append", 1},
+        {"name", 1},
+        {"object", 1},
+        {"D", 1},
+        {"xen-domid-restrict", 0},
+        {"S", 0},
+        {"async-teardown", 0},
+        {"no-user-config", 0},
+        {"daemonize", 0},
+        {"enable-kvm", 0},
+        {"run-with", 1},
+        {"nodefaults", 0},
+        {"memory", -1},
+        {"-m", -1},
+        {"", -1},
+        {"M", 1},
+        {"mem", -1},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const QpinQemuOption *o = qpin_qemu_option_lookup(cases[i].name);
+        if (cases[i].has_arg < 0) {
+            ck_assert_msg(!o, "'%s' is in the table", cases[i].name);
+            continue;
+        }
+        ck_assert_msg(o, "'%s' is not in the table", cases[i].name);
+        ck_assert_str_eq(o->name, cases[i].name);
+        ck_assert_int_eq(o->has_arg, cases[i].has_arg);
+    }
+}
+END_TEST
+
+/* "index:name=value|..." for every option of @argv. */
+static char *scan(const char *const *argv, int argc)
+{
+    GString *out = g_string_new(NULL);
+    for (QpinQemuArg a = QPIN_QEMU_ARG_INIT; qpin_qemu_argv_next((char *const *)argv, argc, &a);) {
+        g_string_append_printf(out, "%s%d:%s", out->len ? "|" : "", a.index, a.name);
+        if (a.value >= 0)
+            g_string_append_printf(out, "=%s", argv[a.value]);
+        ck_assert_ptr_eq(a.option, qpin_qemu_option_lookup(a.name));
+    }
+    return g_string_free(out, FALSE);
+}
+
+START_TEST(test_scan)
+{
+    static const struct {
+        const char *argv[10];
+        const char *expected;
+    } cases[] = {
+        /* A value is never an option, whatever it spells. */
+        {{"qemu", "-append", "-name", "-m", "1G", NULL}, "1:append=-name|3:m=1G"},
+        {{"qemu", "-append", "-daemonize", NULL}, "1:append=-daemonize"},
+        {{"qemu", "--append", "--m", "-m", "-S", NULL}, "1:append=--m|3:m=-S"},
+        /* Flags of 7.2 and later QEMU take nothing: the old table lacked -async-teardown. */
+        {{"qemu", "-async-teardown", "-m", "512M", NULL}, "1:async-teardown|2:m=512M"},
+        {{"qemu", "-no-user-config", "-name", "vm", NULL}, "1:no-user-config|2:name=vm"},
+        {{"qemu", "-run-with", "async-teardown=on", "-S", NULL},
+         "1:run-with=async-teardown=on|3:S"},
+        /* Options the table lacks take the next argument unless it starts with '-'. */
+        {{"qemu", "-foo-new-flag", "-m", "1G", NULL}, "1:foo-new-flag|2:m=1G"},
+        {{"qemu", "-foo-new-opt", "value", "-m", "1G", NULL}, "1:foo-new-opt=value|3:m=1G"},
+        {{"qemu", "-foo-new-opt", "", "-S", NULL}, "1:foo-new-opt=|3:S"},
+        {{"qemu", "-foo-new-flag", NULL}, "1:foo-new-flag"},
+        /* Two dashes are one; a third belongs to the name, as in QEMU's lookup_opt(). */
+        {{"qemu", "--name", "vm", "---m", "x", NULL}, "1:name=vm|3:-m=x"},
+        /* Other arguments are disk images to QEMU. */
+        {{"qemu", "disk.img", "-hda", "-x.img", "", "-S", NULL}, "2:hda=-x.img|5:S"},
+        /* A missing value at the end. */
+        {{"qemu", "-S", "-m", NULL}, "1:S|2:m"},
+        {{"qemu", "-", "x", "--", NULL}, "1:=x|3:"},
+        {{"-m", "1G", NULL}, ""},
+        {{"qemu", NULL}, ""},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *out = scan(cases[i].argv, -1);
+        g_autofree char *joined = g_strjoinv(" ", (char **)cases[i].argv);
+        ck_assert_msg(strcmp(out, cases[i].expected) == 0, "'%s' -> '%s', expected '%s'", joined,
+                      out, cases[i].expected);
+    }
+    /* @argc bounds an array without NULL: the value past it is not read. */
+    const char *words[] = {"qemu", "-m", "1G", "-name", "vm"};
+    g_autofree char *bounded = scan(words, 4);
+    ck_assert_str_eq(bounded, "1:m=1G|3:name");
+    const char *holed[] = {"qemu", "-m", NULL, "-name", "vm", NULL};
+    g_autofree char *stopped = scan(holed, 5);
+    ck_assert_str_eq(stopped, "1:m");
+    const char *none[] = {NULL};
+    g_autofree char *nothing = scan(none, -1);
+    ck_assert_str_eq(nothing, "");
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)none, "m"), -1);
+    /* After the end, the end again. */
+    const char *one[] = {"qemu", "-S", NULL};
+    QpinQemuArg a = QPIN_QEMU_ARG_INIT;
+    ck_assert(qpin_qemu_argv_next((char *const *)one, -1, &a));
+    ck_assert(!qpin_qemu_argv_next((char *const *)one, -1, &a));
+    ck_assert(!qpin_qemu_argv_next((char *const *)one, -1, &a));
+    ck_assert(!qpin_qemu_argv_next((char *const *)one, 0, &a));
+}
+END_TEST
+
+START_TEST(test_find_skips_values)
+{
+    const char *append[] = {"qemu", "-append", "-name", NULL};
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)append, "name"), -1);
+    const char *twice[] = {"qemu", "--name", "a", "-append", "-name", "-S", NULL};
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)twice, "name"), 1);
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)twice, "S"), 5);
+    const char *unknown[] = {"qemu", "-foo-new-opt", "-m", "-foo-new-opt", "m", "-m", NULL};
+    ck_assert_int_eq(qpin_qemu_argv_find((char *const *)unknown, "m"), 5);
+}
+END_TEST
+
+static char *build_joined(const char *const *user)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) argv = build(user, &error);
+    ck_assert_msg(argv, "%s", error ? error->message : "?");
+    /* Past qpin's own "-S -chardev ... -mon ..." */
+    return g_strjoinv("|", (char **)argv->pdata + 6);
+}
+
+START_TEST(test_build_option_values)
+{
+    /* -append's "-daemonize" is the kernel's, not QEMU's; its "-name" is no -name. */
+    const char *daemonize[] = {"qemu", "-append", "-daemonize", NULL};
+    g_autofree char *a = build_joined(daemonize);
+    ck_assert_str_eq(a, "-name|debug-threads=on|-append|-daemonize");
+    const char *name[] = {"qemu", "-name", "vm", "-append", "-name", NULL};
+    g_autofree char *b = build_joined(name);
+    ck_assert_str_eq(b, "-name|vm,debug-threads=on|-append|-name");
+    const char *only[] = {"qemu", "-append", "-name", NULL};
+    g_autofree char *c = build_joined(only);
+    ck_assert_str_eq(c, "-name|debug-threads=on|-append|-name");
+    /* The value of the last real -name is merged, behind a flag the old table lacked. */
+    const char *flags[] = {"qemu", "-no-user-config", "--name", "vm", "-async-teardown", NULL};
+    g_autofree char *d = build_joined(flags);
+    ck_assert_str_eq(d, "-no-user-config|--name|vm,debug-threads=on|-async-teardown");
+    /* Unknown options pass through; an unknown one at the end needs nothing. */
+    const char *unknown[] = {"qemu", "-foo-new-opt", "value", "-foo-new-flag", NULL};
+    g_autofree char *e = build_joined(unknown);
+    ck_assert_str_eq(e, "-name|debug-threads=on|-foo-new-opt|value|-foo-new-flag");
+}
+END_TEST
+
+START_TEST(test_build_missing_value)
+{
+    static const char *const cases[][5] = {
+        {"qemu", "-m", NULL},
+        {"qemu", "-S", "--name", NULL},
+        {"qemu", "-append", "-x", "-kernel", NULL},
+    };
+    static const char *const named[] = {"-m", "--name", "-kernel"};
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *error = NULL;
+        GPtrArray *argv = build(cases[i], &error);
+        ck_assert_ptr_null(argv);
+        ck_assert_int_eq(error->domain, QPIN_ERROR);
+        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        g_autofree char *needle = g_strdup_printf("option %s needs a value", named[i]);
+        ck_assert_msg(strstr(error->message, needle), "%s", error->message);
+        g_error_free(error);
+    }
+}
+END_TEST
+
+/* Masks @argv and compares the result, element by element, with @expected. */
+static void mask_check(const char *const *argv, const char *const *expected)
+{
+    g_auto(GStrv) out = qpin_qemu_argv_mask_secrets((char *const *)argv);
+    ck_assert_uint_eq(g_strv_length(out), g_strv_length((char **)expected));
+    for (int i = 0; expected[i]; i++)
+        ck_assert_msg(strcmp(out[i], expected[i]) == 0, "[%d] '%s' -> '%s', expected '%s'", i,
+                      argv[i], out[i], expected[i]);
+}
+
+START_TEST(test_mask_secrets)
+{
+    static const struct {
+        const char *argv[8];
+        const char *expected[8];
+    } cases[] = {
+        {{"qemu", "-object", "secret,id=s0,data=XYZ", NULL},
+         {"qemu", "-object", "secret,id=s0,data=***", NULL}},
+        {{"qemu", "--object", "qom-type=secret,data=a,,b,,c,format=raw,id=s0", NULL},
+         {"qemu", "--object", "qom-type=secret,data=***,format=raw,id=s0", NULL}},
+        {{"qemu", "-object", "secret,id=s0,data=p,", NULL},
+         {"qemu", "-object", "secret,id=s0,data=***,", NULL}},
+        {{"qemu", "-object", "secret,id=s0,data=", NULL},
+         {"qemu", "-object", "secret,id=s0,data=***", NULL}},
+        /* A ",," in the id swallows what looks like data=: QEMU reads one id. */
+        {{"qemu", "-object", "secret,id=s0,,data=x", NULL},
+         {"qemu", "-object", "secret,id=s0,,data=x", NULL}},
+        /* data= of other objects, and secret files, are no secrets. */
+        {{"qemu", "-object", "secret,id=s0,file=/run/pw", "-object", "other,data=x", NULL},
+         {"qemu", "-object", "secret,id=s0,file=/run/pw", "-object", "other,data=x", NULL}},
+        {{"qemu", "-object", "secret_keyring,id=k,serial=1", "-device", "x,data=1", NULL},
+         {"qemu", "-object", "secret_keyring,id=k,serial=1", "-device", "x,data=1", NULL}},
+        {{"qemu", "-spice", "port=5900,password=p,,w,,x,disable-ticketing=off", NULL},
+         {"qemu", "-spice", "port=5900,password=***,disable-ticketing=off", NULL}},
+        /* On and off are switches; ids of secret objects are not secrets. */
+        {{"qemu", "-vnc", ":0,password=on,password-secret=s0", "-vnc", ":1,password=off", NULL},
+         {"qemu", "-vnc", ":0,password=on,password-secret=s0", "-vnc", ":1,password=off", NULL}},
+        {{"qemu", "-object", "tls-creds-x509,id=t,passwordid=s0,dir=/d", NULL},
+         {"qemu", "-object", "tls-creds-x509,id=t,passwordid=s0,dir=/d", NULL}},
+        {{"qemu", "-drive", "file.password=pw,file.user=u,file=x", "-iscsi", "password=a", NULL},
+         {"qemu", "-drive", "file.password=***,file.user=u,file=x", "-iscsi", "password=***",
+          NULL}},
+        {{"qemu", "-chardev", "socket,id=c,proxy-password=pw,PASSWORD=P", NULL},
+         {"qemu", "-chardev", "socket,id=c,proxy-password=***,PASSWORD=***", NULL}},
+        /* Only option values: the binary and disk images stay, and so does a value that merely
+         * looks like an option. */
+        {{"password=x", "password=y", "-append", "-object", "secret,data=z", NULL},
+         {"password=x", "password=y", "-append", "-object", "secret,data=z", NULL}},
+        {{"qemu", "-append", "root=/dev/vda password=x", "-name", "password=n", NULL},
+         {"qemu", "-append", "root=/dev/vda password=x", "-name", "password=***", NULL}},
+        /* -set and -global: everything after '=' is the value, commas included. */
+        {{"qemu", "-set", "drive.d0.password=a,b", "-global", "dev.password=c,d", NULL},
+         {"qemu", "-set", "drive.d0.password=***", "-global", "dev.password=***", NULL}},
+        {{"qemu", "-set", "object.s0.data=x,y", "-global", "dev.data=1", NULL},
+         {"qemu", "-set", "object.s0.data=***", "-global", "dev.data=1", NULL}},
+        /* Unknown options' values too; a trailing option without value is left alone. */
+        {{"qemu", "-foo-new-opt", "password=x", "-object", NULL},
+         {"qemu", "-foo-new-opt", "password=***", "-object", NULL}},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+        mask_check(cases[i].argv, cases[i].expected);
+    ck_assert_ptr_null(qpin_qemu_argv_mask_secrets(NULL));
+    const char *none[] = {NULL};
+    mask_check(none, none);
+}
+END_TEST
+
+START_TEST(test_mask_secrets_json)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"{\"qom-type\":\"secret\",\"id\":\"s0\",\"data\":\"XYZ\"}",
+         "{\"qom-type\":\"secret\",\"id\":\"s0\",\"data\":\"***\"}"},
+        /* Any order, any spacing, escapes inside strings. */
+        {"{ \"data\" : \"a\\\"b,c}\" , \"id\":\"s0\",\n \"qom-type\": \"secret\" }",
+         "{ \"data\" : \"***\" , \"id\":\"s0\",\n \"qom-type\": \"secret\" }"},
+        {"{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\",\"data\":\"x\"}",
+         "{\"qom-type\":\"memory-backend-ram\",\"id\":\"m\",\"data\":\"x\"}"},
+        /* A "secret" that is a value of another key, or nested, is no secret object. */
+        {"{\"qom-type\":\"x\",\"id\":\"secret\",\"o\":{\"qom-type\":\"secret\",\"data\":\"d\"}}",
+         "{\"qom-type\":\"x\",\"id\":\"secret\",\"o\":{\"qom-type\":\"secret\",\"data\":\"d\"}}"},
+        /* Password members at any depth, in arrays too; booleans stay. */
+        {"{\"driver\":\"x\",\"server\":{\"password\":\"p\",\"a\":[{\"proxy-password\":7}]},"
+         "\"password\":true,\"password-secret\":\"s\"}",
+         "{\"driver\":\"x\",\"server\":{\"password\":\"***\",\"a\":[{\"proxy-password\":\"***\"}]},"
+         "\"password\":true,\"password-secret\":\"s\"}"},
+        {"{}", "{}"},
+        /* Not JSON: read as QemuOpts, so the password still goes. */
+        {"{\"qom-type\":\"secret\",\"data\":\"x\"", "{\"qom-type\":\"secret\",\"data\":\"x\""},
+        {"{oops,password=pw", "{oops,password=***"},
+        {"{\"a\":1} trailing,password=pw", "{\"a\":1} trailing,password=***"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *argv[] = {"qemu", "-object", cases[i].in, NULL};
+        const char *expected[] = {"qemu", "-object", cases[i].out, NULL};
+        mask_check(argv, expected);
+    }
+}
+END_TEST
+
 /* What arrives at the exec'ed program, byte for byte, and which descriptors it inherits. */
 START_TEST(test_exec_receives_exact_argv)
 {
@@ -377,6 +651,13 @@ static Suite *suite(void)
     tcase_add_test(tc, test_build_refuses);
     tcase_add_test(tc, test_find);
     tcase_add_test(tc, test_display);
+    tcase_add_test(tc, test_option_table);
+    tcase_add_test(tc, test_scan);
+    tcase_add_test(tc, test_find_skips_values);
+    tcase_add_test(tc, test_build_option_values);
+    tcase_add_test(tc, test_build_missing_value);
+    tcase_add_test(tc, test_mask_secrets);
+    tcase_add_test(tc, test_mask_secrets_json);
     suite_add_tcase(s, tc);
     TCase *sp = tcase_create("spawn");
     tcase_set_timeout(sp, 20);

@@ -156,6 +156,83 @@ START_TEST(test_real_qemu_probe)
 }
 END_TEST
 
+/* Runs QEMU with @extra arguments and QMP on its standard input told to quit: QEMU reads QMP only
+ * once the machine is built, so status 0 means it accepted the memory layout. Returns the exit
+ * status; @err gets QEMU's standard error. */
+static int qemu_accepts(const char *const *extra, char **err)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    const char *base[] = {qemu_binary, "-S",   "-display", "none", "-nodefaults", "-accel", "tcg",
+                          "-monitor",  "none", "-serial",  "none", "-qmp",        "stdio",  NULL};
+    for (int i = 0; base[i]; i++)
+        g_ptr_array_add(argv, (gpointer)base[i]);
+    for (int i = 0; extra[i]; i++)
+        g_ptr_array_add(argv, (gpointer)extra[i]);
+    g_ptr_array_add(argv, NULL);
+    GPid pid = 0;
+    int in = -1, errfd = -1;
+    GError *error = NULL;
+    ck_assert_msg(g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                           child_setup, NULL, &pid, &in, NULL, &errfd, &error),
+                  "%s", error ? error->message : "?");
+    /* QEMU may have refused and exited already: no SIGPIPE for the test. */
+    signal(SIGPIPE, SIG_IGN);
+    static const char qmp[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+    ssize_t ignored = write(in, qmp, sizeof(qmp) - 1);
+    (void)ignored;
+    close(in);
+    GString *text = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(errfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            g_string_append_len(text, buf, n);
+    close(errfd);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *err = g_string_free(text, FALSE);
+    ck_assert_msg(WIFEXITED(status), "QEMU died (status 0x%x): %s", status, *err);
+    return WEXITSTATUS(status);
+}
+
+/* qpin's rule for the total guest memory (a multiple of 8K) is QEMU's: what qpin accepts QEMU
+ * builds, what qpin refuses QEMU refuses too. */
+START_TEST(test_real_qemu_ram_step)
+{
+    static const char *const accepted[] = {"4K", "4K", NULL};
+    g_autoptr(GPtrArray) nodes = nodes_parse(accepted);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, g_strdup(qemu_binary));
+    GError *error = NULL;
+    ck_assert_msg(qpin_numa_qemu_args(nodes, argv, &error), "%s", error ? error->message : "?");
+    g_ptr_array_add(argv, NULL);
+    g_autofree char *err = NULL;
+    ck_assert_msg(qemu_accepts((const char *const *)argv->pdata + 1, &err) == 0, "%s", err);
+
+    static const struct {
+        const char *specs[3];
+        const char *args[12];
+    } refused[] = {
+        {{"4K", NULL},
+         {"-object", "memory-backend-ram,id=m0,size=4K", "-numa", "node,memdev=m0", "-m", "4K",
+          NULL}},
+        {{"4K", "8K", NULL},
+         {"-object", "memory-backend-ram,id=m0,size=4K", "-object",
+          "memory-backend-ram,id=m1,size=8K", "-numa", "node,memdev=m0", "-numa", "node,memdev=m1",
+          "-m", "12K", NULL}},
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(refused); k++) {
+        g_autoptr(GPtrArray) bad = nodes_parse(refused[k].specs);
+        ck_assert(!qpin_numa_validate(bad, NULL));
+        g_autofree char *why = NULL;
+        ck_assert_int_eq(qemu_accepts(refused[k].args, &why), 1);
+        ck_assert_msg(strstr(why, "should equal RAM size"), "%s", why);
+    }
+}
+END_TEST
+
 int main(void)
 {
     qemu_binary = g_find_program_in_path("qemu-system-x86_64");
@@ -168,6 +245,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_real_qemu_placement);
     tcase_add_test(tc, test_real_qemu_probe);
+    tcase_add_test(tc, test_real_qemu_ram_step);
     suite_add_tcase(s, tc);
     return qpin_check_run(s);
 }

@@ -380,6 +380,124 @@ static char *args_for(const char *const *specs, const char *const *user, const T
     return argv_join(argv, before);
 }
 
+/* As args_for(), with the nodes already parsed. */
+static char *args_for_nodes(const GPtrArray *nodes, const char *const *user, char **message)
+{
+    g_autoptr(GPtrArray) argv = argv_new(user);
+    guint before = argv->len;
+    GError *error = NULL;
+    if (!qpin_numa_qemu_args(nodes, argv, &error)) {
+        ck_assert_uint_eq(argv->len, before);
+        *message = g_strdup(error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    return argv_join(argv, before);
+}
+
+/* QEMU sizes guest memory in steps of 8K: the nodes together need a multiple of it. */
+START_TEST(test_validate_total_size)
+{
+    static const struct {
+        const char *specs[4];
+        const char *needles[3]; /* NULL: accepted */
+    } cases[] = {
+        {{"4K", NULL},
+         {"--numa '4K': size: 4K is below QEMU's minimum guest memory of 8K",
+          "round -m 4K up to 8K", NULL}},
+        {{"12K", NULL}, {"--numa '12K': size: 12K is not a multiple of 8K", "up to 16K", NULL}},
+        {{"4K", "8K", NULL},
+         {"--numa '4K', --numa '8K': the guest nodes add up to 12K, not a multiple of 8K",
+          "minimum", NULL}},
+        {{"1G", "4K", NULL}, {"add up to 1048580K", "round -m 1048580K up to 1048584K", NULL}},
+        {{"8K", NULL}, {NULL}},
+        {{"4K", "4K", NULL}, {NULL}},
+        {{"1G", "4K", "4K", NULL}, {NULL}},
+        {{"2M:hugepages=2M", "1G:hugepages=1G", NULL}, {NULL}},
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
+        g_autoptr(GPtrArray) nodes = nodes_parse(cases[k].specs);
+        g_autofree char *joined = g_strjoinv(" ", (char **)cases[k].specs);
+        GError *error = NULL;
+        gboolean ok = qpin_numa_validate(nodes, &error);
+        if (!cases[k].needles[0]) {
+            ck_assert_msg(ok, "'%s' refused: %s", joined, error ? error->message : "?");
+            continue;
+        }
+        ck_assert_msg(!ok, "'%s' accepted", joined);
+        ck_assert_int_eq(error->domain, QPIN_NUMA_ERROR);
+        ck_assert_int_eq(error->code, QPIN_NUMA_ERROR_PARSE);
+        for (int n = 0; cases[k].needles[n]; n++)
+            ck_assert_msg(strstr(error->message, cases[k].needles[n]), "'%s': '%s' lacks '%s'",
+                          joined, error->message, cases[k].needles[n]);
+        g_error_free(error);
+
+        /* The QEMU arguments are refused alike, before anything is appended. */
+        static const char *const user[] = {"qemu", NULL};
+        g_autofree char *message = NULL;
+        ck_assert_ptr_null(args_for_nodes(nodes, user, &message));
+        ck_assert_msg(strstr(message, cases[k].needles[0]), "%s", message);
+    }
+
+    /* [numa.N] sections are held to the same rule. */
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    ck_assert(g_key_file_load_from_data(kf, "[numa.0]\nsize=4K\n", -1, G_KEY_FILE_NONE, NULL));
+    g_autoptr(GPtrArray) nodes = nodes_new();
+    ck_assert(qpin_numa_from_keyfile(kf, nodes, NULL));
+    GError *error = NULL;
+    ck_assert(!qpin_numa_validate(nodes, &error));
+    ck_assert_msg(strstr(error->message, "[numa.0]: size: 4K is below QEMU's minimum guest "
+                                         "memory of 8K"),
+                  "%s", error->message);
+    g_error_free(error);
+}
+END_TEST
+
+/* The user's -m and -numa are found by QEMU's own option table: an option's value is never an
+ * option, and flags of 7.2 and later take no value. */
+START_TEST(test_args_option_values)
+{
+    static const char *const specs[] = {"256M", NULL};
+    static const struct {
+        const char *const user[8];
+        gboolean ok;
+        gboolean adds_m;
+    } cases[] = {
+        /* -async-teardown (QEMU 7.2 of Debian, 8.x) is a flag: its -m is the guest's. */
+        {{"qemu", "-async-teardown", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "-async-teardown", "-m", "256M", NULL}, TRUE, FALSE},
+        {{"qemu", "-no-user-config", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "-run-with", "async-teardown=on", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "--no-user-config", "--numa", "node", NULL}, FALSE, FALSE},
+        /* Values that look like options. */
+        {{"qemu", "-append", "-m", "-append", "-numa", NULL}, TRUE, TRUE},
+        {{"qemu", "-append", "-async-teardown", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "-name", "-m", "-kernel", "-numa", NULL}, TRUE, TRUE},
+        /* Options the table lacks: a value only when the next word is no option. */
+        {{"qemu", "-foo-new-flag", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "-foo-new-opt", "value", "-m", "512M", NULL}, FALSE, FALSE},
+        {{"qemu", "-foo-new-opt", "value", "-m", "256M", NULL}, TRUE, FALSE},
+        /* A trailing -m without value (qpin_qemu_argv_build() refuses it first). */
+        {{"qemu", "-S", "-m", NULL}, TRUE, TRUE},
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
+        g_autoptr(GPtrArray) nodes = nodes_parse(specs);
+        g_autofree char *message = NULL;
+        g_autofree char *out = args_for_nodes(nodes, cases[k].user, &message);
+        g_autofree char *joined = g_strjoinv(" ", (char **)cases[k].user);
+        if (!cases[k].ok) {
+            ck_assert_msg(out == NULL, "'%s' accepted: %s", joined, out);
+            ck_assert_msg(strstr(message, "-m 512M (512M) disagrees") || strstr(message, "-numa"),
+                          "'%s': %s", joined, message);
+            continue;
+        }
+        ck_assert_msg(out != NULL, "'%s' refused: %s", joined, message);
+        ck_assert_msg(g_str_has_suffix(out, " -m 256M") == cases[k].adds_m, "'%s' -> '%s'", joined,
+                      out);
+    }
+}
+END_TEST
+
 START_TEST(test_args_seed)
 {
     static const char *const specs[] = {"80G@0:vcpus=0-239:prealloc", "16G@1", NULL};
@@ -753,9 +871,10 @@ END_TEST
 START_TEST(test_preflight_this_machine)
 {
     /* The live host: a hugetlbfs check of path= that is not on hugetlbfs. */
-    g_autoptr(TopoHost) host = topo_host_read("/", NULL);
-    if (!host)
-        return;
+    GError *error = NULL;
+    g_autoptr(TopoHost) host = topo_host_read("/", &error);
+    ck_assert_msg(host != NULL, "cannot read this machine's /sys and /proc: %s",
+                  error ? error->message : "no error set");
     g_autofree char *dir = g_dir_make_tmp("qpin-numa-XXXXXX", NULL);
     ck_assert_ptr_nonnull(dir);
     g_autofree char *spec = g_strdup_printf("2M:hugepages=2M:path=%s", dir);
@@ -1110,12 +1229,14 @@ static Suite *numa_suite(void)
     tcase_add_test(parse, test_parse_errors);
     tcase_add_test(parse, test_keyfile);
     tcase_add_test(parse, test_validate_overlap);
+    tcase_add_test(parse, test_validate_total_size);
     suite_add_tcase(s, parse);
 
     TCase *args = tcase_create("args");
     tcase_add_test(args, test_args_seed);
     tcase_add_test(args, test_args_backends);
     tcase_add_test(args, test_args_memory_size);
+    tcase_add_test(args, test_args_option_values);
     tcase_add_test(args, test_args_thread_context_host);
     tcase_add_test(args, test_binding);
     tcase_add_test(args, test_nodes_json);

@@ -4,8 +4,10 @@
  *
  *   test-guest-numa MKINITRAMFS_SCRIPT
  *
- * Needs $QPIN, qemu-system-x86_64, a kernel in /boot (linux-image-amd64), busybox-static and
- * cpio; without them it exits 77 (skipped) and says why. */
+ * Writes TAP: one result per step (the initramfs, the run, the report, each guest node). Needs
+ * qemu-system-x86_64, a kernel in /boot (linux-image-amd64), busybox-static and cpio; without
+ * them it skips (`1..0 # SKIP`) and says which is missing. Anything else that goes wrong, qpin
+ * not acting on --numa included, is a failure. */
 #include <errno.h>
 #include <inttypes.h>
 #include <glib.h>
@@ -45,6 +47,8 @@ static const struct {
 
 static int failures;
 
+/* A failed check is explained on stderr and counted; tap_step() turns the checks made since the
+ * previous step into one TAP result. */
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -53,6 +57,28 @@ static int failures;
             failures++;                                                                            \
         }                                                                                          \
     } while (0)
+
+static int tap_tests, tap_failures_seen;
+
+/* Prints `ok N - NAME`, or `not ok N - NAME` when a CHECK failed since the previous step. */
+static void tap_step(const char *name)
+{
+    tap_tests++;
+    printf("%s %d - %s\n", failures > tap_failures_seen ? "not ok" : "ok", tap_tests, name);
+    fflush(stdout);
+    tap_failures_seen = failures;
+}
+
+/* The late TAP plan and the exit status. */
+static int tap_finish(void)
+{
+    printf("1..%d\n", tap_tests);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
 
 static char *find_kernel(void)
 {
@@ -190,9 +216,9 @@ int main(int argc, char **argv)
 {
     const char *qpin = g_getenv("QPIN");
     if (argc < 2)
-        QPIN_SKIP_ALL("usage: test-guest-numa MKINITRAMFS_SCRIPT");
+        QPIN_BAIL_OUT("usage: test-guest-numa MKINITRAMFS_SCRIPT");
     if (!qpin || access(qpin, X_OK) != 0)
-        QPIN_SKIP_ALL("QPIN does not name the qpin binary");
+        QPIN_BAIL_OUT("QPIN does not name the qpin binary (run through meson test)");
     g_autofree char *qemu = g_find_program_in_path("qemu-system-x86_64");
     if (!qemu)
         QPIN_SKIP_ALL("qemu-system-x86_64 not installed (apt-get install qemu-system-x86)");
@@ -211,10 +237,10 @@ int main(int argc, char **argv)
     g_autofree char *report = g_build_filename(dir, "report.json", NULL);
     char *mk_argv[] = {"/bin/sh", argv[1], initrd, NULL};
     RunResult mk = run_collect(mk_argv, 60);
-    if (!WIFEXITED(mk.status) || WEXITSTATUS(mk.status) != 0) {
-        fprintf(stderr, "FAIL: mkinitramfs.sh: %s\n", mk.err);
-        return 1;
-    }
+    CHECK(WIFEXITED(mk.status) && WEXITSTATUS(mk.status) == 0, "mkinitramfs.sh: %s", mk.err);
+    tap_step("the initramfs is built");
+    if (failures)
+        return tap_finish();
 
     g_autoptr(GPtrArray) cmd = g_ptr_array_new();
     g_ptr_array_add(cmd, (char *)qpin);
@@ -243,19 +269,21 @@ int main(int argc, char **argv)
     unlink(report);
     g_rmdir(dir);
 
-    if (strstr(run.err, "not implemented") || strstr(run.err, "Unknown option --numa"))
-        QPIN_SKIP_ALL("qpin run --numa is not implemented in this build");
-    json_object *numa = NULL;
-    if (doc && !json_object_object_get_ex(doc, "numa", &numa))
-        QPIN_SKIP_ALL("qpin run takes --numa but does not act on it yet (no \"numa\" in the "
-                      "report)");
-    CHECK(doc != NULL, "qpin run wrote no readable --report");
-    check_report_memory(doc);
     CHECK(!run.timed_out, "the guest did not power off within %d s", BOOT_TIMEOUT_S);
     CHECK(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
           "qpin run exited with status 0x%x (QEMU's status after poweroff -f is 0)", run.status);
+    tap_step("qpin run --numa boots the guest, which powers off, and exits 0");
+    json_object *numa = NULL;
+    CHECK(doc != NULL, "qpin run wrote no readable --report");
+    CHECK(!doc || (json_object_object_get_ex(doc, "numa", &numa) &&
+                   json_object_is_type(numa, json_type_array) &&
+                   json_object_array_length(numa) == G_N_ELEMENTS(guest_nodes)),
+          "the report's \"numa\" does not list the %zu guest nodes", G_N_ELEMENTS(guest_nodes));
+    check_report_memory(doc);
+    tap_step("the report shows each guest node's memory placed as described");
     CHECK(strstr(run.out, "QPIN-GUEST-BEGIN") && strstr(run.out, "QPIN-GUEST-END"),
           "the guest's report is missing from the console");
+    tap_step("the guest reports its NUMA view on the console");
 
     guint seen = 0;
     guint64 total_kib = 0, total_size_kib = 0;
@@ -300,22 +328,19 @@ int main(int argc, char **argv)
         total_kib += mem;
         total_size_kib += guest_nodes[id].size_kib;
     }
+    tap_step("each node the guest reports has the CPUs and memory described");
     CHECK(seen == (1u << G_N_ELEMENTS(guest_nodes)) - 1,
           "the guest reported nodes mask 0x%x, expected all %zu", seen, G_N_ELEMENTS(guest_nodes));
     CHECK(total_size_kib && total_kib * 100 >= total_size_kib * TOTAL_MIN_PERCENT,
           "the guest nodes hold %" G_GUINT64_FORMAT " kB together, described %" G_GUINT64_FORMAT
           " kB (expected %d-100%%)",
           total_kib, total_size_kib, TOTAL_MIN_PERCENT);
+    tap_step("the guest has every node described, holding the memory described");
 
     g_free(mk.out);
     g_free(mk.err);
     g_free(run.out);
     g_free(run.err);
     json_object_put(doc);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    fprintf(stderr, "ok: the guest sees the NUMA nodes it was described\n");
-    return 0;
+    return tap_finish();
 }

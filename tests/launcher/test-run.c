@@ -1003,7 +1003,7 @@ int main(void)
 {
     qpin = g_getenv("QPIN");
     if (!qpin)
-        QPIN_SKIP_ALL("QPIN (the qpin binary under test) is not set; run through meson test");
+        QPIN_BAIL_OUT("QPIN (the qpin binary under test) is not set; run through meson test");
     g_autofree char *qemu = g_find_program_in_path(QEMU);
     if (!qemu)
         QPIN_SKIP_ALL("%s is not installed (scripts/setup installs it)", QEMU);

@@ -2,15 +2,13 @@
  * machine it was written for, showing the generated memory backends in qemu_argv, and refuses
  * it with the preflight message (exit 16) on a machine that cannot hold it. The QEMU command of
  * the examples (KVM, -cpu host, a disk image) is replaced by one that starts here under TCG.
- * Exits 77 while `qpin plan` does not handle guest NUMA nodes, or without QEMU. */
+ * Skips (TAP `1..0 # SKIP`) only without QEMU; a plan that lacks the NUMA objects fails. */
 #include "qpin-check.h"
 #include "qpin-test-util.h"
 
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/wait.h>
 
 static const char *qpin;
 static char *source_root;
@@ -110,25 +108,10 @@ int main(void)
     qpin = g_getenv("QPIN");
     source_root = g_strdup(g_getenv("QPIN_SOURCE_ROOT"));
     if (!qpin || !source_root)
-        QPIN_SKIP_ALL("QPIN and QPIN_SOURCE_ROOT must be set (run through meson test)");
+        QPIN_BAIL_OUT("QPIN and QPIN_SOURCE_ROOT must be set (run through meson test)");
     qemu = g_find_program_in_path("qemu-system-x86_64");
     if (!qemu)
         QPIN_SKIP_ALL("qemu-system-x86_64 not installed (apt-get install qemu-system-x86)");
-
-    /* Whether `qpin plan` acts on [numa.N] yet: a plan of a one-node guest on this machine. */
-    g_autofree char *dir = g_dir_make_tmp("qpin-plan-XXXXXX", NULL);
-    g_autofree char *config = g_build_filename(dir, "probe.ini", NULL);
-    g_file_set_contents(config, "[numa.0]\nsize=64M\n", -1, NULL);
-    const char *argv[] = {qpin,     "plan", "--config", config, "--json",      "--", qemu,
-                          "-accel", "tcg",  "-display", "none", "-nodefaults", NULL};
-    g_autofree char *out = NULL, *err = NULL;
-    int status = -1;
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, NULL);
-    g_unlink(config);
-    g_rmdir(dir);
-    if (!out || !strstr(out, "memdev=qpin-mem0"))
-        QPIN_SKIP_ALL("qpin plan does not generate guest NUMA nodes yet: %s",
-                      err && *err ? err : "no qpin-mem0 in its qemu_argv");
 
     Suite *s = suite_create("numa-plan");
     TCase *tc = tcase_create("examples");

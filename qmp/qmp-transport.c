@@ -17,12 +17,35 @@
 #define QMP_ID_PREFIX    "qpin-"
 #define QMP_RETRY_MIN_US 2000
 #define QMP_RETRY_MAX_US 50000
+/* The most distinct bytes of event names recorded for qmp_client_event_count(): QEMU has a
+ * few hundred short names; a peer inventing more is no QMP server. */
+#define QMP_MAX_EVENT_NAME_BYTES 65536
+/* A wait hook that leaves its fd readable is called again at most this often. */
+#define QMP_HOOK_FD_GAP_US 50000
+/* qmp_client_read_available() stops after this many reads (4 MiB), so a peer that never stops
+ * sending cannot hold it. */
+#define QMP_AVAILABLE_MAX_READS 64
+/* Deadlines: none at all, or "do not wait" (read what is there, never poll). */
+#define QMP_NO_DEADLINE G_MAXINT64
+#define QMP_NO_WAIT     G_MININT64
 
 struct QmpClient {
     int fd;
     json_tokener *tok;
-    gint64 timeout_ms;
+    gint64 timeout_ms; /* < 0: no deadline */
     gsize max_message;
+    /* The deadline of the negotiation reply, when set apart from the call's (< 0: none). */
+    gboolean negotiation_timeout_set;
+    gint64 negotiation_timeout_ms;
+
+    QmpWaitHook hook;
+    gpointer hook_data;
+    int hook_fd;
+    gint64 hook_interval_ms;
+    /* Monotonic times: when the interval hook is next due, and before when the hook's fd is
+     * not polled (after a call that left it readable, so that it cannot spin). */
+    gint64 hook_next_tick;
+    gint64 hook_fd_quiet_until;
 
     /* Bytes handed to the tokener since the previous message ended, and the most ever held
      * for one message: the tokener never gets more than max_message + 1 of them. */
@@ -44,6 +67,9 @@ struct QmpClient {
 
     GQueue events;
     guint64 events_dropped;
+    /* Every event name received, with how often: kept when the queue drops the event. */
+    GHashTable *event_counts; /* char* -> guint64* */
+    gsize event_names_bytes;
 
     QmpGreeting *greeting;
     gboolean negotiated;
@@ -61,6 +87,7 @@ struct QmpClient {
 typedef enum {
     STEP_OK,
     STEP_TIMEOUT,
+    STEP_INTERRUPTED, /* the wait hook said stop; nothing was failed yet */
     STEP_ERROR,
 } Step;
 
@@ -126,13 +153,19 @@ static gboolean client_usable(const QmpClient *c, GError **error)
     return FALSE;
 }
 
+/* The deadline @timeout_ms from now; a negative @timeout_ms means none. */
 static gint64 deadline_after(gint64 timeout_ms)
 {
-    return g_get_monotonic_time() + MAX(timeout_ms, 0) * 1000;
+    if (timeout_ms < 0)
+        return QMP_NO_DEADLINE;
+    return g_get_monotonic_time() + MIN(timeout_ms, G_MAXINT64 / 4000) * 1000;
 }
 
+/* Milliseconds until @deadline, rounded up; -1 (poll's "forever") for none. */
 static int remaining_ms(gint64 deadline)
 {
+    if (deadline == QMP_NO_DEADLINE)
+        return -1;
     gint64 left = deadline - g_get_monotonic_time();
     if (left <= 0)
         return 0;
@@ -152,6 +185,62 @@ static int wait_fd(int fd, short events, gint64 deadline)
             return -1;
         if (r == 0 && ms == 0)
             return 0;
+    }
+}
+
+typedef enum {
+    WAIT_READY,
+    WAIT_TIMEOUT,
+    WAIT_INTERRUPTED,
+    WAIT_FAILED, /* errno set */
+} WaitResult;
+
+/* Prepares the per-call state of a public call that may block. */
+static void call_begin(QmpClient *c)
+{
+    c->reads_this_call = 0;
+    c->hook_next_tick = g_get_monotonic_time() + MAX(c->hook_interval_ms, 0) * 1000;
+    c->hook_fd_quiet_until = 0;
+}
+
+/* Waits for @events on the client's socket until @deadline, calling the wait hook when its fd
+ * is readable or its interval elapsed. The hook comes before the socket: a peer that keeps the
+ * socket readable cannot keep the hook from running. */
+static WaitResult client_wait(QmpClient *c, short events, gint64 deadline)
+{
+    for (;;) {
+        gint64 now = g_get_monotonic_time();
+        gboolean ticks = c->hook && c->hook_interval_ms > 0;
+        gboolean has_fd = c->hook && c->hook_fd >= 0;
+        gboolean watch_fd = has_fd && now >= c->hook_fd_quiet_until;
+        gint64 until = deadline;
+        if (ticks)
+            until = MIN(until, c->hook_next_tick);
+        if (has_fd && !watch_fd)
+            until = MIN(until, c->hook_fd_quiet_until);
+        struct pollfd pfd[2] = {
+            {.fd = c->fd, .events = events},
+            {.fd = watch_fd ? c->hook_fd : -1, .events = POLLIN},
+        };
+        int r = poll(pfd, 2, remaining_ms(until));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return WAIT_FAILED;
+        }
+        now = g_get_monotonic_time();
+        if (pfd[1].revents || (ticks && now >= c->hook_next_tick)) {
+            if (!c->hook(c->hook_data))
+                return WAIT_INTERRUPTED;
+            now = g_get_monotonic_time();
+            c->hook_fd_quiet_until = now + QMP_HOOK_FD_GAP_US;
+            if (ticks)
+                c->hook_next_tick = now + c->hook_interval_ms * 1000;
+        }
+        if (pfd[0].revents)
+            return WAIT_READY;
+        if (r == 0 && deadline != QMP_NO_DEADLINE && g_get_monotonic_time() >= deadline)
+            return WAIT_TIMEOUT;
     }
 }
 
@@ -180,8 +269,10 @@ static QmpClient *client_new(int fd)
                                        JSON_TOKENER_VALIDATE_UTF8);
     c->timeout_ms = QMP_DEFAULT_TIMEOUT_MS;
     c->max_message = QMP_DEFAULT_MAX_MESSAGE;
+    c->hook_fd = -1;
     c->rbuf = g_malloc(QMP_READ_CHUNK);
     g_queue_init(&c->events);
+    c->event_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return c;
 }
 
@@ -308,6 +399,7 @@ void qmp_client_free(QmpClient *client)
     json_tokener_free(client->tok);
     g_free(client->rbuf);
     g_queue_clear_full(&client->events, (GDestroyNotify)qmp_event_free);
+    g_hash_table_destroy(client->event_counts);
     greeting_free(client->greeting);
     g_free(client->broken_reason);
     g_free(client);
@@ -315,7 +407,45 @@ void qmp_client_free(QmpClient *client)
 
 void qmp_client_set_timeout(QmpClient *client, gint64 timeout_ms)
 {
-    client->timeout_ms = MAX(timeout_ms, 0);
+    client->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+void qmp_client_set_negotiation_timeout(QmpClient *client, gint64 timeout_ms)
+{
+    client->negotiation_timeout_set = TRUE;
+    client->negotiation_timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+}
+
+void qmp_client_set_wait_hook(QmpClient *client, int fd, gint64 interval_ms, QmpWaitHook hook,
+                              gpointer user_data)
+{
+    client->hook = hook;
+    client->hook_data = user_data;
+    client->hook_fd = hook ? fd : -1;
+    client->hook_interval_ms = hook ? interval_ms : 0;
+}
+
+int qmp_client_get_fd(const QmpClient *client)
+{
+    return client->fd;
+}
+
+pid_t qmp_client_peer_pid(const QmpClient *client, uid_t *uid)
+{
+    if (uid)
+        *uid = (uid_t)-1;
+    struct ucred cred = {0};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(client->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -1;
+    /* 0: no credentials (not a unix socket), or a peer outside this pid namespace. */
+    if (cred.pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (uid)
+        *uid = cred.uid;
+    return cred.pid;
 }
 
 void qmp_client_set_max_message(QmpClient *client, gsize max_bytes)
@@ -446,12 +576,31 @@ static gboolean not_qmp(QmpClient *c, GError **error, const char *what, const ch
                        hint);
 }
 
+/* Reads the next chunk into the (consumed) buffer. With QMP_NO_WAIT as @deadline, never waits:
+ * STEP_TIMEOUT when nothing is readable. */
 static Step read_more(QmpClient *c, gint64 deadline, GError **error)
 {
     c->rpos = c->rlen = 0;
-    if (c->reads_this_call > 0 && g_get_monotonic_time() >= deadline)
+    gboolean no_wait = deadline == QMP_NO_WAIT;
+    if (no_wait ? c->reads_this_call >= QMP_AVAILABLE_MAX_READS
+                : c->reads_this_call > 0 && g_get_monotonic_time() >= deadline)
         return STEP_TIMEOUT;
     for (;;) {
+        /* With a hook, every read goes through the hook's poll: a peer that keeps sending
+         * would otherwise keep recv() busy and the hook (and the signals it watches) unheard. */
+        if (c->hook && !no_wait) {
+            WaitResult w = client_wait(c, POLLIN, deadline);
+            if (w == WAIT_TIMEOUT)
+                return STEP_TIMEOUT;
+            if (w == WAIT_INTERRUPTED)
+                return STEP_INTERRUPTED;
+            if (w == WAIT_FAILED) {
+                int saved = errno;
+                client_fail(c, error, QMP_ERROR_IO, "cannot wait for the QMP socket: %s",
+                            g_strerror(saved));
+                return STEP_ERROR;
+            }
+        }
         ssize_t n = recv(c->fd, c->rbuf, QMP_READ_CHUNK, 0);
         if (n > 0) {
             c->rlen = (gsize)n;
@@ -474,10 +623,14 @@ static Step read_more(QmpClient *c, gint64 deadline, GError **error)
                         g_strerror(saved));
             return STEP_ERROR;
         }
-        int r = wait_fd(c->fd, POLLIN, deadline);
-        if (r == 0)
+        if (no_wait)
             return STEP_TIMEOUT;
-        if (r < 0) {
+        if (c->hook)
+            continue;
+        WaitResult w = client_wait(c, POLLIN, deadline);
+        if (w == WAIT_TIMEOUT)
+            return STEP_TIMEOUT;
+        if (w == WAIT_FAILED) {
             int saved = errno;
             client_fail(c, error, QMP_ERROR_IO, "cannot wait for the QMP socket: %s",
                         g_strerror(saved));
@@ -608,8 +761,22 @@ static gboolean queue_event(QmpClient *c, json_object *msg, GError **error)
     if (!json_object_is_type(name, json_type_string))
         return client_fail(c, error, QMP_ERROR_PROTOCOL,
                            "not a QMP server: an event whose name is not a string");
+    /* Counted before queueing: the queue may drop the event, the record of it stays. */
+    const char *text = json_object_get_string(name);
+    guint64 *count = g_hash_table_lookup(c->event_counts, text);
+    if (!count) {
+        gsize len = strlen(text) + 1;
+        if (c->event_names_bytes + len > QMP_MAX_EVENT_NAME_BYTES)
+            return client_fail(c, error, QMP_ERROR_PROTOCOL,
+                               "not a QMP server: more than %d bytes of distinct event names",
+                               QMP_MAX_EVENT_NAME_BYTES);
+        c->event_names_bytes += len;
+        count = g_new0(guint64, 1);
+        g_hash_table_insert(c->event_counts, g_strdup(text), count);
+    }
+    (*count)++;
     QmpEvent *event = g_new0(QmpEvent, 1);
-    event->name = g_strdup(json_object_get_string(name));
+    event->name = g_strdup(text);
     if (json_object_object_get_ex(msg, "data", &data) && data)
         event->data = json_object_get(data);
     gboolean ok = TRUE;
@@ -682,7 +849,7 @@ static gboolean parse_greeting(QmpClient *c, json_object *msg, GError **error)
 /* ---- commands ---- */
 
 static gboolean write_all(QmpClient *c, const char *buf, gsize len, const char *command,
-                          gint64 deadline, GError **error)
+                          gint64 deadline, gint64 timeout_ms, GError **error)
 {
     gsize off = 0;
     while (off < len) {
@@ -695,14 +862,18 @@ static gboolean write_all(QmpClient *c, const char *buf, gsize len, const char *
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int r = wait_fd(c->fd, POLLOUT, deadline);
-            if (r == 1)
+            WaitResult w = client_wait(c, POLLOUT, deadline);
+            if (w == WAIT_READY)
                 continue;
-            if (r == 0)
+            if (w == WAIT_TIMEOUT)
                 return client_fail(c, error, QMP_ERROR_TIMEOUT,
                                    "cannot send '%s': QEMU did not read it within %" G_GINT64_FORMAT
                                    " ms",
-                                   command, c->timeout_ms);
+                                   command, timeout_ms);
+            /* Part of the command may be out: the stream has no boundary any more. */
+            if (w == WAIT_INTERRUPTED)
+                return client_fail(c, error, QMP_ERROR_INTERRUPTED,
+                                   "interrupted while sending '%s'", command);
         }
         int saved = errno;
         if (saved == EPIPE || saved == ECONNRESET)
@@ -716,7 +887,7 @@ static gboolean write_all(QmpClient *c, const char *buf, gsize len, const char *
 }
 
 static gboolean send_command(QmpClient *c, const char *command, json_object *arguments,
-                             const char *id, gint64 deadline, GError **error)
+                             const char *id, gint64 deadline, gint64 timeout_ms, GError **error)
 {
     g_autoptr(json_object) cmd = json_object_new_object();
     json_object_object_add(cmd, "execute", json_object_new_string(command));
@@ -728,7 +899,7 @@ static gboolean send_command(QmpClient *c, const char *command, json_object *arg
         g_strconcat(json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN |
                                                             JSON_C_TO_STRING_NOSLASHESCAPE),
                     "\r\n", NULL);
-    if (!write_all(c, text, strlen(text), command, deadline, error))
+    if (!write_all(c, text, strlen(text), command, deadline, timeout_ms, error))
         return FALSE;
     c->commands_sent++;
     return TRUE;
@@ -759,18 +930,27 @@ static json_object *reply_result(json_object *reply, const char *command, GError
     return json_object_get(ret);
 }
 
+/* Sends @command and waits for its reply until @deadline (@timeout_ms is what the deadline
+ * came from, for the message). */
 static json_object *client_execute(QmpClient *c, const char *command, json_object *arguments,
-                                   gint64 deadline, GError **error)
+                                   gint64 deadline, gint64 timeout_ms, GError **error)
 {
     g_autofree char *id = g_strdup_printf(QMP_ID_PREFIX "%" G_GUINT64_FORMAT, ++c->next_id);
-    if (!send_command(c, command, arguments, id, deadline, error))
+    if (!send_command(c, command, arguments, id, deadline, timeout_ms, error))
         return NULL;
     for (;;) {
         g_autoptr(json_object) msg = NULL;
         Step s = next_message(c, deadline, &msg, error);
         if (s == STEP_TIMEOUT) {
             client_fail(c, error, QMP_ERROR_TIMEOUT,
-                        "no reply to '%s' within %" G_GINT64_FORMAT " ms", command, c->timeout_ms);
+                        "no reply to '%s' within %" G_GINT64_FORMAT " ms", command, timeout_ms);
+            return NULL;
+        }
+        /* The reply may still come: like a timeout, this ends the session so that it can
+         * never be taken for the next command's. */
+        if (s == STEP_INTERRUPTED) {
+            client_fail(c, error, QMP_ERROR_INTERRUPTED,
+                        "interrupted while waiting for the reply to '%s'", command);
             return NULL;
         }
         if (s == STEP_ERROR)
@@ -824,6 +1004,9 @@ static gboolean read_greeting(QmpClient *c, gint64 deadline, GError **error)
         if (s == STEP_TIMEOUT)
             return client_fail(c, error, QMP_ERROR_TIMEOUT,
                                "no QMP greeting within %" G_GINT64_FORMAT " ms", c->timeout_ms);
+        if (s == STEP_INTERRUPTED)
+            return client_fail(c, error, QMP_ERROR_INTERRUPTED,
+                               "interrupted while waiting for the QMP greeting");
         if (s == STEP_ERROR)
             return FALSE;
         switch (classify(msg)) {
@@ -851,12 +1034,20 @@ gboolean qmp_client_handshake(QmpClient *client, GError **error)
         return FALSE;
     if (client->negotiated)
         return TRUE;
+    call_begin(client);
     gint64 deadline = deadline_after(client->timeout_ms);
-    client->reads_this_call = 0;
     if (!read_greeting(client, deadline, error))
         return FALSE;
+    /* QEMU greets at once but answers qmp_capabilities only once the machine is built, which
+     * takes long for hundreds of vCPUs: the negotiation may have a deadline of its own. */
+    gint64 neg_timeout = client->timeout_ms;
+    if (client->negotiation_timeout_set) {
+        neg_timeout = client->negotiation_timeout_ms;
+        deadline = deadline_after(neg_timeout);
+    }
     g_autoptr(GError) local = NULL;
-    g_autoptr(json_object) ret = client_execute(client, "qmp_capabilities", NULL, deadline, &local);
+    g_autoptr(json_object) ret =
+        client_execute(client, "qmp_capabilities", NULL, deadline, neg_timeout, &local);
     if (!ret) {
         /* A transport fault already broke the session and says why; anything else (an error
          * reply, a malformed one) means the peer cannot be negotiated with. */
@@ -890,8 +1081,9 @@ json_object *qmp_client_execute(QmpClient *client, const char *command, json_obj
                     "cannot execute '%s' before the QMP handshake", command);
         return NULL;
     }
-    client->reads_this_call = 0;
-    return client_execute(client, command, arguments, deadline_after(client->timeout_ms), error);
+    call_begin(client);
+    return client_execute(client, command, arguments, deadline_after(client->timeout_ms),
+                          client->timeout_ms, error);
 }
 
 /* ---- events ---- */
@@ -906,16 +1098,61 @@ guint qmp_client_pending_events(const QmpClient *client)
     return g_queue_get_length((GQueue *)&client->events);
 }
 
-static QmpEvent *take_event(QmpClient *c, const char *name)
+static GList *find_event(const QmpClient *c, const char *name)
 {
     for (GList *l = c->events.head; l; l = l->next) {
         QmpEvent *event = l->data;
-        if (!name || !strcmp(event->name, name)) {
-            g_queue_delete_link(&c->events, l);
-            return event;
-        }
+        if (!name || !strcmp(event->name, name))
+            return l;
     }
     return NULL;
+}
+
+const QmpEvent *qmp_client_peek_event(QmpClient *client, const char *name)
+{
+    GList *l = find_event(client, name);
+    return l ? l->data : NULL;
+}
+
+guint64 qmp_client_event_count(const QmpClient *client, const char *name)
+{
+    const guint64 *count = g_hash_table_lookup(client->event_counts, name);
+    return count ? *count : 0;
+}
+
+gboolean qmp_client_event_seen(const QmpClient *client, const char *name)
+{
+    return qmp_client_event_count(client, name) > 0;
+}
+
+static QmpEvent *take_event(QmpClient *c, const char *name)
+{
+    GList *l = find_event(c, name);
+    if (!l)
+        return NULL;
+    QmpEvent *event = l->data;
+    g_queue_delete_link(&c->events, l);
+    return event;
+}
+
+/* Handles a message that came while no command waits for its reply: an event is queued, a
+ * reply dropped, a greeting taken when none came yet. */
+static gboolean dispatch_unsolicited(QmpClient *c, json_object *msg, GError **error)
+{
+    switch (classify(msg)) {
+    case MSG_EVENT:
+        return queue_event(c, msg, error);
+    case MSG_REPLY:
+        trace_note(c, "dropped a reply while no command was waiting");
+        return TRUE;
+    case MSG_GREETING:
+        if (c->greeting)
+            return client_fail(c, error, QMP_ERROR_PROTOCOL, "unexpected second QMP greeting");
+        return parse_greeting(c, msg, error);
+    case MSG_OTHER:
+        break;
+    }
+    return unknown_message(c, msg, error);
 }
 
 QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 timeout_ms,
@@ -927,41 +1164,48 @@ QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 time
     if (!client_usable(client, error))
         return NULL;
     gint64 deadline = deadline_after(timeout_ms);
-    client->reads_this_call = 0;
+    call_begin(client);
     for (;;) {
         g_autoptr(json_object) msg = NULL;
         Step s = next_message(client, deadline, &msg, error);
+        /* A partial message stays in the tokener: nothing is lost, the session goes on. */
         if (s == STEP_TIMEOUT) {
-            /* A partial message stays in the tokener: nothing is lost, the session goes on. */
             g_set_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT,
                         "no %s event within %" G_GINT64_FORMAT " ms", name ? name : "QMP",
                         timeout_ms);
             return NULL;
         }
-        if (s == STEP_ERROR)
-            return NULL;
-        switch (classify(msg)) {
-        case MSG_EVENT:
-            if (!queue_event(client, msg, error))
-                return NULL;
-            event = g_queue_peek_tail(&client->events);
-            if (!name || !strcmp(event->name, name))
-                return g_queue_pop_tail(&client->events);
-            break;
-        case MSG_REPLY:
-            trace_note(client, "dropped a reply while waiting for an event");
-            break;
-        case MSG_GREETING:
-            if (client->greeting) {
-                client_fail(client, error, QMP_ERROR_PROTOCOL, "unexpected second QMP greeting");
-                return NULL;
-            }
-            if (!parse_greeting(client, msg, error))
-                return NULL;
-            break;
-        case MSG_OTHER:
-            unknown_message(client, msg, error);
+        if (s == STEP_INTERRUPTED) {
+            g_set_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED,
+                        "interrupted while waiting for %s event", name ? name : "a QMP");
             return NULL;
         }
+        if (s == STEP_ERROR)
+            return NULL;
+        if (!dispatch_unsolicited(client, msg, error))
+            return NULL;
+        if (classify(msg) != MSG_EVENT)
+            continue;
+        /* The new event is at the tail (the queue may have dropped its head to make room). */
+        event = g_queue_peek_tail(&client->events);
+        if (!name || !strcmp(event->name, name))
+            return g_queue_pop_tail(&client->events);
+    }
+}
+
+gboolean qmp_client_read_available(QmpClient *client, GError **error)
+{
+    if (!client_usable(client, error))
+        return FALSE;
+    call_begin(client);
+    for (;;) {
+        g_autoptr(json_object) msg = NULL;
+        Step s = next_message(client, QMP_NO_WAIT, &msg, error);
+        if (s == STEP_TIMEOUT)
+            return TRUE;
+        if (s != STEP_OK)
+            return FALSE;
+        if (!dispatch_unsolicited(client, msg, error))
+            return FALSE;
     }
 }

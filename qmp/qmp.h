@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -19,13 +20,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 GQuark qmp_error_quark(void);
 
 typedef enum {
-    QMP_ERROR_CONNECT,  /* socket missing, refused, path too long, QEMU gone while connecting */
-    QMP_ERROR_IO,       /* read/write failure (EPIPE, ECONNRESET ...) */
-    QMP_ERROR_CLOSED,   /* the peer closed the connection (possibly mid-message) */
-    QMP_ERROR_TIMEOUT,  /* the deadline passed; the session is now broken */
-    QMP_ERROR_PROTOCOL, /* not QMP: garbage, non-object, HMP banner, bad greeting or reply */
-    QMP_ERROR_TOO_BIG,  /* a message exceeded the size cap */
-    QMP_ERROR_BROKEN,   /* the session was broken by an earlier timeout or fault */
+    QMP_ERROR_CONNECT,     /* socket missing, refused, path too long, QEMU gone while connecting */
+    QMP_ERROR_IO,          /* read/write failure (EPIPE, ECONNRESET ...) */
+    QMP_ERROR_CLOSED,      /* the peer closed the connection (possibly mid-message) */
+    QMP_ERROR_TIMEOUT,     /* the deadline passed; the session is now broken */
+    QMP_ERROR_PROTOCOL,    /* not QMP: garbage, non-object, HMP banner, bad greeting or reply */
+    QMP_ERROR_TOO_BIG,     /* a message exceeded the size cap */
+    QMP_ERROR_BROKEN,      /* the session was broken by an earlier timeout or fault */
+    QMP_ERROR_INTERRUPTED, /* the wait hook ended a wait (see qmp_client_set_wait_hook()) */
 } QmpError;
 
 /* QEMU answered {"error": {"class": C, "desc": D}}. The GError message is "C: D"; the class
@@ -85,10 +87,43 @@ QmpClient *qmp_client_new_from_fd(int fd, GError **error);
 void qmp_client_free(QmpClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpClient, qmp_client_free)
 
-/* Per-call deadline (default QMP_DEFAULT_TIMEOUT_MS) and message size cap (default
- * QMP_DEFAULT_MAX_MESSAGE). */
+/* Per-call deadline (default QMP_DEFAULT_TIMEOUT_MS; negative: no deadline, the call waits
+ * until the peer answers, fails, or the wait hook ends it). */
 void qmp_client_set_timeout(QmpClient *client, gint64 timeout_ms);
+/* Message size cap (default QMP_DEFAULT_MAX_MESSAGE). */
 void qmp_client_set_max_message(QmpClient *client, gsize max_bytes);
+/* Gives the negotiation reply a deadline of its own, counted from when the greeting arrived
+ * (negative: none). QEMU greets at once but answers qmp_capabilities only after building the
+ * machine, which may take many seconds for hundreds of vCPUs. The greeting keeps the normal
+ * timeout. Unless this is called, greeting and negotiation share one deadline of the normal
+ * timeout. */
+void qmp_client_set_negotiation_timeout(QmpClient *client, gint64 timeout_ms);
+
+/* Called while the client blocks; TRUE to keep waiting, FALSE to end the wait. */
+typedef gboolean (*QmpWaitHook)(gpointer user_data);
+/* While the client blocks (reading the greeting, a reply, an event; writing a command) it also
+ * polls @fd (-1: none) and calls @hook when @fd is readable and every @interval_ms (<= 0: only
+ * when @fd is readable). A hook that returns FALSE ends the wait with QMP_ERROR_INTERRUPTED;
+ * that breaks the session (like a timeout) unless the wait was qmp_client_wait_event()'s. The
+ * hook should drain @fd (e.g. read the pending signals of a signalfd): a hook that returns
+ * TRUE and leaves @fd readable is called again at most every 50 ms, not in a busy loop. While
+ * a hook is set, it is also consulted between reads, so a peer that never stops sending cannot
+ * keep it from running. The hook must not use @client. @hook NULL removes the hook.
+ * qmp_client_connect() never calls it (its @alive is its hook). */
+void qmp_client_set_wait_hook(QmpClient *client, int fd, gint64 interval_ms, QmpWaitHook hook,
+                              gpointer user_data);
+
+/* The socket, for a caller with a poll loop of its own (see qmp_client_has_buffered_input()).
+ * It stays owned by @client: do not close it, read from it or change its flags. */
+int qmp_client_get_fd(const QmpClient *client);
+
+/* The process at the other end of the socket (SO_PEERCRED), and its uid in @uid (may be NULL;
+ * (uid_t)-1 on failure). Returns -1 with errno set when unavailable (ESRCH when the kernel
+ * gives no pid: not a unix socket, or a peer outside this pid namespace). The credentials are
+ * those recorded when the connection was made: for a connect(), the process that called
+ * listen() on the server socket; for a socketpair(), the process that created the pair (the
+ * launcher itself, not the QEMU it passed an end to). */
+pid_t qmp_client_peer_pid(const QmpClient *client, uid_t *uid);
 
 /* Reads the greeting and negotiates (qmp_capabilities). Returns when the negotiation reply
  * arrived: only then is QEMU ready. */
@@ -116,14 +151,31 @@ gsize qmp_client_peak_message_bytes(const QmpClient *client);
  * this is true. */
 gboolean qmp_client_has_buffered_input(const QmpClient *client);
 
-/* Events: queued in arrival order (capped; the oldest are dropped past the cap). */
+/* Events: queued in arrival order (capped at 1024; the oldest are dropped past the cap, but
+ * qmp_client_event_count() still counts them). */
 /* Pops the oldest queued event, or NULL (does not read the socket). */
 QmpEvent *qmp_client_pop_event(QmpClient *client);
-/* Waits up to @timeout_ms for an event named @name (NULL: any); events of other names stay
- * queued. Returns NULL with a QMP_ERROR_TIMEOUT error when none came; this does not break the
- * session. */
+/* The oldest queued event named @name (NULL: any), left in the queue, or NULL. Borrowed: valid
+ * until the next call that reads the socket or takes an event. Does not read the socket. */
+const QmpEvent *qmp_client_peek_event(QmpClient *client, const char *name);
+/* How many events named @name arrived on this session, whether still queued, taken, or
+ * dropped from a full queue. */
+guint64 qmp_client_event_count(const QmpClient *client, const char *name);
+/* Whether an event named @name ever arrived on this session (even if dropped since). */
+gboolean qmp_client_event_seen(const QmpClient *client, const char *name);
+/* Takes the oldest queued event named @name (NULL: any) if there is one, without reading;
+ * else waits up to @timeout_ms (negative: no deadline) for one; events of other names stay
+ * queued. Returns NULL with a QMP_ERROR_TIMEOUT error when none came, or QMP_ERROR_INTERRUPTED
+ * when the wait hook ended the wait; neither breaks the session. With @timeout_ms 0 it makes
+ * at most one read (of up to 64 KiB): use qmp_client_read_available() to take in everything
+ * that is readable. */
 QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 timeout_ms,
                                 GError **error);
+/* Reads and handles whatever the socket holds now, without waiting: events are queued (and
+ * counted), replies that no command waits for are dropped. Stops when nothing more is readable
+ * or after 4 MiB, so that a peer that never stops sending cannot hold it. FALSE with an error
+ * when the session is (or now became) unusable. Does not call the wait hook. */
+gboolean qmp_client_read_available(QmpClient *client, GError **error);
 guint qmp_client_pending_events(const QmpClient *client);
 
 /* The raw traffic, for a debug log: called with each message sent ("->") and received ("<-"),

@@ -21,6 +21,9 @@ typedef enum {
     STEP_EXPECT,
     STEP_STALL,
     STEP_CLOSE,
+    STEP_SHUTDOWN_READ,
+    STEP_NOTIFY,
+    STEP_WAIT_FD,
 } StepKind;
 
 typedef struct {
@@ -34,6 +37,7 @@ typedef struct {
     char *fill;      /* SEND_GENERATED */
     guint64 count;   /* SEND_GENERATED */
     guint ms;        /* STALL */
+    int fd;          /* NOTIFY, WAIT_FD */
 } Step;
 
 struct FakeQmp {
@@ -204,6 +208,21 @@ void fake_qmp_stall(FakeQmp *fake, guint ms)
 void fake_qmp_close(FakeQmp *fake)
 {
     add_step(fake, STEP_CLOSE);
+}
+
+void fake_qmp_shutdown_read(FakeQmp *fake)
+{
+    add_step(fake, STEP_SHUTDOWN_READ);
+}
+
+void fake_qmp_notify(FakeQmp *fake, int fd)
+{
+    add_step(fake, STEP_NOTIFY)->fd = fd;
+}
+
+void fake_qmp_wait_fd(FakeQmp *fake, int fd)
+{
+    add_step(fake, STEP_WAIT_FD)->fd = fd;
 }
 
 gboolean fake_qmp_load_transcript(FakeQmp *fake, const char *path, gsize chunk, GError **error)
@@ -481,6 +500,28 @@ static gpointer server_thread(gpointer data)
         case STEP_CLOSE:
             close_socket(fake);
             break;
+        case STEP_SHUTDOWN_READ:
+            ok = fake->fd >= 0 && shutdown(fake->fd, SHUT_RD) == 0;
+            if (!ok)
+                fail(fake, "shutdown: %s", g_strerror(errno));
+            break;
+        case STEP_NOTIFY: {
+            char byte = 'n';
+            ssize_t w;
+            while ((w = write(step->fd, &byte, 1)) < 0 && errno == EINTR)
+                ;
+            ok = w == 1;
+            if (!ok)
+                fail(fake, "notify: %s", g_strerror(errno));
+            break;
+        }
+        case STEP_WAIT_FD: {
+            int r = wait_socket(fake, step->fd, POLLIN, STEP_LIMIT_MS);
+            ok = r > 0;
+            if (r == 0)
+                fail(fake, "waited for fd %d in vain", step->fd);
+            break;
+        }
         }
         /* A send stops quietly when the client went away (some tests make it leave); an
          * expect step has recorded its failure. Either way the remaining steps are skipped. */

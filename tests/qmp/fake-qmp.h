@@ -62,6 +62,15 @@ void fake_qmp_expect(FakeQmp *fake, const char *name, const char *arguments_json
 void fake_qmp_stall(FakeQmp *fake, guint ms);
 /* Closes the connection. */
 void fake_qmp_close(FakeQmp *fake);
+/* Stops reading: shutdown(SHUT_RD). On a unix socket this shuts the client's sending side at
+ * once, so every later write of the client fails with EPIPE, whether or not the server has
+ * closed by then. */
+void fake_qmp_shutdown_read(FakeQmp *fake);
+/* Writes one byte to @fd (not owned), telling the test that the script got here. */
+void fake_qmp_notify(FakeQmp *fake, int fd);
+/* Waits until @fd (not owned) is readable, without reading it: the test (or a client hook)
+ * lets the script go on. Cut short by fake_qmp_free; fails the script after the step limit. */
+void fake_qmp_wait_fd(FakeQmp *fake, int fd);
 /* Appends the steps of a recorded transcript: "<- MESSAGE" lines are sent (with CRLF; in
  * pieces of @chunk bytes unless 0), "-> COMMAND" lines expected (name and arguments). */
 gboolean fake_qmp_load_transcript(FakeQmp *fake, const char *path, gsize chunk, GError **error);

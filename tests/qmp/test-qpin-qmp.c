@@ -168,16 +168,23 @@ START_TEST(test_endless_peer)
 }
 END_TEST
 
-/* The peer goes away before qpin writes: an error, never a SIGPIPE death. */
+/* The peer goes away before qpin writes: an error, never a SIGPIPE death.
+ *
+ * qpin writes qmp_capabilities as soon as it has the greeting, so a close right after the
+ * greeting races with that write; when the write wins, the close finds the command unread and
+ * qpin's next read fails with ECONNRESET instead. The fake therefore stops reading before it
+ * greets: the greeting itself is the event after which every write of qpin fails (EPIPE). */
 START_TEST(test_peer_gone_before_write)
 {
     g_autoptr(FakeQmp) fake = fake_qmp_new_listening();
+    fake_qmp_shutdown_read(fake);
     fake_qmp_send(fake, FAKE_QMP_GREETING, -1);
     fake_qmp_close(fake);
     fake_qmp_start(fake);
     QpinTestRun run = run_qpin("--qmp", fake_qmp_path(fake), "query-status", NULL);
     ck_assert_int_eq(run.status, 12);
     ck_assert_msg(strstr(run.err, "closed"), "%s", run.err);
+    ck_assert_msg(strstr(run.err, "cannot send 'qmp_capabilities'"), "%s", run.err);
     qpin_test_run_clear(&run);
     assert_fake_ok(fake);
 }

@@ -4,6 +4,7 @@
 #include "affinity.h"
 #include "error.h"
 #include "numa.h"
+#include "spawn.h"
 #include "threads.h"
 
 #include <sched.h>
@@ -14,19 +15,23 @@
 
 typedef struct {
     pid_t tid;
+    char *what; /* the thread in messages */
     TopoCpuSet *cpus;
     QpinSched sched;
 } SavedThread;
 
 static void saved_thread_clear(gpointer p)
 {
-    topo_cpuset_free(((SavedThread *)p)->cpus);
+    SavedThread *t = p;
+    topo_cpuset_free(t->cpus);
+    g_free(t->what);
 }
 
 QpinFlow *qpin_flow_new(const QpinOptions *opt)
 {
     QpinFlow *s = g_new0(QpinFlow, 1);
     s->opt = opt;
+    s->sigfd = -1;
     s->report = qpin_report_new(qpin_command_name(opt->command));
     s->iothread_cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
     s->saved = g_array_new(FALSE, TRUE, sizeof(SavedThread));
@@ -196,26 +201,6 @@ static gboolean precheck_map(QpinFlow *s, GError **error)
     return TRUE;
 }
 
-/* The report is written once qpin's part is done, after cont for run: a path that cannot be
- * written would only show once the guest runs, so it is checked before anything starts. */
-static gboolean check_report_path(const char *path, GError **error)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
-                    "--report %s: is a directory; give the name of a file to write", path);
-        return FALSE;
-    }
-    if (access(dir, W_OK | X_OK) != 0) {
-        int e = errno;
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_USAGE,
-                    "--report %s: cannot create a file in %s (%s); give a writable directory", path,
-                    dir, g_strerror(e));
-        return FALSE;
-    }
-    return TRUE;
-}
-
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
 {
     const QpinOptions *o = s->opt;
@@ -229,7 +214,9 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     }
     s->report->host = s->host;
 
-    if (o->report && !check_report_path(o->report, error))
+    /* The report is written once qpin's part is done, after cont for run: a path that cannot
+     * be written would only show once the guest runs, so it is checked before anything starts. */
+    if (o->report && !qpin_report_path_check(o->report, error))
         return FALSE;
     if (!prepare_numa(s, error))
         return FALSE;
@@ -459,8 +446,83 @@ static const QmpCpuInfo *shared_vcpu_thread(const QpinFlow *s, const QmpCpuInfo 
     return NULL;
 }
 
-/* Refuses thread ids that cannot be pinned one by one: not positive, shared by several vCPUs
- * (single-threaded TCG) or not a thread of QEMU's process (ids are reused). */
+char *qpin_flow_process_label(const QpinFlow *s)
+{
+    if (s->proven)
+        return g_strdup_printf("QEMU (pid %d)", (int)s->pid);
+    return g_strdup_printf("process %d", (int)s->pid);
+}
+
+/* Why thread @tid, named by QMP for @what, is refused: whose thread it is. For run, a QEMU
+ * started by a wrapper that did not exec is recognised (and remembered, to be stopped). */
+static void foreign_thread_error(QpinFlow *s, const char *what, gint64 tid, GError **error)
+{
+    gboolean run = s->opt->command != QPIN_COMMAND_PIN;
+    g_autofree char *whom =
+        run ? g_strdup_printf("the process qpin started (pid %d)", (int)s->pid)
+            : g_strdup_printf("the process serving the QMP socket %s (pid %d, the socket's peer)",
+                              s->opt->qmp, (int)s->pid);
+    pid_t owner = valid_tid(tid) ? qpin_thread_tgid((pid_t)tid, NULL, NULL) : -1;
+    if (owner <= 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "%s: QEMU reports thread %" G_GINT64_FORMAT
+                    ", which is no thread of %s (no such thread exists); nothing was changed",
+                    what, tid, whom);
+        return;
+    }
+    if (run && qpin_process_descends_from(owner, s->pid, NULL)) {
+        s->stray_pid = owner;
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "%s: thread %" G_GINT64_FORMAT " belongs to process %d, a child of %s: the "
+                    "QEMU command is a wrapper that starts QEMU without exec, so qpin cannot "
+                    "supervise the real QEMU; end the wrapper with `exec qemu-system-... \"$@\"` "
+                    "(numactl and taskset exec already). The guest never ran",
+                    what, tid, (int)owner, whom);
+        return;
+    }
+    g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                "%s: QEMU reports thread %" G_GINT64_FORMAT ", which belongs to process %d, not "
+                "to %s; refusing to touch any thread",
+                what, tid, (int)owner, whom);
+}
+
+/* Proves that s->pid is the QEMU that QMP speaks for: every vCPU and iothread id it reported
+ * is a thread of s->pid right now (thread ids are reused). Nothing is changed before this. */
+static gboolean prove_threads(QpinFlow *s, GError **error)
+{
+    guint proven = 0;
+    for (guint i = 0; i < s->cpus->len; i++) {
+        const QmpCpuInfo *c = s->cpus->pdata[i];
+        if (!valid_tid(c->thread_id))
+            continue; /* refused below when that vCPU is to be pinned */
+        if (!thread_of_qemu(s, c->thread_id)) {
+            g_autofree char *what = g_strdup_printf("vCPU %" G_GINT64_FORMAT, c->cpu_index);
+            foreign_thread_error(s, what, c->thread_id, error);
+            return FALSE;
+        }
+        proven++;
+    }
+    for (guint i = 0; i < s->iothreads->len; i++) {
+        const QmpIothread *io = s->iothreads->pdata[i];
+        if (!thread_of_qemu(s, io->thread_id)) {
+            g_autofree char *what = g_strdup_printf("iothread %s", io->id);
+            foreign_thread_error(s, what, io->thread_id, error);
+            return FALSE;
+        }
+    }
+    if (!proven) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
+                    "QEMU reports no vCPU thread id, so qpin cannot prove that process %d is "
+                    "QEMU; nothing was changed",
+                    (int)s->pid);
+        return FALSE;
+    }
+    s->proven = TRUE;
+    return TRUE;
+}
+
+/* Refuses thread ids that cannot be pinned one by one: not positive, or shared by several
+ * vCPUs (single-threaded TCG). */
 static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
 {
     for (guint i = 0; i < s->cpus->len; i++) {
@@ -484,16 +546,6 @@ static gboolean check_vcpu_threads(const QpinFlow *s, GError **error)
                     other->cpu_index, shared->cpu_index, shared->thread_id);
         return FALSE;
     }
-    for (guint i = 0; i < s->cpus->len; i++) {
-        const QmpCpuInfo *c = s->cpus->pdata[i];
-        if (!thread_of_qemu(s, c->thread_id)) {
-            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                        "vCPU %" G_GINT64_FORMAT ": thread %" G_GINT64_FORMAT
-                        " is not a thread of QEMU (process %d)",
-                        c->cpu_index, c->thread_id, (int)s->pid);
-            return FALSE;
-        }
-    }
     return TRUE;
 }
 
@@ -516,6 +568,8 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
 
     s->report->qemu_pid = s->pid;
     if (s->pid > 0 && !list_threads(s, error))
+        return FALSE;
+    if (pinning && qpin_flow_pins_anything(s) && !prove_threads(s, error))
         return FALSE;
     if (pinning && vcpus_pinned(s) && !check_vcpu_threads(s, error))
         return FALSE;
@@ -575,13 +629,6 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             g_string_free(ids, TRUE);
             return FALSE;
         }
-        if (pinning && !thread_of_qemu(s, io->thread_id)) {
-            g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN,
-                        "iothread %s: thread %" G_GINT64_FORMAT " is not a thread of QEMU "
-                        "(process %d)",
-                        pin->id, io->thread_id, (int)s->pid);
-            return FALSE;
-        }
         for (guint k = 0; k < s->report->iothreads->len; k++) {
             QpinReportThread *t = s->report->iothreads->pdata[k];
             if (!g_strcmp0(t->id, pin->id))
@@ -610,24 +657,76 @@ static const char *vcpu_label(char buf[VCPU_LABEL_MAX], int index, gint64 thread
     return buf;
 }
 
-static void save_thread(QpinFlow *s, pid_t tid)
+/* Remembers what thread @tid has now, for qpin_flow_rollback(). A thread whose state cannot
+ * be read is not to be touched: FALSE. */
+static gboolean save_thread(QpinFlow *s, pid_t tid, const char *what, GError **error)
 {
     SavedThread saved = {.tid = tid};
-    saved.cpus = qpin_thread_affinity(tid, "thread", NULL);
-    if (!saved.cpus)
-        return;
+    GError *local = NULL;
+    saved.cpus = qpin_thread_affinity(tid, what, &local);
     /* Only --vcpu-sched changes a policy: there is nothing else to put back. */
-    if (!s->opt->sched.set || !qpin_thread_sched(tid, &saved.sched, "thread", NULL))
-        saved.sched.set = FALSE;
+    if (saved.cpus && s->opt->sched.set && !qpin_thread_sched(tid, &saved.sched, what, &local)) {
+        topo_cpuset_free(saved.cpus);
+        saved.cpus = NULL;
+    }
+    if (!saved.cpus) {
+        g_propagate_prefixed_error(error, local, "%s was left untouched: ", what);
+        return FALSE;
+    }
+    saved.what = g_strdup(what);
     g_array_append_val(s->saved, saved);
+    return TRUE;
+}
+
+/* After a failed change of the thread saved last: when it still has exactly what it had, it
+ * was not touched and there is nothing to put back. */
+static void forget_if_untouched(QpinFlow *s)
+{
+    if (!s->saved->len)
+        return;
+    SavedThread *t = &g_array_index(s->saved, SavedThread, s->saved->len - 1);
+    g_autoptr(TopoCpuSet) now = qpin_thread_affinity(t->tid, t->what, NULL);
+    QpinSched sched = {0};
+    if (!now || !topo_cpuset_equal(now, t->cpus))
+        return;
+    if (t->sched.set &&
+        (!qpin_thread_sched(t->tid, &sched, t->what, NULL) || !qpin_sched_equal(&sched, &t->sched)))
+        return;
+    g_array_set_size(s->saved, s->saved->len - 1);
+}
+
+/* A terminating signal stops the changes before the next thread. */
+static gboolean check_interrupt(QpinFlow *s, GError **error)
+{
+    int signo = s->sigfd >= 0 ? qpin_signals_take(s->sigfd) : 0;
+    if (!signo)
+        return TRUE;
+    g_set_error(error, QPIN_ERROR, QPIN_EXIT_INTERRUPTED, "interrupted by signal %d (%s)", signo,
+                strsignal(signo));
+    return FALSE;
+}
+
+/* Applies @cpus and @sched to one thread, saving its state first when qpin did not start QEMU
+ * (pin). */
+static gboolean apply_thread(QpinFlow *s, pid_t tid, const TopoCpuSet *cpus, const QpinSched *sched,
+                             const char *what, GError **error)
+{
+    if (!check_interrupt(s, error))
+        return FALSE;
+    gboolean save = s->opt->command == QPIN_COMMAND_PIN;
+    if (save && !save_thread(s, tid, what, error))
+        return FALSE;
+    if (qpin_thread_apply(tid, cpus, sched, what, s->host->cpus_allowed, error))
+        return TRUE;
+    if (save)
+        forget_if_untouched(s);
+    return FALSE;
 }
 
 gboolean qpin_flow_apply(QpinFlow *s, GError **error)
 {
     gint64 t0 = g_get_monotonic_time();
     const QpinOptions *o = s->opt;
-    gboolean save = o->command == QPIN_COMMAND_PIN;
-    const TopoCpuSet *allowed = s->host->cpus_allowed;
 
     /* The emulator threads are those present now: list again. Unpinned ones are listed only
      * for the table and the report. */
@@ -657,10 +756,8 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
         for (guint i = 0; i < s->report->vcpus->len; i++) {
             const QpinReportVcpu *v = s->report->vcpus->pdata[i];
             char what[VCPU_LABEL_MAX];
-            if (save)
-                save_thread(s, (pid_t)v->thread_id);
-            if (!qpin_thread_apply((pid_t)v->thread_id, v->cpus, &o->sched,
-                                   vcpu_label(what, v->index, v->thread_id), allowed, error))
+            if (!apply_thread(s, (pid_t)v->thread_id, v->cpus, &o->sched,
+                              vcpu_label(what, v->index, v->thread_id), error))
                 return FALSE;
         }
     }
@@ -668,12 +765,11 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
         for (guint i = 0; i < s->report->emulator->len; i++) {
             const QpinReportThread *t = s->report->emulator->pdata[i];
             g_autofree char *what = emulator_label(t);
-            if (save)
-                save_thread(s, (pid_t)t->thread_id);
             GError *local = NULL;
-            if (!qpin_thread_apply((pid_t)t->thread_id, t->cpus, NULL, what, allowed, &local)) {
+            if (!apply_thread(s, (pid_t)t->thread_id, t->cpus, NULL, what, &local)) {
                 /* A worker that ended since the listing has nothing left to pin. */
-                if (!qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
+                if (!g_error_matches(local, QPIN_ERROR, QPIN_EXIT_INTERRUPTED) &&
+                    !qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
                     g_error_free(local);
                     g_ptr_array_remove_index(s->report->emulator, i--);
                     continue;
@@ -689,9 +785,7 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
             continue;
         g_autofree char *what =
             g_strdup_printf("iothread %s (thread %" G_GINT64_FORMAT ")", t->id, t->thread_id);
-        if (save)
-            save_thread(s, (pid_t)t->thread_id);
-        if (!qpin_thread_apply((pid_t)t->thread_id, t->cpus, NULL, what, allowed, error))
+        if (!apply_thread(s, (pid_t)t->thread_id, t->cpus, NULL, what, error))
             return FALSE;
     }
     qpin_report_timing(s->report, "pin", qpin_ms_since(t0));
@@ -768,10 +862,18 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
         QpinReportThread *t = s->report->emulator->pdata[i];
         g_autofree char *what = emulator_label(t);
         topo_cpuset_free(t->cpus_actual);
-        t->cpus_actual = qpin_thread_affinity((pid_t)t->thread_id, what, NULL);
+        GError *local = NULL;
+        t->cpus_actual = qpin_thread_affinity((pid_t)t->thread_id, what, &local);
         if (!t->cpus_actual) {
-            /* A worker thread that ended: nothing of it is left to verify. */
-            g_ptr_array_remove_index(s->report->emulator, i--);
+            /* A worker thread that ended: nothing of it is left to verify. One that is still
+             * there but cannot be read is a problem. */
+            if (!qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
+                g_error_free(local);
+                g_ptr_array_remove_index(s->report->emulator, i--);
+                continue;
+            }
+            problem(problems, &count, "%s", local->message);
+            g_error_free(local);
             continue;
         }
         compare(what, t->cpus, t->cpus_actual, problems, &count);
@@ -801,14 +903,67 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
     return TRUE;
 }
 
-void qpin_flow_rollback(QpinFlow *s)
+/* "1234, 1235 and 1236". */
+static void append_ids(GString *out, GArray *ids)
 {
-    for (guint i = 0; i < s->saved->len; i++) {
-        const SavedThread *t = &g_array_index(s->saved, SavedThread, i);
-        sched_setaffinity(t->tid, topo_cpuset_raw_size(), topo_cpuset_raw_const(t->cpus));
-        if (t->sched.set) {
-            struct sched_param param = {.sched_priority = t->sched.priority};
-            sched_setscheduler(t->tid, t->sched.policy, &param);
-        }
+    for (guint i = 0; i < ids->len; i++) {
+        if (i)
+            g_string_append(out, i + 1 == ids->len ? " and " : ", ");
+        g_string_append_printf(out, "%d", g_array_index(ids, pid_t, i));
     }
+}
+
+gboolean qpin_flow_rollback(QpinFlow *s, char **summary)
+{
+    g_autoptr(GArray) restored = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    g_autoptr(GString) failed = g_string_new(NULL);
+    guint n_failed = 0;
+    /* Newest first: the reverse of the order the changes were made in. */
+    for (guint i = s->saved->len; i-- > 0;) {
+        const SavedThread *t = &g_array_index(s->saved, SavedThread, i);
+        GError *local = NULL;
+        if (qpin_thread_apply(t->tid, t->cpus, t->sched.set ? &t->sched : NULL, t->what, NULL,
+                              &local)) {
+            g_array_prepend_val(restored, t->tid);
+            continue;
+        }
+        n_failed++;
+        g_string_append_printf(failed, "\n  not restored: %s", local->message);
+        g_error_free(local);
+    }
+    g_array_set_size(s->saved, 0);
+    if (summary) {
+        GString *out = g_string_new(NULL);
+        if (restored->len) {
+            g_string_append_printf(out, "thread%s ", restored->len == 1 ? "" : "s");
+            append_ids(out, restored);
+            g_string_append_printf(
+                out, " %s back the affinity%s %s had before", restored->len == 1 ? "has" : "have",
+                s->opt->sched.set ? " and policy" : "", restored->len == 1 ? "it" : "they");
+        } else if (!n_failed) {
+            g_string_append(out, "no thread was changed");
+        }
+        if (n_failed)
+            g_string_append_printf(out, "%s%u thread%s could not be restored:%s",
+                                   out->len ? "; " : "", n_failed, n_failed == 1 ? "" : "s",
+                                   failed->str);
+        *summary = g_string_free(out, FALSE);
+    }
+    return n_failed == 0;
+}
+
+gboolean qpin_flow_resumed_behind(QpinFlow *s, gboolean *resumed, GError **error)
+{
+    *resumed = FALSE;
+    GError *local = NULL;
+    gboolean running = FALSE;
+    g_autofree char *status = qmp_query_status(s->qmp, &running, &local);
+    if (!status) {
+        g_prefix_error(&local, "query-status: ");
+        qpin_error_propagate(error, local, qpin_qmp_exit_code(local));
+        return FALSE;
+    }
+    /* The reply was read after any event QEMU sent before it: a RESUME is queued by now. */
+    *resumed = running || qmp_client_event_seen(s->qmp, "RESUME");
+    return TRUE;
 }

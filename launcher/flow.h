@@ -25,8 +25,11 @@ typedef struct {
     GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */
     GPtrArray *node_binding;  /* guest node -> host nodes (TopoCpuSet* or NULL), or NULL */
     QmpClient *qmp;           /* borrowed */
-    pid_t pid;
-    GPtrArray *cpus;      /* QmpCpuInfo* */
+    int sigfd;                /* borrowed signalfd: a terminating signal stops apply (-1: none) */
+    pid_t pid;                /* run: the process qpin started; pin: the QMP socket's peer */
+    gboolean proven;          /* every thread QMP named is a thread of s->pid: it is QEMU */
+    pid_t stray_pid; /* run: the QEMU a wrapper started without exec, to be stopped too, or 0 */
+    GPtrArray *cpus; /* QmpCpuInfo* */
     GPtrArray *iothreads; /* QmpIothread* */
     TopoMap *map;
     GHashTable *threads; /* ids of QEMU's threads when the plan was made */
@@ -68,22 +71,37 @@ gboolean qpin_flow_pins_anything(const QpinFlow *s);
 /* query-cpus-fast and query-iothreads through s->qmp. */
 gboolean qpin_flow_query(QpinFlow *s, GError **error);
 
-/* Computes and validates the whole map (s->pid must be set). With @pinning, thread ids must be
- * positive, unique and threads of s->pid (refusing single-threaded TCG, where every vCPU shares one
- * thread). */
+/* Computes and validates the whole map (s->pid must be set). With @pinning, qpin proves whom
+ * it is about to touch before anything is changed: every vCPU and iothread id QMP reported
+ * must be a thread of s->pid (the process qpin started, or the QMP socket's peer), else the
+ * error names the process the thread belongs to (for run, a QEMU that a wrapper started
+ * without exec is recognised, named, and recorded in s->stray_pid so that it can be stopped).
+ * Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares one). */
 gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error);
 
 /* Applies every affinity and policy of the plan: vCPUs, then the emulator threads present now
- * (every thread of the process that is neither a vCPU nor an iothread), then iothreads. */
+ * (every thread of the process that is neither a vCPU nor an iothread), then iothreads. For
+ * pin, each thread's previous affinity and policy are saved first (a thread whose previous
+ * state cannot be read is not touched: that is an error). A terminating signal pending on
+ * s->sigfd stops it before the next thread (QPIN_EXIT_INTERRUPTED). */
 gboolean qpin_flow_apply(QpinFlow *s, GError **error);
 
 /* Reads every thread back (sched_getaffinity, sched_getscheduler) into the report and fails
  * on any difference from the plan. */
 gboolean qpin_flow_verify(QpinFlow *s, GError **error);
 
-/* Puts back the affinity and policy each touched thread had before qpin_flow_apply(). For
- * a QEMU qpin did not start; best effort. */
-void qpin_flow_rollback(QpinFlow *s);
+/* Puts back the affinity and policy each touched thread had before qpin_flow_apply(), through
+ * the one affinity helper, for a QEMU qpin did not start. Returns whether every touched thread
+ * got its previous state back; *@summary (when not NULL) says which threads were restored and
+ * which were not, with their ids and the reason. */
+gboolean qpin_flow_rollback(QpinFlow *s, char **summary);
+
+/* Whether the guest was resumed by someone other than qpin: a RESUME event arrived on qpin's
+ * QMP session, or query-status says it runs. Call before qpin's own cont. */
+gboolean qpin_flow_resumed_behind(QpinFlow *s, gboolean *resumed, GError **error);
+
+/* "QEMU (pid N)" once s->pid is proven to be QEMU, else "process N". */
+char *qpin_flow_process_label(const QpinFlow *s);
 
 /* Milliseconds since @start_us (a g_get_monotonic_time() value). */
 double qpin_ms_since(gint64 start_us);

@@ -27,11 +27,33 @@ static const char *option_name(const char *arg)
     return arg[1] == '-' ? arg + 2 : arg + 1;
 }
 
+/* Whether @arg names a QEMU system emulator binary: qemu-system-*, qemu-kvm, kvm. */
+static gboolean is_qemu_binary(const char *arg)
+{
+    const char *base = strrchr(arg, '/');
+    base = base ? base + 1 : arg;
+    return g_str_has_prefix(base, "qemu-system-") || !strcmp(base, "qemu-kvm") ||
+           !strcmp(base, "kvm");
+}
+
+int qpin_qemu_argv_binary(char *const *argv, int argc)
+{
+    if (argc == 0 || !argv || !argv[0] || is_qemu_binary(argv[0]))
+        return 0;
+    for (int i = 1; (argc < 0 || i < argc) && argv[i]; i++)
+        if (is_qemu_binary(argv[i]))
+            return i;
+    return 0;
+}
+
 gboolean qpin_qemu_argv_next(char *const *argv, int argc, QpinQemuArg *arg)
 {
     int i = (arg->value >= 0 ? arg->value : arg->index) + 1;
     /* argv[0] is the binary; a line without one has nothing after it to read. */
     gboolean empty = argc == 0 || !argv[0];
+    /* The first call starts after the QEMU binary, past a wrapper such as numactl. */
+    if (!empty && !arg->name && arg->index == 0)
+        i = qpin_qemu_argv_binary(argv, argc) + 1;
     if (i < 1)
         i = 1;
     for (; !empty && (argc < 0 || i < argc) && argv[i]; i++) {
@@ -153,7 +175,9 @@ GPtrArray *qpin_qemu_argv_build(char *const *user_argv, int qmp_fd, GError **err
     }
 
     GPtrArray *argv = g_ptr_array_new_null_terminated(32, g_free, TRUE);
-    g_ptr_array_add(argv, g_strdup(user_argv[0]));
+    int binary = qpin_qemu_argv_binary(user_argv, -1);
+    for (int i = 0; i <= binary; i++)
+        g_ptr_array_add(argv, g_strdup(user_argv[i]));
     g_ptr_array_add(argv, g_strdup("-S"));
     g_ptr_array_add(argv, g_strdup("-chardev"));
     g_ptr_array_add(argv, g_strdup_printf("socket,id=%s,fd=%d", QPIN_QMP_CHARDEV_ID, qmp_fd));
@@ -164,7 +188,7 @@ GPtrArray *qpin_qemu_argv_build(char *const *user_argv, int qmp_fd, GError **err
         g_ptr_array_add(argv, g_strdup("-name"));
         g_ptr_array_add(argv, g_strdup("debug-threads=on"));
     }
-    for (int i = 1; user_argv[i]; i++) {
+    for (int i = binary + 1; user_argv[i]; i++) {
         if (i == name)
             g_ptr_array_add(argv, qpin_qemu_name_value(user_argv[i]));
         else

@@ -30,9 +30,17 @@ typedef struct {
         0, NULL, -1, NULL                                                                          \
     }
 
+/* Index in @argv of the QEMU binary: 0, unless argv[0] is not a QEMU system emulator
+ * (qemu-system-*, qemu-kvm, kvm) and a later argument is, as in a wrapper that execs QEMU
+ * (`numactl --membind=1 qemu-system-x86_64 ...`, `taskset -c 2-5 qemu-system-x86_64 ...`): then
+ * that argument's index. The wrapper's own options are not QEMU's. @argc as for
+ * qpin_qemu_argv_next(). */
+int qpin_qemu_argv_binary(char *const *argv, int argc);
+
 /* Steps @arg (start from QPIN_QEMU_ARG_INIT) to the next option of @argv (argv[0] = the binary;
  * @argc elements, or up to the NULL when @argc < 0, stopping at a NULL element either way);
- * FALSE at the end. Reads the line as QEMU does:
+ * FALSE at the end. Scanning starts after the QEMU binary (qpin_qemu_argv_binary()). Reads
+ * the line as QEMU does:
  *  - an argument starting with '-' is an option, unless it is the value of the option before
  *    it; "-name" and "--name" are the same option (name "name"). Other arguments (QEMU takes
  *    them for a disk image) are skipped.
@@ -55,7 +63,8 @@ int qpin_qemu_argv_find(char *const *argv, const char *name);
 char *qpin_qemu_name_value(const char *value);
 
 /* Builds the argv qpin starts QEMU with from @user_argv (NULL-terminated; [0] is the QEMU
- * binary): the binary, then -S and the QMP channel on inherited descriptor @qmp_fd
+ * binary, or a wrapper that execs it, see qpin_qemu_argv_binary()): the binary (after the
+ * wrapper and its arguments), then -S and the QMP channel on inherited descriptor @qmp_fd
  * (`-chardev socket,id=qpin-qmp,fd=N -mon chardev=qpin-qmp,mode=control`), then
  * `-name debug-threads=on` when the user has no -name, then every user argument unchanged
  * except the value of the last -name, which gets debug-threads=on merged in. Refuses options

@@ -229,8 +229,7 @@ static char *real_dir(const char *path, const char *target, int code, GError **e
     int e = errno;
     if (e == ENOENT)
         fail(error, code, path,
-             "directory %s does not exist; create it first or give a path in an existing "
-             "directory",
+             "directory %s does not exist; create it first or give a writable directory",
              dir);
     else
         fail(error, code, path, "directory %s: %s", dir, g_strerror(e));

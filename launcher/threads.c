@@ -88,29 +88,55 @@ gboolean qpin_thread_of(pid_t pid, pid_t tid, const char *proc_root)
     return g_file_test(path, G_FILE_TEST_IS_DIR);
 }
 
-pid_t qpin_thread_tgid(pid_t tid, const char *proc_root, GError **error)
+/* A numeric field ("Tgid", "PPid") of PROC/PID/status, or -1 with @error. */
+static pid_t status_pid_field(pid_t pid, const char *key, const char *proc_root, GError **error)
 {
-    g_autofree char *path = g_strdup_printf("%s/%d/status", proc(proc_root), (int)tid);
+    g_autofree char *path = g_strdup_printf("%s/%d/status", proc(proc_root), (int)pid);
     g_autofree char *text = NULL;
     GError *local = NULL;
-    if (tid <= 0 || !g_file_get_contents(path, &text, NULL, &local)) {
-        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "thread %d does not exist%s%s", (int)tid,
-                    local ? ": " : "", local ? local->message : "");
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, &local)) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "process or thread %d does not exist%s%s",
+                    (int)pid, local ? ": " : "", local ? local->message : "");
         g_clear_error(&local);
         return -1;
     }
+    gsize klen = strlen(key);
     for (char *line = text; line && *line;) {
         char *next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        if (g_str_has_prefix(line, "Tgid:")) {
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
             guint64 v;
-            if (g_ascii_string_to_unsigned(g_strstrip(line + 5), 10, 1, G_MAXINT, &v, NULL))
+            if (g_ascii_string_to_unsigned(g_strstrip(line + klen + 1), 10, 0, G_MAXINT, &v, NULL))
                 return (pid_t)v;
             break;
         }
         line = next;
     }
-    g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "%s has no readable Tgid line", path);
+    g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "%s has no readable %s line", path, key);
     return -1;
+}
+
+pid_t qpin_thread_tgid(pid_t tid, const char *proc_root, GError **error)
+{
+    pid_t tgid = status_pid_field(tid, "Tgid", proc_root, error);
+    if (tgid == 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_EXIT_PIN, "thread %d has no thread group", (int)tid);
+        return -1;
+    }
+    return tgid;
+}
+
+gboolean qpin_process_descends_from(pid_t pid, pid_t ancestor, const char *proc_root)
+{
+    /* The parent chain is short; the bound only guards against a loop in a forged tree. */
+    for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+        pid_t parent = status_pid_field(pid, "PPid", proc_root, NULL);
+        if (parent == ancestor)
+            return TRUE;
+        if (parent <= 0)
+            return FALSE;
+        pid = parent;
+    }
+    return FALSE;
 }

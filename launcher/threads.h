@@ -31,4 +31,8 @@ gboolean qpin_thread_of(pid_t pid, pid_t tid, const char *proc_root);
 /* The process (thread group) thread @tid belongs to, from PROC/TID/status `Tgid:`. */
 pid_t qpin_thread_tgid(pid_t tid, const char *proc_root, GError **error);
 
+/* Whether process @pid is a descendant (child, grandchild ...) of @ancestor, following the
+ * `PPid:` lines of PROC/PID/status. */
+gboolean qpin_process_descends_from(pid_t pid, pid_t ancestor, const char *proc_root);
+
 G_END_DECLS

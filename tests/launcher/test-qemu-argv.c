@@ -580,6 +580,60 @@ START_TEST(test_spawn_failures_and_status)
 }
 END_TEST
 
+/* No shell, ever: a file the kernel cannot execute is an error, not a /bin/sh fallback; the
+ * program is found by qpin's own PATH search. */
+START_TEST(test_spawn_no_shell)
+{
+    GError *error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("qpin-noshell-XXXXXX", NULL);
+    g_autofree char *marker = g_build_filename(dir, "ran", NULL);
+    g_autofree char *script = g_build_filename(dir, "qemu-no-hashbang", NULL);
+    g_autofree char *text = g_strdup_printf("touch %s\n", marker);
+    ck_assert(g_file_set_contents(script, text, -1, NULL));
+    ck_assert_int_eq(g_chmod(script, 0755), 0);
+    char *argv[] = {script, NULL};
+    ck_assert_ptr_null(qpin_qemu_spawn(argv, -1, &error));
+    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_msg(strstr(error->message, "not an executable: add a #! line"), "%s", error->message);
+    g_clear_error(&error);
+    ck_assert(!g_file_test(marker, G_FILE_TEST_EXISTS));
+
+    /* Found through PATH, by name, as execvp would; a name PATH lacks is said so. */
+    g_autofree char *old_path = g_strdup(g_getenv("PATH"));
+    g_setenv("PATH", dir, TRUE);
+    char *by_name[] = {"qemu-no-hashbang", NULL};
+    ck_assert_ptr_null(qpin_qemu_spawn(by_name, -1, &error));
+    ck_assert_msg(strstr(error->message, "not an executable"), "%s", error->message);
+    g_clear_error(&error);
+    g_autofree char *found = qpin_program_find("qemu-no-hashbang", NULL);
+    ck_assert_str_eq(found, script);
+    ck_assert_ptr_null(qpin_program_find("no-such-qemu", &error));
+    ck_assert_msg(strstr(error->message, "no such program in PATH"), "%s", error->message);
+    g_clear_error(&error);
+    g_setenv("PATH", old_path, TRUE);
+    ck_assert(!g_file_test(marker, G_FILE_TEST_EXISTS));
+    g_unlink(script);
+    g_rmdir(dir);
+}
+END_TEST
+
+/* A QEMU reaped behind qpin's back (ECHILD) has an unknown status, never success. */
+START_TEST(test_reap_echild_is_unknown)
+{
+    GError *error = NULL;
+    char *argv[] = {"true", NULL};
+    g_autoptr(QpinQemu) child = qpin_qemu_spawn(argv, -1, &error);
+    ck_assert_msg(child, "%s", error ? error->message : "?");
+    int status;
+    ck_assert_int_eq(waitpid(child->pid, &status, 0), child->pid);
+    ck_assert(qpin_qemu_reap(child, TRUE));
+    ck_assert(!child->status_known);
+    ck_assert_int_eq(qpin_qemu_exit_code(child), QPIN_EXIT_FAILURE);
+    g_autofree char *how = qpin_qemu_describe_exit(child);
+    ck_assert_msg(strstr(how, "could not be collected"), "%s", how);
+}
+END_TEST
+
 /* The supervisor forwards SIGTERM and mirrors the child's status; never waitpid(-1). */
 START_TEST(test_supervise_forwards_and_mirrors)
 {
@@ -663,6 +717,8 @@ static Suite *suite(void)
     tcase_set_timeout(sp, 20);
     tcase_add_test(sp, test_exec_receives_exact_argv);
     tcase_add_test(sp, test_spawn_failures_and_status);
+    tcase_add_test(sp, test_spawn_no_shell);
+    tcase_add_test(sp, test_reap_echild_is_unknown);
     tcase_add_test(sp, test_supervise_forwards_and_mirrors);
     tcase_add_test(sp, test_stop_escalates_to_sigkill);
     suite_add_tcase(s, sp);

@@ -1,5 +1,5 @@
 /* qpin — CPU sets and cpulist text. */
-#include "cpuset.h"
+#include <qpin/cpuset.h>
 
 #include <ctype.h>
 #include <errno.h>

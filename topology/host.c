@@ -1,5 +1,5 @@
 /* qpin — the host model, read from a sysroot. See host.h. */
-#include "host.h"
+#include <qpin/host.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,7 @@
  * pick over a total order, so the map is a pure function of the inputs. docs/auto.md states the
  * rules from the user's side.
  */
-#include "placement.h"
+#include <qpin/placement.h>
 
 #include <string.h>
 

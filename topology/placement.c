@@ -1,7 +1,7 @@
 /* qpin — explicit vCPU maps (--pin): parsing, the `expr:` language, computation and validation.
  * Automatic placement is in placement-auto.c; this file only dispatches to it.
  */
-#include "placement.h"
+#include <qpin/placement.h>
 
 #include <string.h>
 

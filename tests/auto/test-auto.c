@@ -1,6 +1,6 @@
 /* qpin tests — automatic placement: invariants over fixture hosts, in-memory hosts and random
  * hosts, a few fixed maps, and the no-fit and overcommit messages. */
-#include "placement.h"
+#include <qpin/placement.h>
 #include "qpin-check.h"
 
 #include <string.h>

@@ -1,8 +1,7 @@
 /* Tests of the affinity functions and /proc thread listing against this process's own threads. */
-#include "affinity.h"
-#include "error.h"
+#include "qpin-threads.h"
+#include "qpin-error.h"
 #include "qpin-check.h"
-#include "threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -103,7 +102,7 @@ START_TEST(test_sched_parse)
         QpinSched s = {0};
         GError *error = NULL;
         ck_assert_msg(!qpin_sched_parse(bad[i], &s, &error), "'%s' must fail", bad[i]);
-        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
         ck_assert(!s.set);
         g_error_free(error);
     }
@@ -188,7 +187,7 @@ START_TEST(test_einval_explained)
     g_autoptr(TopoCpuSet) absent = topo_cpuset_new_single(TOPO_CPU_MAX - 1);
     GError *error = NULL;
     ck_assert(!qpin_thread_apply(h.tid, absent, NULL, "vCPU 3 (thread 42)", allowed, &error));
-    ck_assert_int_eq(error->code, QPIN_EXIT_PIN);
+    ck_assert_int_eq(error->code, QPIN_ERROR_PIN);
     g_autofree char *allowed_text = topo_cpuset_format(allowed);
     g_autofree char *cpu = g_strdup_printf("to CPU %d:", TOPO_CPU_MAX - 1);
     ck_assert_msg(strstr(error->message, "vCPU 3 (thread 42)") && strstr(error->message, cpu) &&
@@ -300,7 +299,7 @@ START_TEST(test_threads_list)
     ck_assert_int_lt(qpin_thread_tgid(0, NULL, &error), 0);
     g_clear_error(&error);
     ck_assert_ptr_null(qpin_threads_list(0x7ffffff0, NULL, &error));
-    ck_assert_int_eq(error->code, QPIN_EXIT_PIN);
+    ck_assert_int_eq(error->code, QPIN_ERROR_PIN);
     g_clear_error(&error);
 }
 END_TEST

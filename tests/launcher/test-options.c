@@ -1,6 +1,6 @@
 /* Tests of run/plan/pin option parsing and the --config file, and which of them wins. */
-#include "error.h"
-#include "options.h"
+#include "qpin-error.h"
+#include "qpin-options.h"
 #include "qpin-check.h"
 
 #include <glib/gstdio.h>
@@ -29,7 +29,7 @@ static void assert_fails(QpinCommandKind command, const char *const *args, const
     g_autofree char *joined = g_strjoinv(" ", (char **)args);
     ck_assert_msg(!o, "'%s' parsed but must fail", joined);
     ck_assert_ptr_nonnull(error);
-    ck_assert_msg(error->domain == QPIN_ERROR && error->code == QPIN_EXIT_USAGE,
+    ck_assert_msg(error->domain == QPIN_ERROR && error->code == QPIN_ERROR_USAGE,
                   "'%s': wrong error %d: %s", joined, error->code, error->message);
     ck_assert_msg(strstr(error->message, needle), "'%s': message '%s' lacks '%s'", joined,
                   error->message, needle);
@@ -332,7 +332,7 @@ static void assert_config_message(const char *text, const char *fmt_line)
     GError *error = NULL;
     QpinOptions *o = parse(QPIN_COMMAND_RUN, args, &error);
     ck_assert_msg(!o, "'%s' parsed but must fail", text);
-    ck_assert(error->domain == QPIN_ERROR && error->code == QPIN_EXIT_USAGE);
+    ck_assert(error->domain == QPIN_ERROR && error->code == QPIN_ERROR_USAGE);
     g_autofree char *want = g_strdup_printf("%s%s", path, fmt_line);
     ck_assert_str_eq(error->message, want);
     g_error_free(error);

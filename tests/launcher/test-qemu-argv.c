@@ -1,9 +1,9 @@
 /* Tests of the QEMU command line qpin builds: escaping, -name merging, pass-through, and what
  * actually reaches an exec'ed program. */
-#include "error.h"
-#include "qemu-argv.h"
+#include "qpin-error.h"
+#include "qpin-qemu-argv.h"
 #include "qpin-check.h"
-#include "spawn.h"
+#include "qpin-process.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -45,7 +45,7 @@ START_TEST(test_escape_rejects_line_breaks)
         char *out = qpin_qemu_escape(bad[i], "--thing", &error);
         ck_assert_ptr_null(out);
         ck_assert_ptr_nonnull(error);
-        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
         ck_assert_msg(strstr(error->message, "--thing"), "%s", error->message);
         g_error_free(error);
     }
@@ -146,7 +146,7 @@ START_TEST(test_build_refuses)
         GError *error = NULL;
         GPtrArray *argv = build(cases[i], &error);
         ck_assert_ptr_null(argv);
-        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
         g_error_free(error);
     }
 }
@@ -337,7 +337,7 @@ START_TEST(test_build_missing_value)
         GPtrArray *argv = build(cases[i], &error);
         ck_assert_ptr_null(argv);
         ck_assert_int_eq(error->domain, QPIN_ERROR);
-        ck_assert_int_eq(error->code, QPIN_EXIT_USAGE);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
         g_autofree char *needle = g_strdup_printf("option %s needs a value", named[i]);
         ck_assert_msg(strstr(error->message, needle), "%s", error->message);
         g_error_free(error);
@@ -536,7 +536,7 @@ START_TEST(test_spawn_failures_and_status)
     char *missing[] = {"/nonexistent/qemu-system-x86_64", NULL};
     QpinQemu *q = qpin_qemu_spawn(missing, -1, &error);
     ck_assert_ptr_null(q);
-    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_int_eq(error->code, QPIN_ERROR_QEMU_START);
     ck_assert_msg(strstr(error->message, "No such file"), "%s", error->message);
     g_clear_error(&error);
 
@@ -548,7 +548,7 @@ START_TEST(test_spawn_failures_and_status)
     ck_assert_int_eq(g_chmod(noexec, 0644), 0);
     char *dir_argv[] = {bad, NULL};
     ck_assert_ptr_null(qpin_qemu_spawn(dir_argv, -1, &error));
-    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_int_eq(error->code, QPIN_ERROR_QEMU_START);
     ck_assert_msg(strstr(error->message, "is a directory"), "%s", error->message);
     g_clear_error(&error);
     /* Even root cannot execute a file without any execute bit. */
@@ -593,7 +593,7 @@ START_TEST(test_spawn_no_shell)
     ck_assert_int_eq(g_chmod(script, 0755), 0);
     char *argv[] = {script, NULL};
     ck_assert_ptr_null(qpin_qemu_spawn(argv, -1, &error));
-    ck_assert_int_eq(error->code, QPIN_EXIT_QEMU_START);
+    ck_assert_int_eq(error->code, QPIN_ERROR_QEMU_START);
     ck_assert_msg(strstr(error->message, "not an executable: add a #! line"), "%s", error->message);
     g_clear_error(&error);
     ck_assert(!g_file_test(marker, G_FILE_TEST_EXISTS));
@@ -628,7 +628,7 @@ START_TEST(test_reap_echild_is_unknown)
     ck_assert_int_eq(waitpid(child->pid, &status, 0), child->pid);
     ck_assert(qpin_qemu_reap(child, TRUE));
     ck_assert(!child->status_known);
-    ck_assert_int_eq(qpin_qemu_exit_code(child), QPIN_EXIT_FAILURE);
+    ck_assert_int_eq(qpin_qemu_exit_code(child), -1);
     g_autofree char *how = qpin_qemu_describe_exit(child);
     ck_assert_msg(strstr(how, "could not be collected"), "%s", how);
 }

@@ -1,9 +1,9 @@
 /* Tests of plans and reports: the JSON document's fields and the human table, on a fixture
  * host (the seed's Xeon Phi 7250). */
-#include "error.h"
+#include "qpin-error.h"
 #include "qpin-check.h"
 #include "qpin-file-write.h"
-#include "report.h"
+#include "qpin-report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -289,7 +289,7 @@ static char *write_fails(const QpinReport *r, const char *path)
     GError *error = NULL;
     ck_assert_msg(!qpin_report_write(r, path, &error), "writing %s succeeded", path);
     ck_assert_ptr_nonnull(error);
-    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_EXIT_FAILURE));
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_FAILED));
     char *msg = g_strdup(error->message);
     g_error_free(error);
     return msg;
@@ -300,7 +300,7 @@ static char *check_fails(const char *path)
     GError *error = NULL;
     ck_assert_msg(!qpin_report_path_check(path, &error), "check of '%s' passed", path);
     ck_assert_ptr_nonnull(error);
-    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_EXIT_USAGE));
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_USAGE));
     char *msg = g_strdup(error->message);
     g_error_free(error);
     return msg;
@@ -679,7 +679,7 @@ START_TEST(test_stream_write)
     ck_assert_ptr_nonnull(full);
     GError *error = NULL;
     ck_assert(!qpin_stream_write(full, "some text\n", &error));
-    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_EXIT_FAILURE));
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_FAILED));
     ck_assert_str_eq(error->message, "cannot write to the output: No space left on device");
     g_clear_error(&error);
     fclose(full);

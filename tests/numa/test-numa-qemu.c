@@ -1,7 +1,7 @@
 /* Integration: the generated memory backends on a real QEMU 7.2 (paused with -S, TCG), and the
  * placement proof read from its /proc/PID/numa_maps. This host has one NUMA node, so every
  * page must be on node 0. Exits 77 when qemu-system-x86_64 is absent. */
-#include "numa.h"
+#include "qpin-numa.h"
 #include "qpin-check.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* Tests of guest NUMA memory: --numa and [numa.N] parsing, the generated QEMU arguments, the
  * host preflight on fixture hosts, the numa_maps placement proof on recorded QEMU processes, and
  * the preallocation progress. */
-#include "numa.h"
+#include "qpin-numa.h"
 #include "qpin-check.h"
 
 #include <fcntl.h>

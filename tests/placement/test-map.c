@@ -1,6 +1,6 @@
 /* Tests of explicit vCPU maps: --pin parsing, the expression language, map computation and
  * validation against hand-built hosts. */
-#include "placement.h"
+#include <qpin/placement.h>
 #include "qpin-check.h"
 
 #include <string.h>

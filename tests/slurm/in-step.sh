@@ -119,8 +119,8 @@ EOF
 
 explicit)
     cpu=$3
-    map_exit=$(sed -n 's/.*QPIN_EXIT_MAP *= *\([0-9]*\).*/\1/p' "$QPIN_SOURCE_ROOT/launcher/qpin.h")
-    [ -n "$map_exit" ] || fail "QPIN_EXIT_MAP not found in launcher/qpin.h"
+    map_exit=$(sed -n 's/.*QPIN_EXIT_MAP *= *\([0-9]*\).*/\1/p' "$QPIN_SOURCE_ROOT/launcher/cli/qpin-cli.h")
+    [ -n "$map_exit" ] || fail "QPIN_EXIT_MAP not found in launcher/cli/qpin-cli.h"
     "$QPIN" run --pin "$cpu" -- "${qemu[@]}" >"$base/explicit.out" 2>"$base/explicit.err"
     rc=$?
     sed 's/^/  | /' "$base/explicit.err"

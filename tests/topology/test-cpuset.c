@@ -1,5 +1,5 @@
 /* Tests of the CPU set and cpulist parser/formatter. */
-#include "cpuset.h"
+#include <qpin/cpuset.h>
 #include "qpin-check.h"
 
 #include <string.h>

@@ -1,0 +1,225 @@
+/* qpin host — what qpin sees of the host, as a human summary or as JSON. */
+#include "qpin-host-json.h"
+#include "qpin-file-write.h"
+#include "qpin-cli.h"
+
+#include <stdio.h>
+
+static json_object *cpuset_json(const TopoCpuSet *set)
+{
+    g_autofree char *text = topo_cpuset_format(set);
+    return json_object_new_string(text);
+}
+
+static json_object *cpu_json(const TopoCpu *cpu)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "cpu", json_object_new_int(cpu->cpu));
+    json_object_object_add(obj, "package", json_object_new_int(cpu->package));
+    json_object_object_add(obj, "die", json_object_new_int(cpu->die));
+    json_object_object_add(obj, "core", json_object_new_int(cpu->core));
+    json_object_object_add(obj, "node", json_object_new_int(cpu->node));
+    json_object_object_add(obj, "siblings", cpuset_json(cpu->siblings));
+    json_object_object_add(obj, "llc", cpuset_json(cpu->llc));
+    return obj;
+}
+
+static json_object *node_json(const TopoNode *node)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "id", json_object_new_int(node->id));
+    json_object_object_add(obj, "cpus", cpuset_json(node->cpus));
+    json_object_object_add(obj, "memory_total_kib",
+                           json_object_new_int64((int64_t)node->mem_total_kib));
+    json_object_object_add(obj, "memory_free_kib",
+                           json_object_new_int64((int64_t)node->mem_free_kib));
+    json_object *distances = json_object_new_array();
+    for (guint i = 0; i < node->distances->len; i++)
+        json_object_array_add(distances,
+                              json_object_new_int(g_array_index(node->distances, int, i)));
+    json_object_object_add(obj, "distances", distances);
+    json_object *hugepages = json_object_new_array();
+    for (guint i = 0; i < node->hugepages->len; i++) {
+        const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, i);
+        json_object *pool = json_object_new_object();
+        json_object_object_add(pool, "size_kib", json_object_new_int64((int64_t)hp->size_kib));
+        json_object_object_add(pool, "total", json_object_new_int64((int64_t)hp->total));
+        json_object_object_add(pool, "free", json_object_new_int64((int64_t)hp->free));
+        json_object_array_add(hugepages, pool);
+    }
+    json_object_object_add(obj, "hugepages", hugepages);
+    return obj;
+}
+
+json_object *qpin_host_to_json(const TopoHost *host)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "sysroot", json_object_new_string(host->sysroot));
+    json_object_object_add(obj, "cpus_online", cpuset_json(host->online));
+    json_object_object_add(obj, "cpus_offline", cpuset_json(host->offline));
+    json_object_object_add(obj, "cpus_allowed", cpuset_json(host->cpus_allowed));
+    json_object_object_add(obj, "mems_allowed", cpuset_json(host->mems_allowed));
+    json_object_object_add(obj, "nodes_with_memory", cpuset_json(host->nodes_with_memory));
+    json_object_object_add(obj, "isolated", cpuset_json(host->isolated));
+    json_object_object_add(obj, "nohz_full", cpuset_json(host->nohz_full));
+    json_object_object_add(obj, "cmdline", json_object_new_string(host->cmdline));
+    json_object *cpus = json_object_new_array();
+    for (guint i = 0; i < host->cpus->len; i++)
+        json_object_array_add(cpus, cpu_json(g_ptr_array_index(host->cpus, i)));
+    json_object_object_add(obj, "cpus", cpus);
+    json_object *nodes = json_object_new_array();
+    for (guint i = 0; i < host->nodes->len; i++)
+        json_object_array_add(nodes, node_json(g_ptr_array_index(host->nodes, i)));
+    json_object_object_add(obj, "nodes", nodes);
+    return obj;
+}
+
+/* A cpulist for people: "-" rather than nothing for the empty set. */
+static char *human_set(const TopoCpuSet *set)
+{
+    return topo_cpuset_is_empty(set) ? g_strdup("-") : topo_cpuset_format(set);
+}
+
+static char *human_kib(guint64 kib)
+{
+    return g_format_size_full(kib * 1024, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+/* Hugepage sizes are powers of two: "2 MiB", "1 GiB". */
+static char *human_pagesize(guint64 kib)
+{
+    if (kib % (1024 * 1024) == 0)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " GiB", kib / (1024 * 1024));
+    if (kib % 1024 == 0)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " MiB", kib / 1024);
+    return g_strdup_printf("%" G_GUINT64_FORMAT " KiB", kib);
+}
+
+static void format_nodes(GString *out, const TopoHost *host)
+{
+    g_string_append(out, "NUMA nodes:\n");
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *node = g_ptr_array_index(host->nodes, i);
+        g_autofree char *cpus = human_set(node->cpus);
+        g_autofree char *total = human_kib(node->mem_total_kib);
+        g_autofree char *free_mem = human_kib(node->mem_free_kib);
+        g_string_append_printf(out, "  node %d: cpus %s (%u), memory %s, %s free\n", node->id, cpus,
+                               topo_cpuset_count(node->cpus), total, free_mem);
+        for (guint h = 0; h < node->hugepages->len; h++) {
+            const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, h);
+            g_autofree char *size = human_pagesize(hp->size_kib);
+            g_string_append_printf(
+                out, "    hugepages %s: %" G_GUINT64_FORMAT " total, %" G_GUINT64_FORMAT " free\n",
+                size, hp->total, hp->free);
+        }
+    }
+
+    g_string_append_printf(out, "\nNode distances:\n  %6s", "node");
+    for (guint i = 0; i < host->nodes->len; i++)
+        g_string_append_printf(out, " %4d",
+                               ((const TopoNode *)g_ptr_array_index(host->nodes, i))->id);
+    g_string_append_c(out, '\n');
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *node = g_ptr_array_index(host->nodes, i);
+        g_string_append_printf(out, "  %5d:", node->id);
+        for (guint j = 0; j < node->distances->len; j++)
+            g_string_append_printf(out, " %4d", g_array_index(node->distances, int, j));
+        g_string_append_c(out, '\n');
+    }
+}
+
+/* One line per core: the CPUs of an SMT sibling group, listed once at its first CPU. */
+static void format_cores(GString *out, const TopoHost *host)
+{
+    g_autoptr(TopoCpuSet) seen = topo_cpuset_new();
+    g_string_append_printf(out, "\nCores (%u CPUs online):\n", host->cpus->len);
+    g_string_append_printf(out, "  %7s %4s %5s %5s  %-20s %s\n", "package", "die", "core", "node",
+                           "cpus", "llc");
+    for (guint i = 0; i < host->cpus->len; i++) {
+        const TopoCpu *cpu = g_ptr_array_index(host->cpus, i);
+        if (topo_cpuset_has(seen, cpu->cpu))
+            continue;
+        topo_cpuset_union(seen, cpu->siblings);
+        topo_cpuset_add(seen, cpu->cpu);
+        g_autofree char *siblings = human_set(cpu->siblings);
+        g_autofree char *llc = human_set(cpu->llc);
+        g_string_append_printf(out, "  %7d %4d %5d %5d  %-20s %s\n", cpu->package, cpu->die,
+                               cpu->core, cpu->node, siblings, llc);
+    }
+}
+
+static void format_human(GString *out, const TopoHost *host)
+{
+    g_autofree char *online = human_set(host->online);
+    g_autofree char *offline = human_set(host->offline);
+    g_autofree char *isolated = human_set(host->isolated);
+    g_autofree char *nohz = human_set(host->nohz_full);
+    g_autofree char *allowed = human_set(host->cpus_allowed);
+    g_autofree char *mems = human_set(host->mems_allowed);
+
+    g_string_append_printf(out, "Host:         %s%s\n", host->sysroot,
+                           host->live ? " (this machine)" : "");
+    g_string_append_printf(out, "CPUs online:  %s (%u)\n", online, topo_cpuset_count(host->online));
+    g_string_append_printf(out, "CPUs offline: %s\n", offline);
+    g_string_append_printf(out, "Isolated:     %s\n", isolated);
+    g_string_append_printf(out, "nohz_full:    %s\n", nohz);
+    g_string_append_printf(out, "Allowed CPUs: %s (%u)\n", allowed,
+                           topo_cpuset_count(host->cpus_allowed));
+    g_string_append_printf(out, "Allowed memory nodes: %s\n\n", mems);
+    format_nodes(out, host);
+    format_cores(out, host);
+}
+
+int qpin_cmd_host(int argc, char **argv)
+{
+    g_autofree char *sysroot = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &sysroot,
+         "Read /sys and /proc under DIR instead of this machine", "DIR"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Write one JSON document to stdout", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new("- show what qpin sees of the host");
+    g_option_context_add_main_entries(context, entries, NULL);
+    g_option_context_set_summary(
+        context, "CPUs, cores, SMT siblings, last-level caches, NUMA nodes with memory,\n"
+                 "hugepages and distances, isolated CPUs, and the CPUs and memory nodes\n"
+                 "this process may use.");
+    g_set_prgname("qpin host");
+
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(context, &argc, &argv, &error)) {
+        qpin_err("host: %s", error->message);
+        return QPIN_EXIT_USAGE;
+    }
+    if (argc > 1) {
+        qpin_err("host: unexpected argument '%s'", argv[1]);
+        return QPIN_EXIT_USAGE;
+    }
+
+    g_autoptr(TopoHost) host = topo_host_read(sysroot, &error);
+    if (!host) {
+        qpin_err("cannot read the host: %s", error->message);
+        return QPIN_EXIT_HOST;
+    }
+    for (guint i = 0; host->warnings && i < host->warnings->len; i++)
+        qpin_warn("%s", (const char *)host->warnings->pdata[i]);
+
+    g_autoptr(GString) text = g_string_new(NULL);
+    if (json) {
+        json_object *doc = qpin_host_to_json(host);
+        g_string_append_printf(
+            text, "%s\n",
+            json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(doc);
+    } else {
+        format_human(text, host);
+    }
+    if (!qpin_stream_write(stdout, text->str, &error)) {
+        qpin_err("%s", error->message);
+        return QPIN_EXIT_FAILURE;
+    }
+    return QPIN_EXIT_OK;
+}

@@ -1,0 +1,501 @@
+/* qpin — launching QEMU for run and plan, see launch.h. */
+#include "qpin-cli.h"
+#include "qpin-launch.h"
+
+#include "qpin-error.h"
+#include "qpin-numa.h"
+#include "qpin-output.h"
+#include "qpin-qemu-argv.h"
+#include "qpin-session.h"
+#include "qpin-process.h"
+#include "qpin-threads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* options.c cannot see qmp.h; the two defaults must agree. */
+G_STATIC_ASSERT(QPIN_DEFAULT_QMP_TIMEOUT_MS == QMP_DEFAULT_TIMEOUT_MS);
+
+typedef struct {
+    QpinOptions *opt;
+    QpinFlow *s;
+    int sigfd;
+    QpinQemu *qemu;
+    QmpClient *qmp;
+    int qmp_fd;        /* our end of the socketpair, owned by qmp once it exists */
+    gint64 spawned_us; /* just before QEMU was forked */
+    QpinWaitGuard guard;
+} Launch;
+
+/* A QEMU that a wrapper started without exec: the quit went to it over QMP; it must not
+ * outlive qpin's verdict either. Still a descendant of the process qpin started (qpin is a
+ * child subreaper, so it is reparented to qpin when the wrapper ends first). */
+static void stop_stray(Launch *l)
+{
+    pid_t pid = l->s->stray_pid;
+    if (pid <= 0 || !qpin_process_descends_from(pid, getpid(), NULL))
+        return;
+    kill(pid, SIGTERM);
+    gint64 deadline = g_get_monotonic_time() + l->opt->kill_timeout_ms * 1000;
+    while (kill(pid, 0) == 0 && g_get_monotonic_time() < deadline) {
+        /* A child of qpin by now (reparented): reap it; else wait for its end on the signalfd. */
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        struct pollfd p = {.fd = l->sigfd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0)
+            qpin_signals_take(l->sigfd);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, WNOHANG);
+}
+
+/* Ends QEMU for good: QMP quit when the channel still works, SIGTERM otherwise, SIGKILL after
+ * the kill timeout. Always reaps. */
+static void stop_qemu(Launch *l)
+{
+    if (!l->qemu || l->qemu->reaped)
+        return;
+    gboolean quit = FALSE;
+    /* Before the negotiation QEMU would not take the quit (and may not be reading yet). */
+    if (l->qmp && qmp_client_greeting(l->qmp) && !qmp_client_is_broken(l->qmp)) {
+        qmp_client_set_timeout(l->qmp, MIN(l->opt->kill_timeout_ms, l->opt->qmp_timeout_ms));
+        quit = qmp_quit(l->qmp, NULL);
+    }
+    qpin_qemu_stop(l->qemu, l->sigfd, !quit, l->opt->kill_timeout_ms);
+    stop_stray(l);
+}
+
+/* A failure before the guest ran: say why, leave no QEMU behind, return the exit status. */
+static int fail(Launch *l, GError *error)
+{
+    /* A signal that came while a QMP call was blocked on a hung QEMU surfaces as that call's
+     * failure (its timeout): the user's interruption is what happened, and what is reported. */
+    int signo;
+    if (!g_error_matches(error, QPIN_ERROR, QPIN_ERROR_INTERRUPTED) && l->sigfd >= 0 &&
+        (signo = qpin_signals_take(l->sigfd))) {
+        GError *why = g_error_new(QPIN_ERROR, QPIN_ERROR_INTERRUPTED,
+                                  "interrupted by signal %d (%s) before the guest started, while "
+                                  "waiting for QEMU (%s)",
+                                  signo, strsignal(signo), error->message);
+        g_error_free(error);
+        error = why;
+    }
+    int code = qpin_exit_status(error, QPIN_EXIT_FAILURE);
+    gboolean ran = code == QPIN_EXIT_RESUMED;
+    qpin_err("%s", error->message);
+    l->s->report->error = g_strdup(error->message);
+    g_error_free(error);
+    if (l->opt->report && l->qemu && !l->qemu->reaped)
+        qpin_flow_name_threads(l->s);
+    g_autofree char *who = qpin_flow_process_label(l->s);
+    if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
+        /* QEMU went away by itself, which is likely why the step failed. */
+        g_autofree char *how = qpin_qemu_describe_exit(l->qemu);
+        qpin_err("%s %s", who, how);
+    }
+    gboolean had_qemu = l->qemu && !l->qemu->reaped;
+    stop_qemu(l);
+    if (had_qemu)
+        qpin_err("%s stopped; %s", who,
+                 ran ? "the guest had run unpinned before that" : "the guest never ran");
+    qpin_output_report_file(l->s);
+    return code;
+}
+
+static int interrupted(Launch *l, int signo)
+{
+    GError *error = g_error_new(QPIN_ERROR, QPIN_ERROR_INTERRUPTED,
+                                "interrupted by signal %d (%s) before the guest started", signo,
+                                strsignal(signo));
+    return fail(l, error);
+}
+
+/* A socketpair whose QEMU end is not one of the standard descriptors, whatever qpin was
+ * started with: a closed stdin would otherwise hand QEMU its QMP channel as fd 0. */
+static gboolean qmp_socketpair(int fds[2], GError **error)
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START, "socketpair: %s", g_strerror(errno));
+        return FALSE;
+    }
+    if (fds[1] < 3) {
+        int moved = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) {
+            g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START, "fcntl: %s", g_strerror(errno));
+            close(fds[0]);
+            close(fds[1]);
+            return FALSE;
+        }
+        close(fds[1]);
+        fds[1] = moved;
+    }
+    return TRUE;
+}
+
+static gboolean drain_events(gpointer data)
+{
+    QmpClient *qmp = data;
+    for (;;) {
+        GError *error = NULL;
+        QmpEvent *event = qmp_client_wait_event(qmp, NULL, 0, &error);
+        if (event) {
+            qmp_event_free(event);
+            continue;
+        }
+        gboolean timeout = g_error_matches(error, QMP_ERROR, QMP_ERROR_TIMEOUT);
+        g_error_free(error);
+        return timeout;
+    }
+}
+
+/* Whether a cont that failed with @error went out (@sent commands before it) and QEMU then
+ * ended, or the user signalled qpin while it waited for the reply: QEMU most likely resumed
+ * the guest (and ended right away). From there on qpin behaves as for any started guest: it
+ * mirrors QEMU's status, and a signal that ended the wait goes to QEMU through supervision. */
+static gboolean cont_taken(Launch *l, guint sent, const GError *error)
+{
+    if (qmp_client_commands_sent(l->qmp) <= sent || error->domain != QMP_ERROR)
+        return FALSE;
+    if (error->code == QMP_ERROR_INTERRUPTED) {
+        /* Blocked, so pending again: supervision forwards it, with the kill timeout. */
+        if (l->guard.signo)
+            raise(l->guard.signo);
+        return l->guard.signo || l->guard.gone;
+    }
+    return error->code == QMP_ERROR_CLOSED || error->code == QMP_ERROR_IO;
+}
+
+/* The QEMU command line with the guest NUMA objects for @host; with @probe, the stand-in
+ * objects a plan starts QEMU with (same guest nodes, nothing allocated, no host binding). */
+static GPtrArray *build_argv(Launch *l, int qmp_fd, gboolean probe, GError **error)
+{
+    QpinFlow *s = l->s;
+    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(l->opt->qemu_argv, qmp_fd, error);
+    if (!argv)
+        return NULL;
+    GError *local = NULL;
+    gboolean ok = probe ? qpin_numa_qemu_args_probe(s->numa_nodes, argv, &local)
+                        : qpin_numa_qemu_args_host(s->numa_nodes, s->host, argv, &local);
+    if (!ok) {
+        qpin_error_propagate(error, local, qpin_numa_error_code(local));
+        return NULL;
+    }
+    return g_steal_pointer(&argv);
+}
+
+static void progress_tick(gpointer data)
+{
+    qpin_progress_update(data);
+}
+
+/* The number of vCPUs -smp asks for (its leading number or cpus=N, else the product of the
+ * topology it names), or 0 when unknown: for the progress line only. */
+static guint smp_vcpus(char **argv)
+{
+    int i = qpin_qemu_argv_find(argv, "smp");
+    if (i < 0 || !argv[i + 1])
+        return 1;
+    g_auto(GStrv) items = g_strsplit(argv[i + 1], ",", -1);
+    guint64 product = 1, v;
+    gboolean topology = FALSE;
+    for (int k = 0; items[k]; k++) {
+        const char *eq = strchr(items[k], '=');
+        const char *value = eq ? eq + 1 : items[k];
+        if (!g_ascii_string_to_unsigned(value, 10, 1, 1u << 20, &v, NULL))
+            continue;
+        if (!eq || g_str_has_prefix(items[k], "cpus="))
+            return (guint)v;
+        if (!g_str_has_prefix(items[k], "maxcpus=")) {
+            product = MIN(product * v, 1u << 20);
+            topology = TRUE;
+        }
+    }
+    return topology ? (guint)product : 0;
+}
+
+/* "QEMU is building 240 vCPUs..." while the negotiation waits. */
+typedef struct {
+    gint64 start_us;
+    guint vcpus;
+    int fd;
+    gboolean tty;
+    gboolean drawn;
+} Building;
+
+#define BUILDING_QUIET_US (3 * G_USEC_PER_SEC)
+#define BUILDING_NOTE_US  (10 * G_USEC_PER_SEC)
+
+static void building_tick(gpointer data)
+{
+    Building *b = data;
+    gint64 elapsed = g_get_monotonic_time() - b->start_us;
+    if (b->fd < 0 || elapsed < (b->tty ? BUILDING_QUIET_US : BUILDING_NOTE_US))
+        return;
+    if (!b->tty && b->drawn)
+        return;
+    g_autofree char *what = b->vcpus
+                                ? g_strdup_printf("%u vCPU%s", b->vcpus, b->vcpus == 1 ? "" : "s")
+                                : g_strdup("the guest's vCPUs");
+    g_autofree char *line =
+        b->tty ? g_strdup_printf("\rqpin: QEMU is building %s... %" G_GINT64_FORMAT " s", what,
+                                 elapsed / G_USEC_PER_SEC)
+               : g_strdup_printf("qpin: QEMU is still building %s after %" G_GINT64_FORMAT
+                                 " s; waiting as long as it runs\n",
+                                 what, elapsed / G_USEC_PER_SEC);
+    ssize_t unused = write(b->fd, line, strlen(line));
+    (void)unused;
+    b->drawn = TRUE;
+}
+
+static void building_done(Building *b)
+{
+    if (b->tty && b->drawn) {
+        ssize_t unused = write(b->fd, "\n", 1);
+        (void)unused;
+    }
+}
+
+/* Starts QEMU and waits until its QMP monitor answered the negotiation. */
+static gboolean start_qemu(Launch *l, int *signo, GError **error)
+{
+    QpinFlow *s = l->s;
+    gboolean plan = l->opt->command == QPIN_COMMAND_PLAN;
+    int fds[2];
+    if (!qmp_socketpair(fds, error))
+        return FALSE;
+    /* The argv of the plan and the report is the one `run` would use on that host; a plan
+     * starts QEMU only to ask it about the guest, so it allocates nothing. */
+    g_autoptr(GPtrArray) argv = build_argv(l, fds[1], FALSE, error);
+    g_autoptr(GPtrArray) probe = argv && plan ? build_argv(l, fds[1], TRUE, error) : NULL;
+    if (!argv || (plan && !probe)) {
+        close(fds[0]);
+        close(fds[1]);
+        return FALSE;
+    }
+    /* Reports and tables show the command line with secret values masked. */
+    s->report->qemu_argv = qpin_qemu_argv_mask_secrets((char **)argv->pdata);
+    if (probe) {
+        g_ptr_array_unref(argv);
+        argv = g_steal_pointer(&probe);
+    }
+
+    gint64 t0 = l->spawned_us = g_get_monotonic_time();
+    l->qemu = qpin_qemu_spawn((char **)argv->pdata, fds[1], error);
+    close(fds[1]);
+    if (!l->qemu) {
+        close(fds[0]);
+        return FALSE;
+    }
+    s->pid = l->qemu->pid;
+    s->report->qemu_pid = l->qemu->pid;
+    l->qmp_fd = fds[0];
+    GError *local = NULL;
+    /* The client owns fds[0] from here on, and has closed it when it fails. */
+    l->qmp = qmp_client_new_from_fd(fds[0], &local);
+    if (!l->qmp) {
+        l->qmp_fd = -1;
+        qpin_error_propagate(error, local, QPIN_ERROR_QMP);
+        return FALSE;
+    }
+    s->qmp = l->qmp;
+
+    /* QEMU preallocates guest memory before its monitor speaks: show how far it got. */
+    guint64 prealloc = plan ? 0 : qpin_numa_prealloc_bytes(s->numa_nodes);
+    QpinProgress *progress = NULL;
+    if (prealloc)
+        progress = qpin_progress_new(l->qemu->pid, prealloc, l->opt->quiet ? -1 : STDERR_FILENO);
+    QpinWaitResult r = qpin_qemu_wait_ready(l->qemu, l->sigfd, l->qmp_fd,
+                                            progress ? progress_tick : NULL, progress, 200, signo);
+    if (progress)
+        qpin_report_timing(s->report, "prealloc", (double)qpin_progress_finish(progress));
+    if (r == QPIN_WAIT_SIGNAL)
+        return FALSE;
+
+    /* QEMU greets at once but answers the negotiation only once it has built every vCPU: that
+     * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
+    Building building = {.start_us = g_get_monotonic_time(),
+                         .vcpus = smp_vcpus(l->opt->qemu_argv),
+                         .fd = l->opt->quiet ? -1 : STDERR_FILENO};
+    building.tty = building.fd >= 0 && isatty(building.fd);
+    l->guard = (QpinWaitGuard){
+        .sigfd = l->sigfd, .qemu = l->qemu, .tick = building_tick, .tick_data = &building};
+    qmp_client_set_wait_hook(l->qmp, l->sigfd, 1000, qpin_wait_guard_hook, &l->guard);
+    qmp_client_set_timeout(l->qmp, l->opt->qmp_timeout_ms);
+    qmp_client_set_negotiation_timeout(l->qmp, -1);
+    gboolean ready = r == QPIN_WAIT_READY && qmp_client_handshake(l->qmp, &local);
+    building_done(&building);
+    l->guard.tick = NULL;
+    if (ready) {
+        qpin_report_timing(s->report, "spawn_to_ready", qpin_ms_since(t0));
+        return TRUE;
+    }
+    /* A signal that came while the handshake waited on a hung QEMU ends it: the interruption
+     * is what happened, and what is reported. */
+    if (l->guard.signo || (*signo = qpin_signals_take(l->sigfd))) {
+        if (l->guard.signo)
+            *signo = l->guard.signo;
+        g_clear_error(&local);
+        return FALSE;
+    }
+    /* The monitor closed or never spoke: most likely QEMU is exiting after an error of its
+     * own, which it printed on the stderr it shares with qpin. */
+    if (r == QPIN_WAIT_EXITED || l->guard.gone ||
+        qpin_qemu_wait_exit(l->qemu, l->sigfd, l->opt->kill_timeout_ms)) {
+        g_autofree char *how = qpin_qemu_describe_exit(l->qemu);
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START,
+                    "QEMU %s before its QMP monitor was ready (QEMU's own messages, if any, are "
+                    "above)",
+                    how);
+        g_clear_error(&local);
+        return FALSE;
+    }
+    g_prefix_error(&local, "QMP handshake with QEMU failed: ");
+    qpin_error_propagate(error, local, QPIN_ERROR_QMP);
+    return FALSE;
+}
+
+/* After a QMP call failed: a signal that ended its wait is what happened. */
+static int qmp_failed(Launch *l, GError *error)
+{
+    if (l->guard.signo) {
+        int signo = l->guard.signo;
+        l->guard.signo = 0;
+        g_error_free(error);
+        return interrupted(l, signo);
+    }
+    return fail(l, error);
+}
+
+/* Refuses to resume a guest that someone else resumed before qpin had pinned it. */
+static gboolean check_not_resumed(Launch *l, GError **error)
+{
+    gboolean resumed = FALSE;
+    if (!qpin_flow_resumed_behind(l->s, &resumed, error))
+        return FALSE;
+    if (resumed) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_RESUMED,
+                    "the guest was resumed by someone else (a cont on another monitor or QMP "
+                    "client) before qpin had pinned it, so it ran unpinned; qpin stops it. Leave "
+                    "the guest paused until qpin resumes it");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int qpin_launch(QpinOptions *opt)
+{
+    gboolean run = opt->command == QPIN_COMMAND_RUN;
+    g_autoptr(QpinFlow) s = qpin_flow_new(opt);
+    Launch launch = {.opt = opt, .s = s, .sigfd = -1, .qmp_fd = -1}, *l = &launch;
+    GError *error = NULL;
+    int signo = 0, status;
+
+    if (!qpin_flow_prepare(s, &error)) {
+        qpin_err("%s", error->message);
+        status = qpin_exit_status(error, QPIN_EXIT_FAILURE);
+        g_error_free(error);
+        return status;
+    }
+    qpin_output_host_warnings(s);
+    l->sigfd = qpin_signals_setup(&error);
+    if (l->sigfd < 0) {
+        status = fail(l, error);
+        goto out;
+    }
+    s->sigfd = l->sigfd;
+    /* A QEMU that a wrapper forked instead of exec'ing is reparented to qpin, not to init,
+     * when the wrapper ends: qpin can still stop it. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (!start_qemu(l, &signo, &error)) {
+        status = signo ? interrupted(l, signo) : fail(l, error);
+        goto out;
+    }
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (!qpin_flow_query(s, &error)) {
+        status = qmp_failed(l, error);
+        goto out;
+    }
+    if (!qpin_flow_plan(s, run, &error) || (run && !qpin_flow_check_memory(s, &error))) {
+        status = fail(l, error);
+        goto out;
+    }
+    qpin_output_warnings(s);
+
+    if (!run) {
+        s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+        qpin_flow_name_threads(s);
+        stop_qemu(l);
+        status = qpin_output(s, stdout) ? QPIN_EXIT_OK : QPIN_EXIT_FAILURE;
+        goto out;
+    }
+
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (!qpin_flow_apply(s, &error) || !qpin_flow_verify(s, &error)) {
+        status = fail(l, error);
+        goto out;
+    }
+    /* Nobody else may have resumed the guest before this point: it would have run unpinned. */
+    if (!check_not_resumed(l, &error)) {
+        status = qmp_failed(l, error);
+        goto out;
+    }
+    /* The last moment a signal can still stop a guest that never ran. */
+    if ((signo = qpin_signals_take(l->sigfd))) {
+        status = interrupted(l, signo);
+        goto out;
+    }
+    if (opt->cont) {
+        gint64 t0 = g_get_monotonic_time();
+        guint sent = qmp_client_commands_sent(l->qmp);
+        if (!qmp_cont(l->qmp, &error) && cont_taken(l, sent, error)) {
+            /* The guest ran and QEMU ended before its reply could be read (a guest that
+             * powers off at once): supervision reaps QEMU and mirrors its status. */
+            g_clear_error(&error);
+        }
+        if (error) {
+            g_prefix_error(&error, "cont: ");
+            GError *wrapped = NULL;
+            qpin_error_propagate(&wrapped, error, qpin_qmp_error_code(error));
+            status = qmp_failed(l, wrapped);
+            goto out;
+        }
+        qpin_report_timing(s->report, "cont", qpin_ms_since(t0));
+    }
+    /* From here on the guest runs: QMP waits only drain events, and signals are forwarded. */
+    qmp_client_set_wait_hook(l->qmp, -1, 0, NULL, NULL);
+    qpin_report_timing(s->report, "total", qpin_ms_since(l->spawned_us));
+    s->report->state = g_strdup(opt->cont ? "running" : "paused");
+    s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
+    /* Only now: the guest does not wait for a file read per thread. */
+    qpin_flow_name_threads(s);
+    /* The guest runs: an output that cannot be written is said, and QEMU keeps running. */
+    qpin_output(s, stderr);
+
+    status = qpin_qemu_supervise(l->qemu, l->sigfd, l->qmp_fd, drain_events, l->qmp,
+                                 opt->kill_timeout_ms);
+    /* QEMU's status could not be collected: never report that as success. */
+    if (status < 0)
+        status = QPIN_EXIT_FAILURE;
+out:
+    if (l->qemu && !l->qemu->reaped)
+        qpin_qemu_stop(l->qemu, l->sigfd, TRUE, opt->kill_timeout_ms);
+    qmp_client_free(l->qmp);
+    qpin_qemu_free(l->qemu);
+    if (l->sigfd >= 0)
+        close(l->sigfd);
+    return status;
+}

@@ -1,0 +1,88 @@
+/* qpin — printing what run, plan and pin computed, see output.h. */
+#include "qpin-output.h"
+
+#include "qpin-error.h"
+#include "qpin-file-write.h"
+#include "qpin-cli.h"
+
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
+{
+    GError *error = NULL;
+    g_autoptr(QpinOptions) opt = qpin_options_parse(command, argc, argv, &error);
+    if (!opt) {
+        *exit_code = qpin_output_error(error, QPIN_EXIT_USAGE);
+        return NULL;
+    }
+    if (opt->help) {
+        *exit_code = qpin_stream_write(stdout, opt->help, &error)
+                         ? QPIN_EXIT_OK
+                         : qpin_output_error(error, QPIN_EXIT_FAILURE);
+        return NULL;
+    }
+    return g_steal_pointer(&opt);
+}
+
+int qpin_output_error(GError *error, int fallback)
+{
+    int code = qpin_exit_status(error, fallback);
+    qpin_err("%s", error->message);
+    g_error_free(error);
+    return code;
+}
+
+void qpin_output_warnings(const QpinFlow *s)
+{
+    for (guint i = 0; i < s->report->warnings->len; i++)
+        qpin_warn("%s", (const char *)s->report->warnings->pdata[i]);
+}
+
+gboolean qpin_output_report_file(const QpinFlow *s)
+{
+    if (!s->opt->report)
+        return TRUE;
+    GError *error = NULL;
+    if (!qpin_report_write(s->report, s->opt->report, &error)) {
+        qpin_output_error(error, QPIN_EXIT_FAILURE);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean qpin_output(const QpinFlow *s, FILE *table)
+{
+    const QpinOptions *o = s->opt;
+    gboolean ok = TRUE;
+    GError *error = NULL;
+    if (!o->quiet && !(o->json && table == stdout)) {
+        g_autoptr(GString) text = g_string_new(NULL);
+        qpin_report_format(s->report, text);
+        if (!qpin_stream_write(table, text->str, &error)) {
+            /* When the table goes to a broken stderr, saying so there is lost as well: the
+             * warning also reaches the JSON document and the --report file written next. */
+            if (table == stderr)
+                g_ptr_array_add(s->report->warnings, g_strdup(error->message));
+            qpin_output_error(error, QPIN_EXIT_FAILURE);
+            ok = FALSE;
+        }
+    }
+    if (o->json) {
+        json_object *doc = qpin_report_to_json(s->report);
+        g_autofree char *text =
+            g_strconcat(json_object_to_json_string_ext(doc, QPIN_JSON_FLAGS), "\n", NULL);
+        json_object_put(doc);
+        if (!qpin_stream_write(stdout, text, &error)) {
+            qpin_output_error(error, QPIN_EXIT_FAILURE);
+            ok = FALSE;
+        }
+    }
+    /* Written even when the table or the document could not be: it is a separate file. */
+    if (!qpin_output_report_file(s))
+        ok = FALSE;
+    return ok;
+}
+
+void qpin_output_host_warnings(const QpinFlow *s)
+{
+    for (guint i = 0; s->host && s->host->warnings && i < s->host->warnings->len; i++)
+        qpin_warn("%s", (const char *)s->host->warnings->pdata[i]);
+}

@@ -1,0 +1,66 @@
+/* qpin — options of run, plan and pin, from the command line and the --config file (GKeyFile
+ * INI). Options given on the command line override the file. */
+#pragma once
+
+#include "qpin-threads.h"
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+    QPIN_COMMAND_RUN,
+    QPIN_COMMAND_PLAN,
+    QPIN_COMMAND_PIN,
+} QpinCommandKind;
+
+/* --iothread-pin ID=CPUS */
+typedef struct {
+    char *id;
+    char *cpus; /* the CPUS text, parsed when the map is computed */
+} QpinIothreadPin;
+
+#define QPIN_DEFAULT_KILL_TIMEOUT_MS 10000
+/* QMP_DEFAULT_TIMEOUT_MS of qmp/qmp.h, which this library does not include. */
+#define QPIN_DEFAULT_QMP_TIMEOUT_MS 10000
+
+typedef struct {
+    QpinCommandKind command;
+    char *help; /* set when --help was given: the text to print, nothing else is valid */
+
+    char *config;      /* --config FILE, or NULL */
+    GKeyFile *keyfile; /* the loaded config file, or NULL (its [numa.N] sections are read later) */
+
+    char **qemu_argv; /* run, plan: QEMU binary and arguments (NULL-terminated) */
+    char *pin;        /* --pin MAP, or NULL */
+    char *emulator_pin;
+    GPtrArray *iothread_pins; /* QpinIothreadPin*, one per id, command line over file */
+    char *vcpu_sched;         /* text, or NULL */
+    QpinSched sched;          /* parsed --vcpu-sched */
+    char *reserve;
+    gboolean allow_overcommit;
+    char **numa;   /* --numa texts from the command line (NULL-terminated), or NULL */
+    gboolean cont; /* run: default TRUE (--no-cont); pin: default FALSE (--cont) */
+    gboolean quiet;
+    gboolean json;
+    gboolean explain;
+    char *report;  /* --report FILE */
+    char *sysroot; /* plan */
+    char *qmp;     /* pin: --qmp SOCKET */
+    gint64 pid;    /* pin: --pid PID, 0 when not given */
+    gint64 kill_timeout_ms;
+    gint64 qmp_timeout_ms; /* --qmp-timeout: deadline of each QMP command after the negotiation */
+} QpinOptions;
+
+void qpin_options_free(QpinOptions *options);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinOptions, qpin_options_free)
+
+/* Parses the options of @command from @argv (argv[0] is the subcommand name; the array is not
+ * modified) and the --config file they name. Errors are QPIN_ERROR_USAGE and name the option or
+ * the file, section and key. */
+QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, GError **error);
+
+/* The subcommand name: "run", "plan", "pin". */
+const char *qpin_command_name(QpinCommandKind command);
+
+G_END_DECLS

@@ -1,0 +1,114 @@
+/* qpin — the steps run, plan and pin share: read the host and the requested pins, query QEMU,
+ * compute and validate the whole map, apply it through one function, read it back. Each step
+ * fills the report; errors are QPIN_ERRORs carrying the exit status. */
+#pragma once
+
+#include "qpin-error.h"
+#include "qpin-options.h"
+#include <qpin/placement.h>
+#include "qmp.h"
+#include "qpin-report.h"
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+    const QpinOptions *opt; /* borrowed */
+    TopoHost *host;
+    TopoPlaceCtx ctx;
+    TopoCpuSet *reserved;      /* emulator + iothread pins + --reserve */
+    TopoMapSpec *spec;         /* NULL without --pin */
+    TopoCpuSet *emulator_cpus; /* NULL without --emulator-pin (or until auto computed it) */
+    gboolean emulator_auto;
+    GPtrArray *iothread_cpus; /* TopoCpuSet*, parallel to opt->iothread_pins */
+    GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */
+    GPtrArray *node_binding;  /* guest node -> host nodes (TopoCpuSet* or NULL), or NULL */
+    QmpClient *qmp;           /* borrowed */
+    int sigfd;                /* borrowed signalfd: a terminating signal stops apply (-1: none) */
+    pid_t pid;                /* run: the process qpin started; pin: the QMP socket's peer */
+    gboolean proven;          /* every thread QMP named is a thread of s->pid: it is QEMU */
+    pid_t stray_pid; /* run: the QEMU a wrapper started without exec, to be stopped too, or 0 */
+    GPtrArray *cpus; /* QmpCpuInfo* */
+    GPtrArray *iothreads; /* QmpIothread* */
+    TopoMap *map;
+    GHashTable *threads; /* ids of QEMU's threads when the plan was made */
+    GArray *saved;       /* what each touched thread had before, for qpin_flow_rollback() */
+    QpinReport *report;
+} QpinFlow;
+
+QpinFlow *qpin_flow_new(const QpinOptions *opt);
+void qpin_flow_free(QpinFlow *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinFlow, qpin_flow_free)
+
+/* Reads the host (under --sysroot for plans) and parses and validates everything that does not
+ * depend on QEMU: the guest NUMA nodes (run, plan) and their preflight against the host, the map
+ * syntax, and every CPU that a cpulist or groups map, --emulator-pin, --iothread-pin and
+ * --reserve name (it exists, is online and is allowed), so that such a map outside the allowed
+ * CPUs never starts QEMU. Expression and auto maps are checked by qpin_flow_plan(). */
+gboolean qpin_flow_prepare(QpinFlow *s, GError **error);
+
+/* Reads where the guest memory landed (/proc/PID/numa_maps) into the report and fails when a
+ * preallocated backend has pages off its host nodes (QPIN_ERROR_MEMORY). No-op without NUMA. */
+gboolean qpin_flow_check_memory(QpinFlow *s, GError **error);
+
+/* The error code for a guest NUMA error: usage for parse errors and conflicts with the QEMU
+ * command line, preflight, or memory placement. */
+QpinErrorCode qpin_numa_error_code(const GError *error);
+
+/* Whether the table, --json or --report shows the result: what only they show (thread names,
+ * unpinned iothreads and emulator threads, the guest's run state) is read only then. */
+gboolean qpin_flow_shows(const QpinFlow *s);
+
+/* Reads the names (comm) of the vCPU, emulator and iothreads of the report, for the table and
+ * the JSON; only when something shows them. A file per thread: called once the guest runs,
+ * or before QEMU is stopped. */
+void qpin_flow_name_threads(QpinFlow *s);
+
+/* Whether anything is to be applied to a thread at all. */
+gboolean qpin_flow_pins_anything(const QpinFlow *s);
+
+/* query-cpus-fast and query-iothreads through s->qmp. */
+gboolean qpin_flow_query(QpinFlow *s, GError **error);
+
+/* Computes and validates the whole map (s->pid must be set). With @pinning, qpin proves whom
+ * it is about to touch before anything is changed: every vCPU and iothread id QMP reported
+ * must be a thread of s->pid (the process qpin started, or the QMP socket's peer), else the
+ * error names the process the thread belongs to (for run, a QEMU that a wrapper started
+ * without exec is recognised, named, and recorded in s->stray_pid so that it can be stopped).
+ * Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares one). */
+gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error);
+
+/* Applies every affinity and policy of the plan: vCPUs, then the emulator threads present now
+ * (every thread of the process that is neither a vCPU nor an iothread), then iothreads. For
+ * pin, each thread's previous affinity and policy are saved first (a thread whose previous
+ * state cannot be read is not touched: that is an error). A terminating signal pending on
+ * s->sigfd stops it before the next thread (QPIN_ERROR_INTERRUPTED). */
+gboolean qpin_flow_apply(QpinFlow *s, GError **error);
+
+/* Reads every thread back (sched_getaffinity, sched_getscheduler) into the report and fails
+ * on any difference from the plan. */
+gboolean qpin_flow_verify(QpinFlow *s, GError **error);
+
+/* Puts back the affinity and policy each touched thread had before qpin_flow_apply(), through
+ * the one affinity helper, for a QEMU qpin did not start. Returns whether every touched thread
+ * got its previous state back; *@summary (when not NULL) says which threads were restored and
+ * which were not, with their ids and the reason. */
+gboolean qpin_flow_rollback(QpinFlow *s, char **summary);
+
+/* Whether the guest was resumed by someone other than qpin: a RESUME event arrived on qpin's
+ * QMP session, or query-status says it runs. Call before qpin's own cont. */
+gboolean qpin_flow_resumed_behind(QpinFlow *s, gboolean *resumed, GError **error);
+
+/* "QEMU (pid N)" once s->pid is proven to be QEMU, else "process N". */
+char *qpin_flow_process_label(const QpinFlow *s);
+
+/* Milliseconds since @start_us (a g_get_monotonic_time() value). */
+double qpin_ms_since(gint64 start_us);
+
+/* The error code for a QMP failure: QPIN_ERROR_QMP_COMMAND when QEMU answered with an error,
+ * QPIN_ERROR_QMP otherwise; a QPIN_ERROR keeps its code. */
+QpinErrorCode qpin_qmp_error_code(const GError *error);
+
+G_END_DECLS

@@ -239,7 +239,8 @@ static WaitResult client_wait(QmpClient *c, short events, gint64 deadline)
         }
         if (pfd[0].revents)
             return WAIT_READY;
-        if (r == 0 && deadline != QMP_NO_DEADLINE && g_get_monotonic_time() >= deadline)
+        /* Checked whatever woke poll: a hook fd that stays readable must not stretch it. */
+        if (deadline != QMP_NO_DEADLINE && g_get_monotonic_time() >= deadline)
             return WAIT_TIMEOUT;
     }
 }
@@ -576,6 +577,24 @@ static gboolean not_qmp(QmpClient *c, GError **error, const char *what, const ch
                        hint);
 }
 
+/* Waits until the socket is readable: STEP_OK, or why not. */
+static Step wait_readable(QmpClient *c, gint64 deadline, GError **error)
+{
+    switch (client_wait(c, POLLIN, deadline)) {
+    case WAIT_READY:
+        return STEP_OK;
+    case WAIT_TIMEOUT:
+        return STEP_TIMEOUT;
+    case WAIT_INTERRUPTED:
+        return STEP_INTERRUPTED;
+    case WAIT_FAILED:
+        break;
+    }
+    int saved = errno;
+    client_fail(c, error, QMP_ERROR_IO, "cannot wait for the QMP socket: %s", g_strerror(saved));
+    return STEP_ERROR;
+}
+
 /* Reads the next chunk into the (consumed) buffer. With QMP_NO_WAIT as @deadline, never waits:
  * STEP_TIMEOUT when nothing is readable. */
 static Step read_more(QmpClient *c, gint64 deadline, GError **error)
@@ -589,17 +608,9 @@ static Step read_more(QmpClient *c, gint64 deadline, GError **error)
         /* With a hook, every read goes through the hook's poll: a peer that keeps sending
          * would otherwise keep recv() busy and the hook (and the signals it watches) unheard. */
         if (c->hook && !no_wait) {
-            WaitResult w = client_wait(c, POLLIN, deadline);
-            if (w == WAIT_TIMEOUT)
-                return STEP_TIMEOUT;
-            if (w == WAIT_INTERRUPTED)
-                return STEP_INTERRUPTED;
-            if (w == WAIT_FAILED) {
-                int saved = errno;
-                client_fail(c, error, QMP_ERROR_IO, "cannot wait for the QMP socket: %s",
-                            g_strerror(saved));
-                return STEP_ERROR;
-            }
+            Step s = wait_readable(c, deadline, error);
+            if (s != STEP_OK)
+                return s;
         }
         ssize_t n = recv(c->fd, c->rbuf, QMP_READ_CHUNK, 0);
         if (n > 0) {
@@ -625,16 +636,10 @@ static Step read_more(QmpClient *c, gint64 deadline, GError **error)
         }
         if (no_wait)
             return STEP_TIMEOUT;
-        if (c->hook)
-            continue;
-        WaitResult w = client_wait(c, POLLIN, deadline);
-        if (w == WAIT_TIMEOUT)
-            return STEP_TIMEOUT;
-        if (w == WAIT_FAILED) {
-            int saved = errno;
-            client_fail(c, error, QMP_ERROR_IO, "cannot wait for the QMP socket: %s",
-                        g_strerror(saved));
-            return STEP_ERROR;
+        if (!c->hook) {
+            Step s = wait_readable(c, deadline, error);
+            if (s != STEP_OK)
+                return s;
         }
     }
 }

@@ -6,13 +6,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define REPLY(json) "{\"return\": " json ", \"id\": @ID@}\r\n"
@@ -1223,6 +1226,490 @@ START_TEST(test_adopt_fd)
 }
 END_TEST
 
+/* ---- long negotiation, wait hook, event records, peer credentials ---- */
+
+#define EVENT(name)                                                                                \
+    "{\"timestamp\": {\"seconds\": 7, \"microseconds\": 8}, \"event\": \"" name "\"}\r\n"
+
+/* QEMU greets at once but answers qmp_capabilities only once every vCPU is built: with its
+ * own deadline (none here), a negotiation slower than the normal timeout is accepted. */
+START_TEST(test_negotiation_timeout)
+{
+    /* the reply comes 1 s after the command; the normal timeout is 200 ms */
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        fake_qmp_send(fake, FAKE_QMP_GREETING, -1);
+        fake_qmp_expect(fake, "qmp_capabilities", NULL, NULL);
+        fake_qmp_stall(fake, 1000);
+        fake_qmp_send(fake, EVENT("RESUME") "{\"return\": {}, \"id\": \"qpin-1\"}\r\n", -1);
+        fake_qmp_start(fake);
+        g_autoptr(QmpClient) client = client_for(fake, 200);
+        qmp_client_set_negotiation_timeout(client, -1);
+        assert_handshake(client);
+        ck_assert(qmp_client_event_seen(client, "RESUME"));
+        assert_fake_ok(fake);
+    }
+    /* the same peer without the separate deadline: the normal timeout applies */
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        fake_qmp_send(fake, FAKE_QMP_GREETING, -1);
+        fake_qmp_expect(fake, "qmp_capabilities", NULL, NULL);
+        fake_qmp_stall(fake, 1000);
+        fake_qmp_send(fake, "{\"return\": {}, \"id\": \"qpin-1\"}\r\n", -1);
+        fake_qmp_start(fake);
+        g_autoptr(QmpClient) client = client_for(fake, 200);
+        g_autoptr(GError) error = NULL;
+        ck_assert(!qmp_client_handshake(client, &error));
+        assert_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT,
+                     "no reply to 'qmp_capabilities' within 200 ms");
+        assert_fake_ok(fake);
+    }
+    /* a finite negotiation deadline is honoured and named */
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        fake_qmp_send(fake, FAKE_QMP_GREETING, -1);
+        fake_qmp_expect(fake, "qmp_capabilities", NULL, NULL);
+        fake_qmp_stall(fake, 10000);
+        fake_qmp_start(fake);
+        g_autoptr(QmpClient) client = client_for(fake, 5000);
+        qmp_client_set_negotiation_timeout(client, 300);
+        g_autoptr(GError) error = NULL;
+        gint64 start = g_get_monotonic_time();
+        ck_assert(!qmp_client_handshake(client, &error));
+        assert_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT,
+                     "no reply to 'qmp_capabilities' within 300 ms");
+        ck_assert_msg(elapsed_ms(start) < 4000, "took %.0f ms", elapsed_ms(start));
+        assert_fake_ok(fake);
+    }
+    /* the greeting keeps the normal timeout */
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        fake_qmp_stall(fake, 10000);
+        fake_qmp_start(fake);
+        g_autoptr(QmpClient) client = client_for(fake, 200);
+        qmp_client_set_negotiation_timeout(client, -1);
+        g_autoptr(GError) error = NULL;
+        ck_assert(!qmp_client_handshake(client, &error));
+        assert_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT, "no QMP greeting within 200 ms");
+        assert_fake_ok(fake);
+    }
+}
+END_TEST
+
+/* qmp_client_set_timeout(-1): no deadline at all. */
+START_TEST(test_no_deadline)
+{
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "stop", NULL, NULL);
+    fake_qmp_stall(fake, 500);
+    fake_qmp_send(fake, "{\"return\": {}, \"id\": \"qpin-2\"}\r\n", -1);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    qmp_client_set_timeout(client, -1);
+    g_autoptr(GError) error = NULL;
+    ck_assert_msg(qmp_stop(client, &error), "%s", error ? error->message : "");
+    assert_fake_ok(fake);
+}
+END_TEST
+
+typedef struct {
+    int fd;         /* drained by the hook when >= 0 and drain is set */
+    gboolean drain; /* read the fd's bytes */
+    guint calls;    /* how often the hook ran */
+    guint stop_at;  /* return FALSE on this call (0: never) */
+    int poke_fd;    /* on call poke_at, write a byte here */
+    guint poke_at;  /* 0: never */
+    gint64 last;    /* monotonic time of the previous call */
+    gint64 min_gap; /* the shortest time between two calls, in us */
+} HookState;
+
+static gboolean hook_cb(gpointer data)
+{
+    HookState *h = data;
+    gint64 now = g_get_monotonic_time();
+    if (h->calls > 0)
+        h->min_gap = MIN(h->min_gap, now - h->last);
+    h->last = now;
+    h->calls++;
+    if (h->drain && h->fd >= 0) {
+        char buf[64];
+        while (read(h->fd, buf, sizeof(buf)) > 0)
+            ;
+    }
+    if (h->poke_at && h->calls == h->poke_at)
+        ck_assert_int_eq(write(h->poke_fd, "p", 1), 1);
+    return !(h->stop_at && h->calls >= h->stop_at);
+}
+
+static void make_pipe(int p[2])
+{
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+}
+
+/* The hook ends a hung reply wait as soon as its fd becomes readable (the launcher's signalfd
+ * on SIGINT), long before the deadline; the session is then broken, and the late reply that
+ * follows is never matched to a next command, because none is sent. */
+START_TEST(test_hook_interrupts_reply_wait)
+{
+    int p[2];
+    make_pipe(p);
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL, NULL);
+    /* The fd becomes readable before the reply is sent: whatever wakes the client sees both. */
+    fake_qmp_notify(fake, p[1]);
+    fake_qmp_send(fake,
+                  "{\"return\": {\"status\": \"late\", \"running\": true}, \"id\": "
+                  "\"qpin-2\"}\r\n",
+                  -1);
+    fake_qmp_stall(fake, 20000);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 30000);
+    HookState h = {.fd = p[0], .drain = TRUE, .stop_at = 1};
+    qmp_client_set_wait_hook(client, p[0], 0, hook_cb, &h);
+
+    g_autoptr(GError) error = NULL;
+    gint64 start = g_get_monotonic_time();
+    ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
+    assert_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED,
+                 "interrupted while waiting for the reply to 'query-status'");
+    ck_assert_msg(elapsed_ms(start) < 10000, "took %.0f ms", elapsed_ms(start));
+    ck_assert_uint_eq(h.calls, 1);
+    ck_assert(qmp_client_is_broken(client));
+
+    g_clear_error(&error);
+    ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
+    assert_error(error, QMP_ERROR, QMP_ERROR_BROKEN, "interrupted while waiting");
+    ck_assert_uint_eq(qmp_client_commands_sent(client), 2);
+    assert_fake_ok(fake);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* Interrupting the wait for the greeting; and a wait for an event, which leaves the session
+ * usable (like its timeout). */
+START_TEST(test_hook_interrupts_greeting_and_event_wait)
+{
+    int p[2];
+    make_pipe(p);
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        fake_qmp_notify(fake, p[1]);
+        fake_qmp_stall(fake, 20000);
+        fake_qmp_start(fake);
+        g_autoptr(QmpClient) client = client_for(fake, 30000);
+        HookState h = {.fd = p[0], .drain = TRUE, .stop_at = 1};
+        qmp_client_set_wait_hook(client, p[0], -1, hook_cb, &h);
+        g_autoptr(GError) error = NULL;
+        ck_assert(!qmp_client_handshake(client, &error));
+        assert_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED,
+                     "interrupted while waiting for the QMP greeting");
+        ck_assert(qmp_client_is_broken(client));
+        assert_fake_ok(fake);
+    }
+    {
+        g_autoptr(FakeQmp) fake = fake_after_handshake();
+        fake_qmp_expect(fake, "cont", NULL, REPLY("{}"));
+        g_autoptr(QmpClient) client = start_negotiated(fake, 30000);
+        HookState h = {.fd = p[0], .drain = TRUE, .stop_at = 1};
+        qmp_client_set_wait_hook(client, p[0], 0, hook_cb, &h);
+        ck_assert_int_eq(write(p[1], "s", 1), 1);
+        g_autoptr(GError) error = NULL;
+        ck_assert_ptr_null(qmp_client_wait_event(client, "RESUME", -1, &error));
+        assert_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED,
+                     "interrupted while waiting for RESUME event");
+        ck_assert(!qmp_client_is_broken(client));
+        g_clear_error(&error);
+        ck_assert_msg(qmp_cont(client, &error), "%s", error ? error->message : "");
+        assert_fake_ok(fake);
+    }
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* Without an fd the hook runs every interval; returning TRUE keeps waiting. Here its second
+ * call lets the fake answer, the reply is taken; a later wait's third call ends it. */
+START_TEST(test_hook_interval)
+{
+    int go[2];
+    make_pipe(go);
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL, NULL);
+    fake_qmp_wait_fd(fake, go[0]);
+    fake_qmp_send(fake,
+                  "{\"return\": {\"status\": \"paused\", \"running\": false}, \"id\": "
+                  "\"qpin-2\"}\r\n",
+                  -1);
+    fake_qmp_expect(fake, "cont", NULL, NULL);
+    fake_qmp_stall(fake, 20000);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 30000);
+    HookState h = {.fd = -1, .poke_fd = go[1], .poke_at = 2, .min_gap = G_MAXINT64};
+    qmp_client_set_wait_hook(client, -1, 40, hook_cb, &h);
+
+    g_autoptr(GError) error = NULL;
+    g_autofree char *status = qmp_query_status(client, NULL, &error);
+    ck_assert_msg(status, "%s", error ? error->message : "");
+    ck_assert_str_eq(status, "paused");
+    ck_assert_uint_ge(h.calls, 2);
+    /* Every call of a wait comes an interval after the previous one. */
+    ck_assert_msg(h.min_gap >= 40000, "calls %" G_GINT64_FORMAT " us apart", h.min_gap);
+
+    h = (HookState){.fd = -1, .stop_at = 3, .min_gap = G_MAXINT64};
+    gint64 start = g_get_monotonic_time();
+    ck_assert(!qmp_cont(client, &error));
+    assert_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED, "the reply to 'cont'");
+    ck_assert_uint_eq(h.calls, 3);
+    ck_assert_msg(h.min_gap >= 40000, "calls %" G_GINT64_FORMAT " us apart", h.min_gap);
+    ck_assert_msg(elapsed_ms(start) < 10000, "took %.0f ms", elapsed_ms(start));
+    assert_fake_ok(fake);
+    close(go[0]);
+    close(go[1]);
+}
+END_TEST
+
+/* A hook that returns TRUE but leaves its fd readable is not called in a busy loop. */
+START_TEST(test_hook_fd_left_readable)
+{
+    int p[2];
+    make_pipe(p);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL, NULL);
+    fake_qmp_stall(fake, 20000);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    qmp_client_set_timeout(client, 500);
+    HookState h = {.fd = p[0], .min_gap = G_MAXINT64};
+    qmp_client_set_wait_hook(client, p[0], 0, hook_cb, &h);
+    g_autoptr(GError) error = NULL;
+    gint64 start = g_get_monotonic_time();
+    ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
+    double ms = elapsed_ms(start);
+    assert_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT, "no reply to 'query-status' within 500 ms");
+    ck_assert_uint_ge(h.calls, 1);
+    /* at most one call per 50 ms, however loaded the machine */
+    ck_assert_msg(h.calls <= ms / 50 + 1, "%u calls in %.0f ms", h.calls, ms);
+    ck_assert_msg(h.calls < 2 || h.min_gap >= 50000, "calls %" G_GINT64_FORMAT " us apart",
+                  h.min_gap);
+    assert_fake_ok(fake);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* A peer that never stops sending cannot keep the hook from running, even without deadline. */
+START_TEST(test_hook_during_flood)
+{
+    int p[2];
+    make_pipe(p);
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL, NULL);
+    fake_qmp_send_generated(fake, "", EVENT("X") "\r\n", G_MAXUINT64, "");
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    qmp_client_set_timeout(client, -1);
+    HookState h = {.fd = p[0], .drain = TRUE, .stop_at = 3};
+    qmp_client_set_wait_hook(client, p[0], 20, hook_cb, &h);
+    g_autoptr(GError) error = NULL;
+    ck_assert_ptr_null(qmp_query_status(client, NULL, &error));
+    assert_error(error, QMP_ERROR, QMP_ERROR_INTERRUPTED, "the reply to 'query-status'");
+    ck_assert_uint_eq(h.calls, 3);
+    ck_assert_uint_eq(qmp_client_pending_events(client),
+                      MIN(qmp_client_event_count(client, "X"), 1024));
+    assert_fake_ok(fake);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* peek leaves the event queued; event_seen and event_count keep the record. */
+START_TEST(test_peek_and_seen)
+{
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL,
+                    EVENT("STOP") "{\"timestamp\": {\"seconds\": 5, \"microseconds\": 6}, "
+                                  "\"event\": \"RESUME\", \"data\": {\"n\": 1}}\r\n" EVENT("RESUME")
+                                      EVENT("BLOCK_JOB_READY")
+                                          REPLY("{\"status\": \"running\", \"running\": true}"));
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    ck_assert_ptr_null(qmp_client_peek_event(client, NULL));
+    ck_assert(!qmp_client_event_seen(client, "RESUME"));
+    g_autofree char *status = qmp_query_status(client, NULL, NULL);
+    ck_assert_str_eq(status, "running");
+
+    ck_assert_uint_eq(qmp_client_pending_events(client), 4);
+    const QmpEvent *resume = qmp_client_peek_event(client, "RESUME");
+    ck_assert_ptr_nonnull(resume);
+    ck_assert_int_eq(resume->seconds, 5);
+    ck_assert_int_eq(resume->microseconds, 6);
+    ck_assert_int_eq(json_object_get_int(json_object_object_get(resume->data, "n")), 1);
+    ck_assert_ptr_eq(qmp_client_peek_event(client, "RESUME"), resume);
+    ck_assert_uint_eq(qmp_client_pending_events(client), 4);
+    ck_assert_str_eq(qmp_client_peek_event(client, NULL)->name, "STOP");
+    ck_assert_ptr_null(qmp_client_peek_event(client, "SHUTDOWN"));
+    ck_assert(qmp_client_event_seen(client, "RESUME"));
+    ck_assert(qmp_client_event_seen(client, "BLOCK_JOB_READY"));
+    ck_assert(!qmp_client_event_seen(client, "SHUTDOWN"));
+    ck_assert(!qmp_client_event_seen(client, "resume"));
+    ck_assert_uint_eq(qmp_client_event_count(client, "RESUME"), 2);
+
+    while (qmp_client_pending_events(client))
+        qmp_event_free(qmp_client_pop_event(client));
+    ck_assert_ptr_null(qmp_client_peek_event(client, "RESUME"));
+    ck_assert(qmp_client_event_seen(client, "RESUME"));
+    ck_assert_uint_eq(qmp_client_event_count(client, "RESUME"), 2);
+    assert_fake_ok(fake);
+}
+END_TEST
+
+/* A RESUME that the full queue drops is still on record. */
+START_TEST(test_seen_survives_full_queue)
+{
+    g_autoptr(GString) flood = g_string_new(EVENT("RESUME"));
+    for (int i = 0; i < 1100; i++)
+        g_string_append(flood, EVENT("VSERPORT_CHANGE"));
+    g_string_append(flood, REPLY("{\"status\": \"running\", \"running\": true}"));
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "query-status", NULL, flood->str);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    g_autofree char *status = qmp_query_status(client, NULL, NULL);
+    ck_assert_str_eq(status, "running");
+    ck_assert_uint_eq(qmp_client_pending_events(client), 1024);
+    ck_assert_ptr_null(qmp_client_peek_event(client, "RESUME"));
+    ck_assert(qmp_client_event_seen(client, "RESUME"));
+    ck_assert_uint_eq(qmp_client_event_count(client, "RESUME"), 1);
+    ck_assert_uint_eq(qmp_client_event_count(client, "VSERPORT_CHANGE"), 1100);
+    assert_fake_ok(fake);
+}
+END_TEST
+
+/* A peer inventing event names without end is refused before their record grows unbounded. */
+START_TEST(test_event_names_capped)
+{
+    g_autoptr(GString) flood = g_string_new(NULL);
+    for (int i = 0; i < 5000; i++)
+        g_string_append_printf(flood,
+                               "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, "
+                               "\"event\": \"NAME_%08d_%s\"}\r\n",
+                               i, "PADDINGPADDINGPADDING");
+    g_string_append(flood, REPLY("{}"));
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    fake_qmp_expect(fake, "stop", NULL, flood->str);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    g_autoptr(GError) error = NULL;
+    ck_assert(!qmp_stop(client, &error));
+    assert_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "distinct event names");
+    assert_fake_ok(fake);
+}
+END_TEST
+
+/* qmp_client_read_available() takes in everything readable now, in several reads, without
+ * waiting and without taking any event. */
+START_TEST(test_read_available)
+{
+    g_autoptr(GString) events = g_string_new(NULL);
+    for (int i = 0; i < 1500; i++)
+        g_string_append(events, EVENT("X"));
+    g_string_append(events, EVENT("RESUME"));
+    ck_assert_uint_gt(events->len, 65536);
+    int sent[2], go[2];
+    make_pipe(sent);
+    make_pipe(go);
+    g_autoptr(FakeQmp) fake = fake_after_handshake();
+    /* Not before the handshake is over: its read must not take in any of the events. */
+    fake_qmp_wait_fd(fake, go[0]);
+    fake_qmp_send(fake, events->str, -1);
+    fake_qmp_send(fake, "{\"return\": {}, \"id\": \"stale\"}\r\n", -1);
+    fake_qmp_notify(fake, sent[1]);
+    fake_qmp_stall(fake, 20000);
+    g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
+    ck_assert(!qmp_client_has_buffered_input(client));
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    /* A unix socket write returns once the bytes are in the reader's queue: after the notice
+     * everything is readable. */
+    struct pollfd pfd = {.fd = sent[0], .events = POLLIN};
+    ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+    g_autoptr(GError) error = NULL;
+    ck_assert_msg(qmp_client_read_available(client, &error), "%s", error->message);
+    ck_assert_uint_eq(qmp_client_event_count(client, "X"), 1500);
+    ck_assert(qmp_client_event_seen(client, "RESUME"));
+    ck_assert_ptr_nonnull(qmp_client_peek_event(client, "RESUME"));
+    ck_assert_uint_eq(qmp_client_pending_events(client), 1024);
+    ck_assert(!qmp_client_has_buffered_input(client));
+    ck_assert(!qmp_client_is_broken(client));
+    /* nothing more to read: returns at once */
+    gint64 start = g_get_monotonic_time();
+    ck_assert(qmp_client_read_available(client, &error));
+    ck_assert_msg(elapsed_ms(start) < 3000, "took %.0f ms", elapsed_ms(start));
+    ck_assert_uint_eq(qmp_client_event_count(client, "X"), 1500);
+    assert_fake_ok(fake);
+    close(sent[0]);
+    close(sent[1]);
+    close(go[0]);
+    close(go[1]);
+}
+END_TEST
+
+START_TEST(test_get_fd_and_peer_pid)
+{
+    /* a socketpair: the process that made the pair, here this one */
+    {
+        g_autoptr(FakeQmp) fake = fake_qmp_new();
+        int fd = fake_qmp_take_client_fd(fake);
+        g_autoptr(QmpClient) client = qmp_client_new_from_fd(fd, NULL);
+        ck_assert_int_eq(qmp_client_get_fd(client), fd);
+        uid_t uid = 12345;
+        ck_assert_int_eq(qmp_client_peer_pid(client, &uid), getpid());
+        ck_assert_int_eq(uid, getuid());
+        ck_assert_int_eq(qmp_client_peer_pid(client, NULL), getpid());
+    }
+    /* a unix socket listened on by another process: that process */
+    {
+        g_autofree char *dir = private_dir();
+        g_autofree char *path = g_build_filename(dir, "peer.sock", NULL);
+        int ready[2];
+        ck_assert_int_eq(pipe(ready), 0);
+        pid_t child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            struct sockaddr_un addr = {.sun_family = AF_UNIX};
+            strcpy(addr.sun_path, path);
+            int s = socket(AF_UNIX, SOCK_STREAM, 0);
+            if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(s, 1) < 0)
+                _exit(1);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+        close(ready[1]);
+        char c;
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QmpClient) client = qmp_client_connect(path, 5000, NULL, NULL, &error);
+        ck_assert_msg(client, "%s", error ? error->message : "");
+        uid_t uid = 12345;
+        pid_t peer = qmp_client_peer_pid(client, &uid);
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        close(ready[0]);
+        unlink(path);
+        rmdir(dir);
+        ck_assert_int_eq(peer, child);
+        ck_assert_int_eq(uid, getuid());
+    }
+    /* an unconnected socket has no peer */
+    {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        g_autoptr(QmpClient) client = qmp_client_new_from_fd(fd, NULL);
+        ck_assert_ptr_nonnull(client);
+        uid_t uid = 12345;
+        errno = 0;
+        ck_assert_int_eq(qmp_client_peer_pid(client, &uid), -1);
+        ck_assert_int_eq(errno, ESRCH);
+        ck_assert_int_eq(uid, (uid_t)-1);
+    }
+}
+END_TEST
+
 /* ---- typed commands ---- */
 
 static GPtrArray *cpus_from(const char *reply_json, GError **error)
@@ -1470,6 +1957,22 @@ static Suite *qmp_suite(void)
     tcase_add_test(connect, test_connect_path_too_long);
     tcase_add_test(connect, test_adopt_fd);
     suite_add_tcase(s, connect);
+
+    TCase *waits = tcase_create("waits");
+    tcase_set_timeout(waits, 60);
+    tcase_add_test(waits, test_negotiation_timeout);
+    tcase_add_test(waits, test_no_deadline);
+    tcase_add_test(waits, test_hook_interrupts_reply_wait);
+    tcase_add_test(waits, test_hook_interrupts_greeting_and_event_wait);
+    tcase_add_test(waits, test_hook_interval);
+    tcase_add_test(waits, test_hook_fd_left_readable);
+    tcase_add_test(waits, test_hook_during_flood);
+    tcase_add_test(waits, test_peek_and_seen);
+    tcase_add_test(waits, test_seen_survives_full_queue);
+    tcase_add_test(waits, test_event_names_capped);
+    tcase_add_test(waits, test_read_available);
+    tcase_add_test(waits, test_get_fd_and_peer_pid);
+    suite_add_tcase(s, waits);
 
     TCase *typed = tcase_create("commands");
     tcase_set_timeout(typed, 30);

@@ -151,7 +151,7 @@ typedef gboolean (*ParseEntryFunc)(const ReplyCtx *ctx, json_object *entry, gpoi
 static GPtrArray *query_array(QmpClient *client, const char *command, gsize entry_size,
                               GDestroyNotify free_entry, ParseEntryFunc parse, GError **error)
 {
-    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, command, NULL, error);
     if (!ret)
         return NULL;
     if (!json_object_is_type(ret, json_type_array)) {
@@ -276,7 +276,7 @@ GPtrArray *qmp_query_memdev(QmpClient *client, GError **error)
 char *qmp_query_status(QmpClient *client, gboolean *running, GError **error)
 {
     const char *command = "query-status";
-    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, command, NULL, error);
     if (!ret)
         return NULL;
     if (!json_object_is_type(ret, json_type_object)) {
@@ -296,7 +296,7 @@ char *qmp_query_status(QmpClient *client, gboolean *running, GError **error)
 
 static gboolean execute_simple(QmpClient *client, const char *command, GError **error)
 {
-    g_autoptr(json_object) ret = qmp_client_execute(client, command, NULL, error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, command, NULL, error);
     return ret != NULL;
 }
 

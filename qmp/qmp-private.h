@@ -1,7 +1,7 @@
 /* qpin — QMP client internals shared by the transport and the typed commands. */
 #pragma once
 
-#include "qmp.h"
+#include <qpin/qmp.h>
 
 G_BEGIN_DECLS
 

@@ -894,7 +894,7 @@ static gboolean write_all(QmpClient *c, const char *buf, gsize len, const char *
 static gboolean send_command(QmpClient *c, const char *command, json_object *arguments,
                              const char *id, gint64 deadline, gint64 timeout_ms, GError **error)
 {
-    g_autoptr(json_object) cmd = json_object_new_object();
+    g_autoptr(QmpJson) cmd = json_object_new_object();
     json_object_object_add(cmd, "execute", json_object_new_string(command));
     if (arguments)
         json_object_object_add(cmd, "arguments", json_object_get(arguments));
@@ -944,7 +944,7 @@ static json_object *client_execute(QmpClient *c, const char *command, json_objec
     if (!send_command(c, command, arguments, id, deadline, timeout_ms, error))
         return NULL;
     for (;;) {
-        g_autoptr(json_object) msg = NULL;
+        g_autoptr(QmpJson) msg = NULL;
         Step s = next_message(c, deadline, &msg, error);
         if (s == STEP_TIMEOUT) {
             client_fail(c, error, QMP_ERROR_TIMEOUT,
@@ -1004,7 +1004,7 @@ static json_object *client_execute(QmpClient *c, const char *command, json_objec
 static gboolean read_greeting(QmpClient *c, gint64 deadline, GError **error)
 {
     while (!c->greeting) {
-        g_autoptr(json_object) msg = NULL;
+        g_autoptr(QmpJson) msg = NULL;
         Step s = next_message(c, deadline, &msg, error);
         if (s == STEP_TIMEOUT)
             return client_fail(c, error, QMP_ERROR_TIMEOUT,
@@ -1051,7 +1051,7 @@ gboolean qmp_client_handshake(QmpClient *client, GError **error)
         deadline = deadline_after(neg_timeout);
     }
     g_autoptr(GError) local = NULL;
-    g_autoptr(json_object) ret =
+    g_autoptr(QmpJson) ret =
         client_execute(client, "qmp_capabilities", NULL, deadline, neg_timeout, &local);
     if (!ret) {
         /* A transport fault already broke the session and says why; anything else (an error
@@ -1171,7 +1171,7 @@ QmpEvent *qmp_client_wait_event(QmpClient *client, const char *name, gint64 time
     gint64 deadline = deadline_after(timeout_ms);
     call_begin(client);
     for (;;) {
-        g_autoptr(json_object) msg = NULL;
+        g_autoptr(QmpJson) msg = NULL;
         Step s = next_message(client, deadline, &msg, error);
         /* A partial message stays in the tokener: nothing is lost, the session goes on. */
         if (s == STEP_TIMEOUT) {
@@ -1204,7 +1204,7 @@ gboolean qmp_client_read_available(QmpClient *client, GError **error)
         return FALSE;
     call_begin(client);
     for (;;) {
-        g_autoptr(json_object) msg = NULL;
+        g_autoptr(QmpJson) msg = NULL;
         Step s = next_message(client, QMP_NO_WAIT, &msg, error);
         if (s == STEP_TIMEOUT)
             return TRUE;

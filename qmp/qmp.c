@@ -1,4 +1,4 @@
-/* qpin — QMP client: error domains and the plain data types, see qmp.h. */
+/* qpin — QMP client: error domains and the plain data types, see <qpin/qmp.h>. */
 #include "qmp-private.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
 /* qpin — CPU sets and cpulist text. */
+#include <stdbool.h>
 #include <qpin/cpuset.h>
 
 #include <ctype.h>
@@ -66,7 +67,7 @@ TopoCpuSet *topo_cpuset_new_single(int cpu)
     return set;
 }
 
-bool topo_cpuset_add(TopoCpuSet *set, int cpu)
+gboolean topo_cpuset_add(TopoCpuSet *set, int cpu)
 {
     if (cpu < 0 || cpu >= TOPO_CPU_MAX)
         return false;
@@ -81,7 +82,7 @@ void topo_cpuset_remove(TopoCpuSet *set, int cpu)
     set->w[cpu / WORD_BITS] &= ~(1UL << (cpu % WORD_BITS));
 }
 
-bool topo_cpuset_has(const TopoCpuSet *set, int cpu)
+gboolean topo_cpuset_has(const TopoCpuSet *set, int cpu)
 {
     if (!set || cpu < 0 || cpu >= TOPO_CPU_MAX)
         return false;
@@ -101,17 +102,17 @@ guint topo_cpuset_count(const TopoCpuSet *set)
     return n;
 }
 
-bool topo_cpuset_is_empty(const TopoCpuSet *set)
+gboolean topo_cpuset_is_empty(const TopoCpuSet *set)
 {
     return nonzero_word(set, 0) == NWORDS;
 }
 
-bool topo_cpuset_equal(const TopoCpuSet *a, const TopoCpuSet *b)
+gboolean topo_cpuset_equal(const TopoCpuSet *a, const TopoCpuSet *b)
 {
     return memcmp(a->w, b->w, sizeof(a->w)) == 0;
 }
 
-bool topo_cpuset_is_subset(const TopoCpuSet *a, const TopoCpuSet *b)
+gboolean topo_cpuset_is_subset(const TopoCpuSet *a, const TopoCpuSet *b)
 {
     for (int i = 0; i < NWORDS; i++)
         if (a->w[i] & ~b->w[i])
@@ -119,7 +120,7 @@ bool topo_cpuset_is_subset(const TopoCpuSet *a, const TopoCpuSet *b)
     return true;
 }
 
-bool topo_cpuset_intersects(const TopoCpuSet *a, const TopoCpuSet *b)
+gboolean topo_cpuset_intersects(const TopoCpuSet *a, const TopoCpuSet *b)
 {
     for (int i = 0; i < NWORDS; i++)
         if (a->w[i] & b->w[i])
@@ -199,13 +200,105 @@ const cpu_set_t *topo_cpuset_raw_const(const TopoCpuSet *set)
 }
 
 /* Reads a decimal CPU number at *p, before @end. Digits only: no sign, no whitespace, no base
- * prefix. */
-static bool parse_number(const char **p, const char *end, const char *text, int *out,
-                         GError **error)
+ * prefix. Stops at the first digit that takes it past the cap, so no length overflows. */
+static bool scan_number(const char **p, const char *end, int *out, TopoCpulistFault *fault)
 {
     const char *s = *p;
     if (s == end || !g_ascii_isdigit(*s)) {
-        if (s == end)
+        *fault = TOPO_CPULIST_EXPECTED_NUMBER;
+        return false;
+    }
+    int v = 0;
+    while (s < end && g_ascii_isdigit(*s)) {
+        v = v * 10 + (*s - '0');
+        if (v >= TOPO_CPU_MAX) {
+            *fault = TOPO_CPULIST_TOO_LARGE;
+            return false;
+        }
+        s++;
+    }
+    *out = v;
+    *p = s;
+    return true;
+}
+
+/* Takes one item first..last step @stride in the order written; false when the caller's cap is
+ * reached. */
+typedef bool (*ItemFunc)(int first, int last, int stride, void *data);
+
+/* The one cpulist grammar: comma-joined `N`, `N-M` or `N-M:S` items, whitespace around the whole
+ * list skipped (sysfs files end in a newline). Hands the items to @take in the order written;
+ * on the first fault fills *@why and returns false. */
+static bool cpulist_scan(const char *text, ItemFunc take, void *data, TopoCpulistRefusal *why)
+{
+    const char *p = text, *end = text + strlen(text);
+    while (p < end && g_ascii_isspace(*p))
+        p++;
+    while (end > p && g_ascii_isspace(end[-1]))
+        end--;
+    if (p == end)
+        return true;
+
+    TopoCpulistFault fault;
+    for (;;) {
+        const char *item = p;
+        int first, last, stride = 1;
+        if (!scan_number(&p, end, &first, &fault))
+            goto refused;
+        last = first;
+        if (p < end && *p == '-') {
+            p++;
+            if (!scan_number(&p, end, &last, &fault))
+                goto refused;
+            if (last < first) {
+                *why = (TopoCpulistRefusal){.fault = TOPO_CPULIST_REVERSED,
+                                            .offset = (gsize)(item - text),
+                                            .rest = (gsize)(end - item),
+                                            .first = first,
+                                            .last = last};
+                return false;
+            }
+            if (p < end && *p == ':') {
+                p++;
+                const char *at = p;
+                if (!scan_number(&p, end, &stride, &fault))
+                    goto refused;
+                if (stride == 0) {
+                    p = at;
+                    fault = TOPO_CPULIST_ZERO_STRIDE;
+                    goto refused;
+                }
+            }
+        }
+        if (!take(first, last, stride, data)) {
+            p = item;
+            fault = TOPO_CPULIST_TOO_LONG;
+            goto refused;
+        }
+        if (p == end)
+            return true;
+        if (*p != ',') {
+            fault = TOPO_CPULIST_UNEXPECTED;
+            goto refused;
+        }
+        p++;
+    }
+refused:
+    *why = (TopoCpulistRefusal){.fault = fault,
+                                .offset = (gsize)(p - text),
+                                .rest = (gsize)(end - p),
+                                .first = -1,
+                                .last = -1};
+    return false;
+}
+
+/* The GError of a refused cpulist, in the words of topo_cpuset_parse(). */
+static void cpulist_error(const char *text, const TopoCpulistRefusal *why, GError **error)
+{
+    const char *at = text + why->offset;
+    switch (why->fault) {
+    case TOPO_CPULIST_EXPECTED_NUMBER:
+        if (why->rest == 0)
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
                         "invalid cpulist '%s': expected a number at 'end of text' "
                         "(use e.g. '0-3,8,10-11')",
@@ -214,32 +307,41 @@ static bool parse_number(const char **p, const char *end, const char *text, int 
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
                         "invalid cpulist '%s': expected a number at '%.*s' "
                         "(use e.g. '0-3,8,10-11')",
-                        text, (int)(end - s), s);
-        return false;
+                        text, (int)why->rest, at);
+        return;
+    case TOPO_CPULIST_TOO_LARGE:
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE,
+                    "invalid cpulist '%s': number too large (at most %d)", text, TOPO_CPU_MAX - 1);
+        return;
+    case TOPO_CPULIST_REVERSED:
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                    "invalid cpulist '%s': reversed range %d-%d (write %d-%d)", text, why->first,
+                    why->last, why->last, why->first);
+        return;
+    case TOPO_CPULIST_ZERO_STRIDE:
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                    "invalid cpulist '%s': stride must be at least 1", text);
+        return;
+    case TOPO_CPULIST_UNEXPECTED:
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
+                    "invalid cpulist '%s': unexpected '%c' (use e.g. '0-3,8,10-11')", text, *at);
+        return;
+    case TOPO_CPULIST_TOO_LONG:
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE, "invalid cpulist '%s': more than %d CPUs",
+                    text, TOPO_CPULIST_ORDERED_MAX);
+        return;
     }
-    guint64 v = 0;
-    while (s < end && g_ascii_isdigit(*s)) {
-        v = v * 10 + (guint64)(*s - '0');
-        if (v >= TOPO_CPU_MAX) {
-            g_set_error(error, TOPO_ERROR, TOPO_ERROR_RANGE,
-                        "invalid cpulist '%s': number too large (at most %d)", text,
-                        TOPO_CPU_MAX - 1);
-            return false;
-        }
-        s++;
-    }
-    *out = (int)v;
-    *p = s;
-    return true;
+    g_assert_not_reached();
 }
 
 /* Adds first..last step @stride; a whole word at a time for the plain ranges sysfs prints. */
-static void add_range(TopoCpuSet *set, int first, int last, int stride)
+static bool add_range(int first, int last, int stride, void *data)
 {
+    TopoCpuSet *set = data;
     if (stride != 1) {
         for (int c = first; c <= last; c += stride)
             topo_cpuset_add(set, c);
-        return;
+        return true;
     }
     while (first <= last) {
         int i = first / WORD_BITS, lo = first % WORD_BITS;
@@ -248,59 +350,44 @@ static void add_range(TopoCpuSet *set, int first, int last, int stride)
         set->w[i] |= bits;
         first = (i + 1) * WORD_BITS;
     }
+    return true;
 }
 
 TopoCpuSet *topo_cpuset_parse(const char *text, GError **error)
 {
     g_return_val_if_fail(text != NULL, NULL);
-    /* Leading and trailing whitespace is skipped in place (sysfs files end in a newline). */
-    const char *p = text, *end = text + strlen(text);
-    while (p < end && g_ascii_isspace(*p))
-        p++;
-    while (end > p && g_ascii_isspace(end[-1]))
-        end--;
     g_autoptr(TopoCpuSet) set = topo_cpuset_new();
-
-    if (p == end)
-        return g_steal_pointer(&set);
-
-    for (;;) {
-        int first, last, stride = 1;
-        if (!parse_number(&p, end, text, &first, error))
-            return NULL;
-        last = first;
-        if (p < end && *p == '-') {
-            p++;
-            if (!parse_number(&p, end, text, &last, error))
-                return NULL;
-            if (last < first) {
-                g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                            "invalid cpulist '%s': reversed range %d-%d (write %d-%d)", text, first,
-                            last, last, first);
-                return NULL;
-            }
-            if (p < end && *p == ':') {
-                p++;
-                if (!parse_number(&p, end, text, &stride, error))
-                    return NULL;
-                if (stride == 0) {
-                    g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                                "invalid cpulist '%s': stride must be at least 1", text);
-                    return NULL;
-                }
-            }
-        }
-        add_range(set, first, last, stride);
-        if (p == end)
-            break;
-        if (*p != ',') {
-            g_set_error(error, TOPO_ERROR, TOPO_ERROR_PARSE,
-                        "invalid cpulist '%s': unexpected '%c' (use e.g. '0-3,8,10-11')", text, *p);
-            return NULL;
-        }
-        p++;
+    TopoCpulistRefusal why;
+    if (!cpulist_scan(text, add_range, set, &why)) {
+        cpulist_error(text, &why, error);
+        return NULL;
     }
     return g_steal_pointer(&set);
+}
+
+static bool append_range(int first, int last, int stride, void *data)
+{
+    GArray *list = data;
+    for (int c = first; c <= last; c += stride) {
+        if (list->len >= TOPO_CPULIST_ORDERED_MAX)
+            return false;
+        g_array_append_val(list, c);
+    }
+    return true;
+}
+
+GArray *topo_cpulist_parse_ordered(const char *text, TopoCpulistRefusal *refusal, GError **error)
+{
+    g_return_val_if_fail(text != NULL, NULL);
+    g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(int));
+    TopoCpulistRefusal why;
+    if (!cpulist_scan(text, append_range, list, &why)) {
+        if (refusal)
+            *refusal = why;
+        cpulist_error(text, &why, error);
+        return NULL;
+    }
+    return g_steal_pointer(&list);
 }
 
 /* Writes the decimal @n ending at @end; returns where it starts. No printf: a host model
@@ -362,6 +449,43 @@ char *topo_cpuset_format(const TopoCpuSet *set)
         return g_strndup(buf, len);
     g_string_append_len(out, buf, (gssize)len);
     return g_string_free(out, FALSE);
+}
+
+char *topo_cpuset_format_compact(const TopoCpuSet *set)
+{
+    char *canonical = topo_cpuset_format(set);
+    guint n = topo_cpuset_count(set);
+    if (n < 3)
+        return canonical;
+    g_autofree int *a = g_new(int, n);
+    guint k = 0;
+    for (int c = topo_cpuset_first(set); c >= 0; c = topo_cpuset_next(set, c))
+        a[k++] = c;
+    /* Greedy, left to right: each item the longest run of one step from where it starts. */
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < n;) {
+        guint j = i + 1;
+        int d = i + 1 < n ? a[i + 1] - a[i] : 0;
+        while (j < n && a[j] - a[j - 1] == d)
+            j++;
+        if (s->len)
+            g_string_append_c(s, ',');
+        if (d == 1 && j - i >= 2) {
+            g_string_append_printf(s, "%d-%d", a[i], a[j - 1]);
+        } else if (d > 1 && j - i >= 3) {
+            g_string_append_printf(s, "%d-%d:%d", a[i], a[j - 1], d);
+        } else {
+            g_string_append_printf(s, "%d", a[i]);
+            j = i + 1;
+        }
+        i = j;
+    }
+    if (s->len < strlen(canonical)) {
+        g_free(canonical);
+        return g_string_free(s, FALSE);
+    }
+    g_string_free(s, TRUE);
+    return canonical;
 }
 
 TopoCpuSet *topo_cpuset_parse_mask(const char *text, GError **error)

@@ -1,4 +1,5 @@
 /* qpin — the host model, read from a sysroot. See host.h. */
+#include <stdbool.h>
 #include <qpin/host.h>
 
 #include <errno.h>
@@ -17,17 +18,6 @@
 /* The kernel's node_distance() defaults when the firmware gives no SLIT. */
 #define LOCAL_DISTANCE  10
 #define REMOTE_DISTANCE 20
-
-/* libnuma reports failures of its system calls by printing to stderr (and may be told to
- * exit). A library must not print: these definitions take precedence over libnuma's weak
- * ones, and every libnuma result is checked by the caller instead. */
-void numa_error(char *where)
-{
-}
-
-void numa_warn(int num, char *fmt, ...)
-{
-}
 
 void topo_cpu_free(TopoCpu *cpu)
 {

@@ -135,53 +135,41 @@ static char *set_text(const TopoCpuSet *set)
     return g_strdup("none");
 }
 
-/* A cpulist for people: strided runs as N-M:S ("1-79:2" for the odd CPUs of a package whose
- * CPUs alternate between sockets), which topo_cpuset_parse() reads back. */
+/* A cpulist for people, strided runs as N-M:S where that is shorter; "none" when empty. */
 static char *set_compact(const TopoCpuSet *set)
 {
-    guint n = topo_cpuset_count(set);
-    if (n == 0)
-        return g_strdup("none");
-    g_autofree int *a = g_new(int, n);
-    guint k = 0;
-    for (int c = topo_cpuset_first(set); c >= 0; c = topo_cpuset_next(set, c))
-        a[k++] = c;
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < n;) {
-        guint j = i + 1;
-        int d = i + 1 < n ? a[i + 1] - a[i] : 0;
-        while (j < n && a[j] - a[j - 1] == d)
-            j++;
-        if (s->len)
-            g_string_append_c(s, ',');
-        if (d == 1 && j - i >= 2) {
-            g_string_append_printf(s, "%d-%d", a[i], a[j - 1]);
-        } else if (d > 1 && j - i >= 3) {
-            g_string_append_printf(s, "%d-%d:%d", a[i], a[j - 1], d);
-        } else {
-            g_string_append_printf(s, "%d", a[i]);
-            j = i + 1;
-        }
-        i = j;
-    }
-    return g_string_free(s, FALSE);
+    char *text = topo_cpuset_format_compact(set);
+    if (*text)
+        return text;
+    g_free(text);
+    return g_strdup("none");
 }
 
-static void explain(Placer *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static void explain(Placer *p, const char *fmt, ...)
+static void add_note(GPtrArray *notes, TopoNoteKind kind, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(3, 0);
+static void add_note(GPtrArray *notes, TopoNoteKind kind, const char *fmt, va_list ap)
+{
+    TopoNote *note = g_new0(TopoNote, 1);
+    note->kind = kind;
+    note->text = g_strdup_vprintf(fmt, ap);
+    g_ptr_array_add(notes, note);
+}
+
+static void explain(Placer *p, TopoNoteKind kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void explain(Placer *p, TopoNoteKind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_ptr_array_add(p->explain, g_strdup_vprintf(fmt, ap));
+    add_note(p->explain, kind, fmt, ap);
     va_end(ap);
 }
 
-static void warn(Placer *p, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static void warn(Placer *p, const char *fmt, ...)
+static void warn(Placer *p, TopoNoteKind kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void warn(Placer *p, TopoNoteKind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_ptr_array_add(p->warnings, g_strdup_vprintf(fmt, ap));
+    add_note(p->warnings, kind, fmt, ap);
     va_end(ap);
 }
 
@@ -831,7 +819,7 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
     if (have_best && best.ok) {
         assign(p, unit, best_order, TRUE);
         if (best.level == FIT_SPLIT) {
-            warn(p,
+            warn(p, TOPO_NOTE_SPLIT_CORE,
                  "%s: too few whole free host cores in package %d, so some guest cores are "
                  "spread over several host cores (their threads are not SMT siblings there)",
                  label, best.id);
@@ -839,7 +827,7 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
         }
         if (!topo_cpuset_is_empty(mine) && !best.affinity) {
             g_autofree char *was = set_text(mine);
-            warn(p,
+            warn(p, TOPO_NOTE_SOCKET_MOVED,
                  "%s: does not fit in host package %s with the rest of its socket; it goes on "
                  "package %d",
                  label, was, best.id);
@@ -857,7 +845,8 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
                 topo_cpuset_add(used, MAX(hcore(p, idx_at(gc->hosts, j))->package, 0));
         }
         g_autofree char *pk = set_text(used);
-        warn(p, "%s (%u cores) does not fit in one host package: spread over packages %s%s", label,
+        warn(p, level == FIT_SPLIT ? TOPO_NOTE_SOCKET_SPREAD_SPLIT : TOPO_NOTE_SOCKET_SPREAD,
+             "%s (%u cores) does not fit in one host package: spread over packages %s%s", label,
              unit->len, pk, level == FIT_SPLIT ? ", some guest cores over several host cores" : "");
         p->degraded++;
         best.id = -1;
@@ -870,11 +859,13 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
     g_autofree char *llcs = cores_llcs(p, unit);
     g_autoptr(GArray) pkg_free = best.id >= 0 ? filter(p, elig, BY_PACKAGE, best.id) : NULL;
     if (best.id >= 0)
-        explain(p, "%s (%s) -> host package %d (node%s %s): %u free core%s%s%s -> CPUs %s", label,
+        explain(p, TOPO_NOTE_SOCKET_PLACED,
+                "%s (%s) -> host package %d (node%s %s): %u free core%s%s%s -> CPUs %s", label,
                 shape, best.id, plural(topo_cpuset_count(nodes)), nodes_txt, pkg_free->len,
                 plural(pkg_free->len), p->iso_only ? " (isolated)" : "", llcs, cpus_txt);
     else
-        explain(p, "%s (%s) -> host packages spread (node%s %s)%s -> CPUs %s", label, shape,
+        explain(p, TOPO_NOTE_SOCKET_PLACED,
+                "%s (%s) -> host packages spread (node%s %s)%s -> CPUs %s", label, shape,
                 plural(topo_cpuset_count(nodes)), nodes_txt, llcs, cpus_txt);
     return TRUE;
 }
@@ -1060,7 +1051,7 @@ static void bind_scope(Placer *p, GuestNode *g)
     g_autofree char *label = node_label(p, g);
     g_autofree char *bound = set_text(g->bound);
     g_autofree char *scope = set_text(g->scope);
-    warn(p,
+    warn(p, TOPO_NOTE_BOUND_NO_CPUS,
          "%s: its memory is bound to host node%s %s, which ha%s no CPUs; its vCPUs go on the "
          "nearest node%s with CPUs: %s",
          label, plural(topo_cpuset_count(g->bound)), bound,
@@ -1102,8 +1093,9 @@ static gboolean place_node(Placer *p, GuestNode *g)
     }
     g_autofree char *nodes = set_text(g->placed);
     guint n_nodes = topo_cpuset_count(g->placed);
-    explain(p, "%s (%u vCPU%s) -> host node%s %s (%s)%s", label, g->n_vcpus, plural(g->n_vcpus),
-            plural(n_nodes), nodes, how, p->iso_only ? ", isolated CPUs only" : "");
+    explain(p, TOPO_NOTE_NODE_PLACED, "%s (%u vCPU%s) -> host node%s %s (%s)%s", label, g->n_vcpus,
+            plural(g->n_vcpus), plural(n_nodes), nodes, how,
+            p->iso_only ? ", isolated CPUs only" : "");
 
     guint mark_explain = p->explain->len, mark_warn = p->warnings->len, mark_deg = p->degraded;
     gboolean ok = TRUE;
@@ -1138,8 +1130,9 @@ static gboolean place_node(Placer *p, GuestNode *g)
     g_autoptr(TopoCpuSet) cpus = cores_cpus(p, g->cores);
     g_autofree char *cpus_txt = set_compact(cpus);
     g_autofree char *shape = cores_shape(p, g->cores);
-    warn(p, "%s: its sockets could not each be kept in one host package; placed as a whole", label);
-    explain(p, "%s (%s) -> CPUs %s", label, shape, cpus_txt);
+    warn(p, TOPO_NOTE_NODE_WHOLE,
+         "%s: its sockets could not each be kept in one host package; placed as a whole", label);
+    explain(p, TOPO_NOTE_NODE_CPUS, "%s (%s) -> CPUs %s", label, shape, cpus_txt);
     p->degraded++;
     return TRUE;
 }
@@ -1333,7 +1326,7 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
             g_array_append_val(cores, k);
     g_array_sort_with_data(cores, topo_order_cmp, p);
 
-    warn(p, "%s: vCPUs share host %s (--allow-overcommit)", why,
+    warn(p, TOPO_NOTE_OVERCOMMIT, "%s: vCPUs share host %s (--allow-overcommit)", why,
          p->n_vcpus > topo_cpuset_count(p->cand) ? "CPUs" : "cores");
     for (guint k = 0; k < p->gnodes->len; k++) {
         GuestNode *g = g_ptr_array_index(p->gnodes, k);
@@ -1378,7 +1371,8 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
         g->placed = g_steal_pointer(&nodes);
         g_autofree char *cpus_txt = set_compact(cpus);
         g_autofree char *shape = cores_shape(p, g->cores);
-        explain(p, "%s (%s) -> host node%s %s, shared: %u vCPU%s on %u CPU%s %s", label, shape,
+        explain(p, TOPO_NOTE_NODE_SHARED,
+                "%s (%s) -> host node%s %s, shared: %u vCPU%s on %u CPU%s %s", label, shape,
                 plural(topo_cpuset_count(g->placed)), nodes_txt, n, plural(n),
                 topo_cpuset_count(cpus), plural(topo_cpuset_count(cpus)), cpus_txt);
     }
@@ -1408,9 +1402,10 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
         }
     }
     if (most > 1)
-        warn(p, "overcommit: up to %u vCPUs share one host CPU", most);
+        warn(p, TOPO_NOTE_OVERCOMMIT_CPUS, "overcommit: up to %u vCPUs share one host CPU", most);
     else if (shared_cores)
-        warn(p, "overcommit: %u host core%s run threads of more than one guest core", shared_cores,
+        warn(p, TOPO_NOTE_OVERCOMMIT_CORES,
+             "overcommit: %u host core%s run threads of more than one guest core", shared_cores,
              plural(shared_cores));
     return TRUE;
 }
@@ -1425,7 +1420,8 @@ static void describe(Placer *p)
         topo_cpuset_add(packages, MAX(hcore(p, k)->package, 0));
     guint n_pkg = topo_cpuset_count(packages), n_nodes = host->nodes ? host->nodes->len : 0;
     guint n_online = topo_cpuset_count(host->online);
-    explain(p, "host: %u online CPU%s, %u core%s (up to %u thread%s each), %u package%s, %u node%s",
+    explain(p, TOPO_NOTE_HOST,
+            "host: %u online CPU%s, %u core%s (up to %u thread%s each), %u package%s, %u node%s",
             n_online, plural(n_online), p->hcores->len, plural(p->hcores->len), p->host_tpc_online,
             plural(p->host_tpc_online), n_pkg, plural(n_pkg), n_nodes, plural(n_nodes));
 
@@ -1434,7 +1430,7 @@ static void describe(Placer *p)
     g_autoptr(TopoCpuSet) quiet = topo_cpuset_copy(p->quiet);
     topo_cpuset_intersect(quiet, p->cand);
     g_autofree char *quiet_txt = set_text(quiet);
-    explain(p, "vCPU candidates: %s (%s)%s%s", cand, limits,
+    explain(p, TOPO_NOTE_CANDIDATES, "vCPU candidates: %s (%s)%s%s", cand, limits,
             topo_cpuset_is_empty(quiet) ? "" : "; isolated CPUs preferred: ",
             topo_cpuset_is_empty(quiet) ? "" : quiet_txt);
 
@@ -1449,11 +1445,13 @@ static void describe(Placer *p)
     g_autofree char *gn = set_text(gnodes);
     guint n_sock = topo_cpuset_count(sockets);
     if (n_sock == 0)
-        explain(p, "guest: %u vCPU%s without -smp topology (each its own core)%s%s", p->n_vcpus,
+        explain(p, TOPO_NOTE_GUEST,
+                "guest: %u vCPU%s without -smp topology (each its own core)%s%s", p->n_vcpus,
                 plural(p->n_vcpus), topo_cpuset_is_empty(gnodes) ? "" : ", guest nodes ",
                 topo_cpuset_is_empty(gnodes) ? "" : gn);
     else
-        explain(p, "guest: %u vCPU%s, %u socket%s, %u core%s, up to %u thread%s per core, %s%s",
+        explain(p, TOPO_NOTE_GUEST,
+                "guest: %u vCPU%s, %u socket%s, %u core%s, up to %u thread%s per core, %s%s",
                 p->n_vcpus, plural(p->n_vcpus), n_sock, plural(n_sock), p->gcores->len,
                 plural(p->gcores->len), p->guest_tpc, plural(p->guest_tpc),
                 topo_cpuset_is_empty(gnodes) ? "no guest NUMA nodes" : "guest nodes ",
@@ -1487,14 +1485,14 @@ TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCt
     p->cpu_of = g_new(int, n_vcpus + 1);
     for (guint i = 0; i < n_vcpus; i++)
         p->cpu_of[i] = -1;
-    p->explain = g_ptr_array_new_with_free_func(g_free);
-    p->warnings = g_ptr_array_new_with_free_func(g_free);
+    p->explain = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
+    p->warnings = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
 
     build_host(p);
     build_guest(p);
     describe(p);
     if (p->host_tpc > 0 && p->guest_tpc > p->host_tpc)
-        warn(p,
+        warn(p, TOPO_NOTE_THREADS_PER_CORE,
              "the guest has %u threads per core but the host offers at most %u per core: each "
              "guest core spans %u host cores",
              p->guest_tpc, p->host_tpc, (p->guest_tpc + p->host_tpc - 1) / p->host_tpc);
@@ -1541,12 +1539,12 @@ TopoMap *topo_place_auto(const TopoVcpu *vcpus, guint n_vcpus, const TopoPlaceCt
 
 /* ---- --emulator-pin auto ---- */
 
-static void add_line(GPtrArray *lines, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static void add_line(GPtrArray *lines, const char *fmt, ...)
+static void add_line(GPtrArray *notes, TopoNoteKind kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void add_line(GPtrArray *notes, TopoNoteKind kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    g_ptr_array_add(lines, g_strdup_vprintf(fmt, ap));
+    add_note(notes, kind, fmt, ap);
     va_end(ap);
 }
 
@@ -1625,7 +1623,7 @@ static TopoCpuSet *emulator_refine(const TopoCpuSet *set, const TopoCpuSet *rese
             continue;
         g_autoptr(TopoCpuSet) dropped = topo_cpuset_copy(out);
         topo_cpuset_subtract(dropped, rest);
-        g_autofree char *text = topo_cpuset_format_short(dropped);
+        g_autofree char *text = topo_cpuset_format_compact(dropped);
         g_string_append_printf(notes, "%sCPU%s %s (%s)", notes->len ? ", " : "; left out: ",
                                plural(topo_cpuset_count(dropped)), text, steps[k].why);
         topo_cpuset_free(out);
@@ -1647,9 +1645,9 @@ TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GErr
         return NULL;
     }
     if (!map->explain)
-        map->explain = g_ptr_array_new_with_free_func(g_free);
+        map->explain = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
     if (!map->warnings)
-        map->warnings = g_ptr_array_new_with_free_func(g_free);
+        map->warnings = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
 
     /* Where the vCPUs run: their CPUs, the whole host cores of those, nodes and packages. */
     g_autoptr(TopoCpuSet) used = topo_cpuset_new();
@@ -1726,11 +1724,11 @@ TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GErr
         }
         if (topo_cpuset_is_empty(chosen))
             continue;
-        g_autofree char *chosen_txt = topo_cpuset_format_short(chosen);
-        add_line(map->explain, "emulator threads -> CPU%s %s: %s%s",
+        g_autofree char *chosen_txt = topo_cpuset_format_compact(chosen);
+        add_line(map->explain, TOPO_NOTE_EMULATOR, "emulator threads -> CPU%s %s: %s%s",
                  plural(topo_cpuset_count(chosen)), chosen_txt, where, notes->str);
         if (isolated)
-            add_line(map->warnings,
+            add_line(map->warnings, TOPO_NOTE_EMULATOR_ISOLATED,
                      "--emulator-pin auto: every allowed housekeeping CPU runs a vCPU, so the "
                      "emulator threads run on isolated CPU%s %s",
                      plural(topo_cpuset_count(chosen)), chosen_txt);
@@ -1753,13 +1751,13 @@ TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GErr
     }
     g_autoptr(GString) notes = g_string_new(NULL);
     g_autoptr(TopoCpuSet) chosen = emulator_refine(shared, ctx->reserved, NULL, notes);
-    g_autofree char *chosen_txt = topo_cpuset_format_short(chosen);
-    add_line(map->explain,
+    g_autofree char *chosen_txt = topo_cpuset_format_compact(chosen);
+    add_line(map->explain, TOPO_NOTE_EMULATOR,
              "emulator threads -> CPU%s %s: every allowed CPU runs a vCPU, so they share %s%s",
              plural(topo_cpuset_count(chosen)), chosen_txt,
              topo_cpuset_is_empty(loud) ? "the vCPUs' CPUs" : "the vCPUs' housekeeping CPUs",
              notes->str);
-    add_line(map->warnings,
+    add_line(map->warnings, TOPO_NOTE_EMULATOR_SHARED,
              "--emulator-pin auto: every allowed CPU runs a vCPU, so the emulator threads share "
              "CPU%s %s with vCPUs",
              plural(topo_cpuset_count(chosen)), chosen_txt);

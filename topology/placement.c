@@ -15,9 +15,8 @@
 #define ALLOWED_HINT                                                                               \
     "the CPUs this process may use: check taskset, cgroup cpuset or the Slurm allocation"
 
-/* Caps that keep hostile or mistyped input from costing unbounded memory or stack. A cpulist map
- * longer than this cannot match any guest QEMU can start. */
-#define MAP_LIST_MAX   (4 * TOPO_CPU_MAX)
+/* Caps that keep hostile or mistyped input from costing unbounded memory or stack (a cpulist map
+ * is capped by topo_cpulist_parse_ordered()). */
 #define EXPR_TEXT_MAX  4096
 #define EXPR_DEPTH_MAX 64
 
@@ -470,86 +469,43 @@ TopoCpuSet *topo_map_spec_vcpus(const TopoMapSpec *spec)
     }
 }
 
-static gboolean list_fail(const char *text, GError **error, int code, const char *what)
-{
-    g_set_error(error, TOPO_ERROR, code, "invalid --pin cpulist \"%s\": %s (%s)", text, what,
-                MAP_SYNTAX);
-    return FALSE;
-}
-
-static gboolean list_number(const char **p, const char *text, int *out, GError **error)
-{
-    const char *s = *p;
-    if (!g_ascii_isdigit(*s)) {
-        g_autofree char *what = *s ? g_strdup_printf("expected a number at \"%s\"", s)
-                                   : g_strdup("expected a number at the end");
-        return list_fail(text, error, TOPO_ERROR_PARSE, what);
-    }
-    guint64 v = 0;
-    while (g_ascii_isdigit(*s)) {
-        v = v * 10 + (guint64)(*s - '0');
-        if (v >= TOPO_CPU_MAX) {
-            g_autofree char *what =
-                g_strdup_printf("number too large (at most %d)", TOPO_CPU_MAX - 1);
-            return list_fail(text, error, TOPO_ERROR_RANGE, what);
-        }
-        s++;
-    }
-    *out = (int)v;
-    *p = s;
-    return TRUE;
-}
-
-/* The cpulist grammar of topo_cpuset_parse(), but expanded in the order written: a map gives the
- * i-th CPU written to the i-th vCPU, so "3,1,2" is not "1-3". */
+/* A cpulist map: the one cpulist grammar, expanded in the order written (a map gives the i-th CPU
+ * written to the i-th vCPU, so "3,1,2" is not "1-3"); refusals worded for --pin. */
 static GArray *list_parse(const char *text, GError **error)
 {
-    g_autoptr(GArray) list = g_array_new(FALSE, FALSE, sizeof(int));
-    const char *p = text;
+    TopoCpulistRefusal why;
+    g_autoptr(GError) local = NULL;
+    GArray *list = topo_cpulist_parse_ordered(text, &why, &local);
+    if (list)
+        return list;
 
-    for (;;) {
-        int first, last, stride = 1;
-        if (!list_number(&p, text, &first, error))
-            return NULL;
-        last = first;
-        if (*p == '-') {
-            p++;
-            if (!list_number(&p, text, &last, error))
-                return NULL;
-            if (last < first) {
-                g_autofree char *what =
-                    g_strdup_printf("reversed range %d-%d (write %d-%d)", first, last, last, first);
-                list_fail(text, error, TOPO_ERROR_PARSE, what);
-                return NULL;
-            }
-            if (*p == ':') {
-                p++;
-                if (!list_number(&p, text, &stride, error))
-                    return NULL;
-                if (stride == 0) {
-                    list_fail(text, error, TOPO_ERROR_PARSE, "stride must be at least 1");
-                    return NULL;
-                }
-            }
-        }
-        for (int c = first; c <= last; c += stride) {
-            if (list->len >= MAP_LIST_MAX) {
-                g_autofree char *what = g_strdup_printf("more than %d entries", MAP_LIST_MAX);
-                list_fail(text, error, TOPO_ERROR_RANGE, what);
-                return NULL;
-            }
-            g_array_append_val(list, c);
-        }
-        if (*p == '\0')
-            break;
-        if (*p != ',') {
-            g_autofree char *what = g_strdup_printf("unexpected '%c'", *p);
-            list_fail(text, error, TOPO_ERROR_PARSE, what);
-            return NULL;
-        }
-        p++;
+    const char *at = text + why.offset;
+    g_autofree char *what = NULL;
+    switch (why.fault) {
+    case TOPO_CPULIST_EXPECTED_NUMBER:
+        what = why.rest ? g_strdup_printf("expected a number at \"%.*s\"", (int)why.rest, at)
+                        : g_strdup("expected a number at the end");
+        break;
+    case TOPO_CPULIST_TOO_LARGE:
+        what = g_strdup_printf("number too large (at most %d)", TOPO_CPU_MAX - 1);
+        break;
+    case TOPO_CPULIST_REVERSED:
+        what = g_strdup_printf("reversed range %d-%d (write %d-%d)", why.first, why.last, why.last,
+                               why.first);
+        break;
+    case TOPO_CPULIST_ZERO_STRIDE:
+        what = g_strdup("stride must be at least 1");
+        break;
+    case TOPO_CPULIST_UNEXPECTED:
+        what = g_strdup_printf("unexpected '%c'", *at);
+        break;
+    case TOPO_CPULIST_TOO_LONG:
+        what = g_strdup_printf("more than %d entries", TOPO_CPULIST_ORDERED_MAX);
+        break;
     }
-    return g_steal_pointer(&list);
+    g_set_error(error, TOPO_ERROR, local->code, "invalid --pin cpulist \"%s\": %s (%s)", text, what,
+                MAP_SYNTAX);
+    return NULL;
 }
 
 static GPtrArray *groups_parse(const char *text, GError **error)
@@ -647,9 +603,28 @@ static TopoMap *map_new(void)
 {
     TopoMap *map = g_new0(TopoMap, 1);
     map->cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
-    map->warnings = g_ptr_array_new_with_free_func(g_free);
-    map->explain = g_ptr_array_new_with_free_func(g_free);
+    map->warnings = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
+    map->explain = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
     return map;
+}
+
+TopoNote *topo_note_new(TopoNoteKind kind, const char *fmt, ...)
+{
+    TopoNote *note = g_new0(TopoNote, 1);
+    va_list ap;
+    note->kind = kind;
+    va_start(ap, fmt);
+    note->text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return note;
+}
+
+void topo_note_free(TopoNote *note)
+{
+    if (!note)
+        return;
+    g_free(note->text);
+    g_free(note);
 }
 
 void topo_map_free(TopoMap *map)
@@ -698,33 +673,10 @@ static char *map_users(const TopoMap *map, const TopoVcpu *vcpus, const TopoCpuS
     return g_strdup_printf("; vCPU%s %s %s mapped there", one ? "" : "s", list, one ? "is" : "are");
 }
 
-char *topo_cpuset_format_short(const TopoCpuSet *set)
-{
-    char *canonical = topo_cpuset_format(set);
-    guint n = topo_cpuset_count(set);
-    if (n < 3)
-        return canonical;
-    int first = topo_cpuset_first(set);
-    int stride = topo_cpuset_next(set, first) - first;
-    if (stride < 2)
-        return canonical;
-    int want = first;
-    for (int c = first; c >= 0; c = topo_cpuset_next(set, c), want += stride)
-        if (c != want)
-            return canonical;
-    char *strided = g_strdup_printf("%d-%d:%d", first, want - stride, stride);
-    if (strlen(strided) < strlen(canonical)) {
-        g_free(canonical);
-        return strided;
-    }
-    g_free(strided);
-    return canonical;
-}
-
 /* "vCPU 3", "vCPUs 0-1,4" or "vCPUs 0-238:2": @noun followed by the set as a cpulist. */
 static char *set_phrase(const char *noun, const TopoCpuSet *set)
 {
-    g_autofree char *list = topo_cpuset_format_short(set);
+    g_autofree char *list = topo_cpuset_format_compact(set);
     return g_strdup_printf("%s%s %s", noun, topo_cpuset_count(set) == 1 ? "" : "s", list);
 }
 
@@ -915,9 +867,10 @@ static void map_warn(TopoMap *map, const TopoMapSpec *spec, const TopoVcpu *vcpu
         if (!topo_cpuset_is_empty(shared)) {
             g_autofree char *cpus = set_phrase("CPU", shared);
             g_autofree char *who = set_phrase("vCPU", sharing);
-            g_ptr_array_add(
-                map->warnings,
-                g_strdup_printf("--pin puts more than one vCPU on %s (%s share them)", cpus, who));
+            g_ptr_array_add(map->warnings,
+                            topo_note_new(TOPO_NOTE_CPU_SHARED,
+                                          "--pin puts more than one vCPU on %s (%s share them)",
+                                          cpus, who));
         }
     }
 
@@ -936,9 +889,10 @@ static void map_warn(TopoMap *map, const TopoMapSpec *spec, const TopoVcpu *vcpu
             g_autofree char *cpus = set_phrase("CPU", both);
             g_autofree char *list = set_phrase("vCPU", who);
             g_ptr_array_add(map->warnings,
-                            g_strdup_printf("--pin puts %s on %s, reserved for emulator or I/O "
-                                            "threads",
-                                            list, cpus));
+                            topo_note_new(TOPO_NOTE_RESERVED_SHARED,
+                                          "--pin puts %s on %s, reserved for emulator or I/O "
+                                          "threads",
+                                          list, cpus));
         }
     }
 
@@ -970,9 +924,10 @@ static void map_warn(TopoMap *map, const TopoMapSpec *spec, const TopoVcpu *vcpu
                 g_autofree char *list = set_phrase("vCPU", away);
                 g_autofree char *nodes = set_phrase("host node", bound);
                 g_ptr_array_add(map->warnings,
-                                g_strdup_printf("--pin lets %s of guest node %u run outside %s, "
-                                                "where that guest node's memory is bound",
-                                                list, gnode, nodes));
+                                topo_note_new(TOPO_NOTE_CROSS_NODE,
+                                              "--pin lets %s of guest node %u run outside %s, "
+                                              "where that guest node's memory is bound",
+                                              list, gnode, nodes));
             }
         }
     }
@@ -995,9 +950,9 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
         if (!map)
             return NULL;
         if (!map->warnings)
-            map->warnings = g_ptr_array_new_with_free_func(g_free);
+            map->warnings = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
         if (!map->explain)
-            map->explain = g_ptr_array_new_with_free_func(g_free);
+            map->explain = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
         if (!map->cpus || map->cpus->len != n_vcpus) {
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_NOFIT,
                         "automatic placement returned %u CPU sets for %u vCPUs",
@@ -1040,8 +995,9 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
 
     if (spec->kind != TOPO_MAP_AUTO) {
         map_warn(map, spec, vcpus, ctx);
-        g_ptr_array_add(map->explain, g_strdup_printf("explicit %s map from --pin \"%s\"",
-                                                      map_kind_name(spec->kind), spec->text));
+        g_ptr_array_add(map->explain,
+                        topo_note_new(TOPO_NOTE_EXPLICIT_MAP, "explicit %s map from --pin \"%s\"",
+                                      map_kind_name(spec->kind), spec->text));
     }
     return g_steal_pointer(&map);
 }

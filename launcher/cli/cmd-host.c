@@ -2,6 +2,7 @@
 #include "qpin-host-json.h"
 #include "qpin-file-write.h"
 #include "qpin-cli.h"
+#include "qpin-size.h"
 
 #include <stdio.h>
 
@@ -80,34 +81,19 @@ static char *human_set(const TopoCpuSet *set)
     return topo_cpuset_is_empty(set) ? g_strdup("-") : topo_cpuset_format(set);
 }
 
-static char *human_kib(guint64 kib)
-{
-    return g_format_size_full(kib * 1024, G_FORMAT_SIZE_IEC_UNITS);
-}
-
-/* Hugepage sizes are powers of two: "2 MiB", "1 GiB". */
-static char *human_pagesize(guint64 kib)
-{
-    if (kib % (1024 * 1024) == 0)
-        return g_strdup_printf("%" G_GUINT64_FORMAT " GiB", kib / (1024 * 1024));
-    if (kib % 1024 == 0)
-        return g_strdup_printf("%" G_GUINT64_FORMAT " MiB", kib / 1024);
-    return g_strdup_printf("%" G_GUINT64_FORMAT " KiB", kib);
-}
-
 static void format_nodes(GString *out, const TopoHost *host)
 {
     g_string_append(out, "NUMA nodes:\n");
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);
         g_autofree char *cpus = human_set(node->cpus);
-        g_autofree char *total = human_kib(node->mem_total_kib);
-        g_autofree char *free_mem = human_kib(node->mem_free_kib);
+        g_autofree char *total = qpin_size_format_human(node->mem_total_kib * 1024);
+        g_autofree char *free_mem = qpin_size_format_human(node->mem_free_kib * 1024);
         g_string_append_printf(out, "  node %d: cpus %s (%u), memory %s, %s free\n", node->id, cpus,
                                topo_cpuset_count(node->cpus), total, free_mem);
         for (guint h = 0; h < node->hugepages->len; h++) {
             const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, h);
-            g_autofree char *size = human_pagesize(hp->size_kib);
+            g_autofree char *size = qpin_size_format(hp->size_kib * 1024);
             g_string_append_printf(
                 out, "    hugepages %s: %" G_GUINT64_FORMAT " total, %" G_GUINT64_FORMAT " free\n",
                 size, hp->total, hp->free);

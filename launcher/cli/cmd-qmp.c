@@ -1,5 +1,5 @@
 /* qpin qmp — send one QMP command to a running QEMU and print its return value as JSON. */
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-file-write.h"
 #include "qpin-cli.h"
 
@@ -24,7 +24,7 @@ static json_object *parse_arguments(const char *text, GError **error)
     json_tokener *tok = json_tokener_new();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     /* The terminating NUL tells the tokener the input ends here. */
-    g_autoptr(json_object) obj = json_tokener_parse_ex(tok, text, (int)len + 1);
+    g_autoptr(QmpJson) obj = json_tokener_parse_ex(tok, text, (int)len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     json_tokener_free(tok);
     if (!obj) {
@@ -96,7 +96,7 @@ int qpin_cmd_qmp(int argc, char **argv)
         qpin_err("qmp: empty COMMAND");
         return QPIN_EXIT_USAGE;
     }
-    g_autoptr(json_object) arguments = NULL;
+    g_autoptr(QmpJson) arguments = NULL;
     if (argc == 3 && !(arguments = parse_arguments(argv[2], &error))) {
         qpin_err("qmp: %s", error->message);
         return QPIN_EXIT_USAGE;
@@ -115,7 +115,7 @@ int qpin_cmd_qmp(int argc, char **argv)
         qpin_err("qmp: %s", error->message);
         return QPIN_EXIT_QMP;
     }
-    g_autoptr(json_object) ret = qmp_client_execute(client, command, arguments, &error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, command, arguments, &error);
     if (!ret) {
         if (error->domain == QMP_COMMAND_ERROR) {
             qpin_err("%s: %s", qmp_command_error_class(error), qmp_command_error_desc(error));

@@ -2,10 +2,9 @@
 #include "qpin-cli.h"
 
 #include "qpin-error.h"
-#include "qpin-numa.h"
 
 #include <qpin/cpuset.h>
-#include "qmp.h"
+#include <qpin/qmp.h>
 
 static int qpin_code_status(QpinErrorCode code)
 {
@@ -44,17 +43,6 @@ int qpin_exit_status(const GError *error, int fallback)
         return fallback;
     if (error->domain == QPIN_ERROR)
         return qpin_code_status((QpinErrorCode)error->code);
-    if (error->domain == QPIN_NUMA_ERROR) {
-        switch ((QpinNumaError)error->code) {
-        case QPIN_NUMA_ERROR_PARSE:
-        case QPIN_NUMA_ERROR_CONFLICT:
-            return QPIN_EXIT_USAGE;
-        case QPIN_NUMA_ERROR_PREFLIGHT:
-            return QPIN_EXIT_PREFLIGHT;
-        case QPIN_NUMA_ERROR_PLACEMENT:
-            return QPIN_EXIT_MEMORY;
-        }
-    }
     if (error->domain == QMP_COMMAND_ERROR)
         return QPIN_EXIT_QMP_COMMAND;
     if (error->domain == QMP_ERROR)

@@ -1,9 +1,11 @@
-/* qpin — launching QEMU for run and plan, see launch.h. */
+/* qpin — launching QEMU for run and plan, see qpin-launch.h. */
 #include "qpin-cli.h"
 #include "qpin-launch.h"
 
 #include "qpin-error.h"
-#include "qpin-numa.h"
+#include "qpin-memory.h"
+#include "qpin-progress-bar.h"
+#include "qpin-qemu-numa.h"
 #include "qpin-output.h"
 #include "qpin-qemu-argv.h"
 #include "qpin-session.h"
@@ -182,10 +184,10 @@ static GPtrArray *build_argv(Launch *l, int qmp_fd, gboolean probe, GError **err
     if (!argv)
         return NULL;
     GError *local = NULL;
-    gboolean ok = probe ? qpin_numa_qemu_args_probe(s->numa_nodes, argv, &local)
-                        : qpin_numa_qemu_args_host(s->numa_nodes, s->host, argv, &local);
+    gboolean ok = probe ? qpin_qemu_numa_args_probe(s->numa_nodes, argv, &local)
+                        : qpin_qemu_numa_args_host(s->numa_nodes, s->host, argv, &local);
     if (!ok) {
-        qpin_error_propagate(error, local, qpin_numa_error_code(local));
+        qpin_error_propagate(error, local, QPIN_ERROR_USAGE);
         return NULL;
     }
     return g_steal_pointer(&argv);
@@ -193,7 +195,7 @@ static GPtrArray *build_argv(Launch *l, int qmp_fd, gboolean probe, GError **err
 
 static void progress_tick(gpointer data)
 {
-    qpin_progress_update(data);
+    qpin_progress_bar_update(data);
 }
 
 /* The number of vCPUs -smp asks for (its leading number or cpus=N, else the product of the
@@ -308,14 +310,15 @@ static gboolean start_qemu(Launch *l, int *signo, GError **error)
     s->qmp = l->qmp;
 
     /* QEMU preallocates guest memory before its monitor speaks: show how far it got. */
-    guint64 prealloc = plan ? 0 : qpin_numa_prealloc_bytes(s->numa_nodes);
-    QpinProgress *progress = NULL;
+    guint64 prealloc = plan ? 0 : qpin_memory_prealloc_bytes(s->numa_nodes);
+    QpinProgressBar *progress = NULL;
     if (prealloc)
-        progress = qpin_progress_new(l->qemu->pid, prealloc, l->opt->quiet ? -1 : STDERR_FILENO);
+        progress =
+            qpin_progress_bar_new(l->qemu->pid, prealloc, l->opt->quiet ? -1 : STDERR_FILENO);
     QpinWaitResult r = qpin_qemu_wait_ready(l->qemu, l->sigfd, l->qmp_fd,
                                             progress ? progress_tick : NULL, progress, 200, signo);
     if (progress)
-        qpin_report_timing(s->report, "prealloc", (double)qpin_progress_finish(progress));
+        qpin_report_timing(s->report, "prealloc", (double)qpin_progress_bar_finish(progress));
     if (r == QPIN_WAIT_SIGNAL)
         return FALSE;
 

@@ -32,7 +32,7 @@ int qpin_cmd_plan(int argc, char **argv);
 int qpin_cmd_pin(int argc, char **argv);
 
 /* The exit status for @error: the one place where the libraries' error codes (QPIN_ERROR,
- * QPIN_NUMA_ERROR, QMP_ERROR, QMP_COMMAND_ERROR) become qpin's documented exit
+ * QMP_ERROR, QMP_COMMAND_ERROR) become qpin's documented exit
  * statuses; @fallback for NULL or an error of another domain. */
 int qpin_exit_status(const GError *error, int fallback);
 

@@ -1,4 +1,4 @@
-/* qpin — options of run, plan and pin, see options.h. */
+/* qpin — options of run, plan and pin, see qpin-options.h. */
 #include "qpin-options.h"
 
 #include "qpin-error.h"

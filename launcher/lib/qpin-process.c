@@ -1,4 +1,4 @@
-/* qpin — spawning and supervising QEMU, see spawn.h. */
+/* qpin — spawning and supervising QEMU, see qpin-process.h. */
 #include "qpin-process.h"
 
 #include "qpin-error.h"

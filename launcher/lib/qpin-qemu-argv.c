@@ -1,4 +1,4 @@
-/* qpin — building the QEMU command line, see qemu-argv.h. */
+/* qpin — building the QEMU command line, see qpin-qemu-argv.h. */
 #include "qpin-qemu-argv.h"
 
 #include "qpin-error.h"

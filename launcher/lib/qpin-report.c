@@ -1,4 +1,4 @@
-/* qpin — plans and reports as a table or JSON, see report.h. */
+/* qpin — plans and reports as a table or JSON, see qpin-report.h. */
 #include "qpin-report.h"
 
 #include "qpin-error.h"
@@ -61,11 +61,8 @@ void qpin_report_free(QpinReport *r)
     g_ptr_array_unref(r->explain);
     g_free(r->state);
     g_free(r->error);
-    if (r->numa)
-        json_object_put(r->numa);
-    if (r->memory)
-        json_object_put(r->memory);
-    g_free(r->memory_table);
+    if (r->memory_placements)
+        g_ptr_array_unref(r->memory_placements);
     g_free(r);
 }
 
@@ -199,7 +196,12 @@ static json_object *thread_to_json(const QpinReportThread *t, gboolean with_cpus
     return o;
 }
 
-json_object *qpin_report_to_json(const QpinReport *r)
+json_object *qpin_report_to_json(const QpinReport *report)
+{
+    return qpin_report_to_json_full(report, NULL);
+}
+
+json_object *qpin_report_to_json_full(const QpinReport *r, const QpinReportSections *sections)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "command", json_object_new_string(r->command));
@@ -243,10 +245,8 @@ json_object *qpin_report_to_json(const QpinReport *r)
         json_object_array_add(iothreads, thread_to_json(r->iothreads->pdata[i], TRUE));
     json_object_object_add(o, "iothreads", iothreads);
 
-    if (r->numa)
-        json_object_object_add(o, "numa", json_object_get(r->numa));
-    if (r->memory)
-        json_object_object_add(o, "memory", json_object_get(r->memory));
+    if (sections && sections->json)
+        sections->json(r, o);
 
     json_object *timings = json_object_new_object();
     for (guint i = 0; i < r->timings->len; i++) {
@@ -267,7 +267,13 @@ json_object *qpin_report_to_json(const QpinReport *r)
 
 gboolean qpin_report_write(const QpinReport *report, const char *path, GError **error)
 {
-    json_object *doc = qpin_report_to_json(report);
+    return qpin_report_write_full(report, NULL, path, error);
+}
+
+gboolean qpin_report_write_full(const QpinReport *report, const QpinReportSections *sections,
+                                const char *path, GError **error)
+{
+    json_object *doc = qpin_report_to_json_full(report, sections);
     g_autofree char *text =
         g_strconcat(json_object_to_json_string_ext(doc, QPIN_JSON_FLAGS), "\n", NULL);
     json_object_put(doc);
@@ -355,7 +361,12 @@ static char *cell_cpus(const TopoCpuSet *set)
     return set ? topo_cpuset_format(set) : NULL;
 }
 
-void qpin_report_format(const QpinReport *r, GString *out)
+void qpin_report_format(const QpinReport *report, GString *out)
+{
+    qpin_report_format_full(report, NULL, out);
+}
+
+void qpin_report_format_full(const QpinReport *r, const QpinReportSections *sections, GString *out)
 {
     gboolean has_die = FALSE, has_cluster = FALSE, has_sched = FALSE;
     for (guint i = 0; i < r->vcpus->len; i++) {
@@ -470,8 +481,8 @@ void qpin_report_format(const QpinReport *r, GString *out)
         }
         table_render(it, "  ", out);
     }
-    if (r->memory_table)
-        g_string_append(out, r->memory_table);
+    if (sections && sections->table)
+        sections->table(r, out);
     for (guint i = 0; i < r->explain->len; i++)
         g_string_append_printf(out, "explain: %s\n", (const char *)r->explain->pdata[i]);
     if (r->timings->len) {

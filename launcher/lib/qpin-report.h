@@ -51,11 +51,11 @@ typedef struct {
     GPtrArray *warnings;  /* char* */
     GPtrArray *explain;   /* char* */
     guint qmp_commands;
-    char *state;       /* the guest's run state when qpin finished its part: "running", "paused" */
-    char *error;       /* why the command failed, or NULL */
-    json_object *numa; /* the guest NUMA description, or NULL (owned) */
-    json_object *memory; /* memory placement read back, or NULL (owned) */
-    char *memory_table;  /* human table of the memory placement, or NULL */
+    char *state; /* the guest's run state when qpin finished its part: "running", "paused" */
+    char *error; /* why the command failed, or NULL */
+    /* The guest memory, as structs: the library renders neither (see QpinReportSections). */
+    const GPtrArray *numa_nodes;  /* borrowed: the guest NUMA nodes (QpinNumaNode*), or NULL */
+    GPtrArray *memory_placements; /* owned: memory read back (QpinMemPlacement*), or NULL */
 } QpinReport;
 
 typedef struct {
@@ -72,14 +72,33 @@ QpinReportThread *qpin_report_add_thread(GPtrArray *threads);
 /* Records a phase (replacing an earlier one of the same name). */
 void qpin_report_timing(QpinReport *report, const char *name, double ms);
 
-/* The JSON document of a plan or report (see docs/run.md for the fields). */
+/* The parts of a report its caller renders: the command line renders the guest memory
+ * (numa_nodes, memory_placements) in launcher/cli/output-memory.c. @json adds members to the
+ * document after "iothreads"; @table appends lines after the iothreads table. Either may be
+ * NULL. */
+typedef struct {
+    void (*json)(const QpinReport *report, json_object *doc);
+    void (*table)(const QpinReport *report, GString *out);
+} QpinReportSections;
+
+/* The JSON document of a plan or report (see docs/run.md for the fields), with the members of
+ * @sections (may be NULL) at their place. */
+json_object *qpin_report_to_json_full(const QpinReport *report, const QpinReportSections *sections);
+/* qpin_report_to_json_full() without caller sections. */
 json_object *qpin_report_to_json(const QpinReport *report);
-/* The human table, appended to @out. */
+/* The human table, with the lines of @sections (may be NULL), appended to @out. */
+void qpin_report_format_full(const QpinReport *report, const QpinReportSections *sections,
+                             GString *out);
+/* qpin_report_format_full() without caller sections. */
 void qpin_report_format(const QpinReport *report, GString *out);
-/* Writes the JSON document to @path like an editor saves a file (see qpin_file_write()): a
- * device or FIFO is written in place, an existing file is replaced atomically keeping its owner
- * and mode, a new file is created 0600 (the document holds QEMU's command line). Errors are
- * QPIN_ERROR, QPIN_ERROR_FAILED: "cannot write the report PATH: reason". */
+/* Writes the JSON document (with @sections, may be NULL) to @path like an editor saves a file
+ * (see qpin_file_write()): a device or FIFO is written in place, an existing file is replaced
+ * atomically keeping its owner and mode, a new file is created 0600 (the document holds QEMU's
+ * command line). Errors are QPIN_ERROR, QPIN_ERROR_FAILED: "cannot write the report PATH:
+ * reason". */
+gboolean qpin_report_write_full(const QpinReport *report, const QpinReportSections *sections,
+                                const char *path, GError **error);
+/* qpin_report_write_full() without caller sections. */
 gboolean qpin_report_write(const QpinReport *report, const char *path, GError **error);
 /* Before anything starts: whether qpin_report_write() to @path can work (see
  * qpin_file_write_check()), creating nothing. Errors are QPIN_ERROR, QPIN_ERROR_USAGE:

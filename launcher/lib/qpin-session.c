@@ -1,9 +1,11 @@
-/* qpin — the shared steps of run, plan and pin, see flow.h. */
+/* qpin — the shared steps of run, plan and pin, see qpin-session.h. */
 #include "qpin-session.h"
 
 #include "qpin-threads.h"
 #include "qpin-error.h"
-#include "qpin-numa.h"
+#include "qpin-memory.h"
+#include "qpin-placement-check.h"
+#include "qpin-preflight.h"
 #include "qpin-process.h"
 
 #include <sched.h>
@@ -103,49 +105,33 @@ static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error
     return set;
 }
 
-QpinErrorCode qpin_numa_error_code(const GError *error)
-{
-    if (error && error->domain == QPIN_NUMA_ERROR) {
-        switch ((QpinNumaError)error->code) {
-        case QPIN_NUMA_ERROR_PARSE:
-        case QPIN_NUMA_ERROR_CONFLICT:
-            return QPIN_ERROR_USAGE;
-        case QPIN_NUMA_ERROR_PREFLIGHT:
-            return QPIN_ERROR_PREFLIGHT;
-        case QPIN_NUMA_ERROR_PLACEMENT:
-            return QPIN_ERROR_MEMORY;
-        }
-    }
-    if (error && error->domain == QPIN_ERROR)
-        return (QpinErrorCode)error->code;
-    return QPIN_ERROR_USAGE;
-}
-
 /* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
  * checked against the host before QEMU starts. */
 static gboolean prepare_numa(QpinFlow *s, GError **error)
 {
     const QpinOptions *o = s->opt;
     GError *local = NULL;
-    s->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_numa_node_free);
+    s->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     if (o->command == QPIN_COMMAND_PIN)
         return TRUE;
+    /* The memory functions fail with QPIN_ERROR codes (usage, preflight); a GKeyFile error
+     * from a [numa.N] section is a usage error too. */
     for (int i = 0; o->numa && o->numa[i]; i++) {
-        QpinNumaNode *node = qpin_numa_node_parse(o->numa[i], i, &local);
+        QpinNumaNode *node = qpin_memory_node_parse(o->numa[i], i, &local);
         if (!node)
-            return fail_with(error, local, qpin_numa_error_code(local), NULL);
+            return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
         g_ptr_array_add(s->numa_nodes, node);
     }
-    if (!o->numa && o->keyfile && !qpin_numa_from_keyfile(o->keyfile, s->numa_nodes, &local))
-        return fail_with(error, local, qpin_numa_error_code(local), o->config);
+    if (!o->numa && o->keyfile && !qpin_memory_from_keyfile(o->keyfile, s->numa_nodes, &local))
+        return fail_with(error, local, QPIN_ERROR_USAGE, o->config);
     if (s->numa_nodes->len == 0)
         return TRUE;
-    if (!qpin_numa_validate(s->numa_nodes, &local))
-        return fail_with(error, local, qpin_numa_error_code(local), NULL);
-    s->node_binding = qpin_numa_binding(s->numa_nodes);
-    s->report->numa = qpin_numa_nodes_to_json(s->numa_nodes);
-    if (!qpin_numa_preflight(s->numa_nodes, s->host, &local))
-        return fail_with(error, local, qpin_numa_error_code(local), NULL);
+    if (!qpin_memory_validate(s->numa_nodes, &local))
+        return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
+    s->node_binding = qpin_memory_binding(s->numa_nodes);
+    s->report->numa_nodes = s->numa_nodes;
+    if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
+        return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     return TRUE;
 }
 
@@ -155,17 +141,13 @@ gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
         return TRUE;
     gint64 t0 = g_get_monotonic_time();
     GError *local = NULL;
-    g_autoptr(GPtrArray) placements = qpin_numa_placement_read(s->numa_nodes, s->pid, NULL, &local);
+    GPtrArray *placements = qpin_mem_placement_read(s->numa_nodes, s->pid, NULL, &local);
     if (!placements)
         return fail_with(error, local, QPIN_ERROR_MEMORY, NULL);
-    if (s->report->memory)
-        json_object_put(s->report->memory);
-    s->report->memory = qpin_numa_placement_to_json(placements);
-    g_autoptr(GString) table = g_string_new(NULL);
-    qpin_numa_placement_format(placements, table);
-    g_free(s->report->memory_table);
-    s->report->memory_table = g_strdup(table->str);
-    gboolean ok = qpin_numa_placement_check(placements, s->numa_nodes, s->report->warnings, &local);
+    if (s->report->memory_placements)
+        g_ptr_array_unref(s->report->memory_placements);
+    s->report->memory_placements = placements;
+    gboolean ok = qpin_mem_placement_check(placements, s->numa_nodes, s->report->warnings, &local);
     qpin_report_timing(s->report, "memory", qpin_ms_since(t0));
     if (!ok)
         return fail_with(error, local, QPIN_ERROR_MEMORY, NULL);
@@ -602,9 +584,11 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
                 return fail_with(error, local, QPIN_ERROR_MAP, "--emulator-pin auto");
         }
         for (guint i = 0; s->map->warnings && i < s->map->warnings->len; i++)
-            g_ptr_array_add(s->report->warnings, g_strdup(s->map->warnings->pdata[i]));
+            g_ptr_array_add(s->report->warnings,
+                            g_strdup(((const TopoNote *)s->map->warnings->pdata[i])->text));
         for (guint i = 0; o->explain && s->map->explain && i < s->map->explain->len; i++)
-            g_ptr_array_add(s->report->explain, g_strdup(s->map->explain->pdata[i]));
+            g_ptr_array_add(s->report->explain,
+                            g_strdup(((const TopoNote *)s->map->explain->pdata[i])->text));
         for (guint i = 0; i < n; i++) {
             QpinReportVcpu *v = s->report->vcpus->pdata[i];
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);

@@ -6,7 +6,7 @@
 #include "qpin-error.h"
 #include "qpin-options.h"
 #include <qpin/placement.h>
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-report.h"
 
 #include <glib.h>
@@ -52,10 +52,6 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error);
 /* Reads where the guest memory landed (/proc/PID/numa_maps) into the report and fails when a
  * preallocated backend has pages off its host nodes (QPIN_ERROR_MEMORY). No-op without NUMA. */
 gboolean qpin_flow_check_memory(QpinFlow *s, GError **error);
-
-/* The error code for a guest NUMA error: usage for parse errors and conflicts with the QEMU
- * command line, preflight, or memory placement. */
-QpinErrorCode qpin_numa_error_code(const GError *error);
 
 /* Whether the table, --json or --report shows the result: what only they show (thread names,
  * unpinned iothreads and emulator threads, the guest's run state) is read only then. */

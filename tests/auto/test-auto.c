@@ -157,19 +157,37 @@ static int core_key(const TopoHost *host, int c)
     return topo_cpuset_first(sib);
 }
 
-static gboolean warned(const TopoMap *map, const char *what)
+/* The first note of @kind in @notes whose text holds @text (any text when NULL). Tests decide
+ * by the kind; @text only checks what a note says where that is the point (a node chosen, a
+ * documented example). */
+static const TopoNote *find_note(const GPtrArray *notes, TopoNoteKind kind, const char *text)
 {
-    for (guint i = 0; i < map->warnings->len; i++)
-        if (strstr(g_ptr_array_index(map->warnings, i), what))
-            return TRUE;
-    return FALSE;
+    for (guint i = 0; i < notes->len; i++) {
+        const TopoNote *note = g_ptr_array_index(notes, i);
+        ck_assert_msg(note->text && *note->text, "note %u of kind %d has no text", i, note->kind);
+        if (note->kind == kind && (!text || strstr(note->text, text)))
+            return note;
+    }
+    return NULL;
 }
 
-static char *join(const GPtrArray *lines)
+static gboolean warned(const TopoMap *map, TopoNoteKind kind)
+{
+    return find_note(map->warnings, kind, NULL) != NULL;
+}
+
+static gboolean warned_as(const TopoMap *map, TopoNoteKind kind, const char *text)
+{
+    return find_note(map->warnings, kind, text) != NULL;
+}
+
+static char *join(const GPtrArray *notes)
 {
     GString *s = g_string_new(NULL);
-    for (guint i = 0; i < lines->len; i++)
-        g_string_append_printf(s, "\n    %s", (const char *)g_ptr_array_index(lines, i));
+    for (guint i = 0; i < notes->len; i++) {
+        const TopoNote *note = g_ptr_array_index(notes, i);
+        g_string_append_printf(s, "\n    [%d] %s", note->kind, note->text);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -219,7 +237,7 @@ static void check_map(const char *label, const TopoVcpu *v, guint n, const TopoP
     const TopoHost *host = ctx->host;
     g_autofree char *warnings = join(map->warnings);
     g_autofree char *text = map_text(map);
-    gboolean shared = warned(map, "--allow-overcommit");
+    gboolean shared = warned(map, TOPO_NOTE_OVERCOMMIT);
 
     ck_assert_msg(map->cpus->len == n, "%s: %u CPU sets for %u vCPUs", label, map->cpus->len, n);
     ck_assert_msg(map->explain->len >= 3, "%s: no explanation", label);
@@ -316,8 +334,8 @@ static void check_map(const char *label, const TopoVcpu *v, guint n, const TopoP
                               "its bound nodes (map %s)",
                               label, i, g, c, topo_host_cpu(host, c)->node, text);
             else
-                ck_assert_msg(warned(map, "no CPUs"), "%s: memory-only binding without warning",
-                              label);
+                ck_assert_msg(warned(map, TOPO_NOTE_BOUND_NO_CPUS),
+                              "%s: memory-only binding without warning", label);
         }
     }
 
@@ -328,17 +346,20 @@ static void check_map(const char *label, const TopoVcpu *v, guint n, const TopoP
     while (g_hash_table_iter_next(&it, &key, &value)) {
         if (shared || topo_cpuset_count(value) == 1)
             continue;
-        ck_assert_msg(warned(map, "threads per core") || warned(map, "several host cores") ||
-                          warned(map, "placed as a whole"),
-                      "%s: guest core %s spread over host cores without a warning (map %s)%s",
-                      label, (const char *)key, text, warnings);
+        ck_assert_msg(
+            warned(map, TOPO_NOTE_THREADS_PER_CORE) || warned(map, TOPO_NOTE_SPLIT_CORE) ||
+                warned(map, TOPO_NOTE_SOCKET_SPREAD_SPLIT) || warned(map, TOPO_NOTE_NODE_WHOLE),
+            "%s: guest core %s spread over host cores without a warning (map %s)%s", label,
+            (const char *)key, text, warnings);
     }
     /* A guest socket in one host package unless a warning says why not. */
     g_hash_table_iter_init(&it, socket_pkgs);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         if (shared || topo_cpuset_count(value) == 1)
             continue;
-        ck_assert_msg(warned(map, "package"),
+        ck_assert_msg(warned(map, TOPO_NOTE_SOCKET_MOVED) || warned(map, TOPO_NOTE_SOCKET_SPREAD) ||
+                          warned(map, TOPO_NOTE_SOCKET_SPREAD_SPLIT) ||
+                          warned(map, TOPO_NOTE_NODE_WHOLE),
                       "%s: guest socket %d spans host packages without a warning (map %s)%s", label,
                       GPOINTER_TO_INT(key), text, warnings);
     }
@@ -482,15 +503,16 @@ static void check_emulator(const char *label, const TopoPlaceCtx *ctx, TopoMap *
     g_autofree char *map_txt = map_text(map);
     ck_assert_msg(again && topo_cpuset_equal(emu, again), "%s: emulator CPUs not deterministic",
                   label);
-    ck_assert_msg(map->explain->len == n_explain + 2 &&
-                      g_str_has_prefix(g_ptr_array_index(map->explain, n_explain),
-                                       "emulator threads -> CPU") &&
-                      !strcmp(g_ptr_array_index(map->explain, n_explain),
-                              g_ptr_array_index(map->explain, n_explain + 1)),
+    const TopoNote *why =
+        map->explain->len == n_explain + 2 ? g_ptr_array_index(map->explain, n_explain) : NULL;
+    const TopoNote *why_again = why ? g_ptr_array_index(map->explain, n_explain + 1) : NULL;
+    ck_assert_msg(why && why->kind == TOPO_NOTE_EMULATOR && why_again->kind == why->kind &&
+                      !strcmp(why->text, why_again->text),
                   "%s: emulator CPUs %s not explained once per call", label, text);
-    const char *why = g_ptr_array_index(map->explain, n_explain);
+    /* Each call adds the same warnings: look at the first call's. */
     guint warnings = (map->warnings->len - n_warn) / 2;
-    const char *warning = warnings ? g_ptr_array_index(map->warnings, n_warn) : "";
+    const TopoNote *warning = warnings ? g_ptr_array_index(map->warnings, n_warn) : NULL;
+    const char *warning_text = warning ? warning->text : "";
 
     g_autoptr(TopoCpuSet) base = topo_cpuset_copy(ctx->allowed);
     topo_cpuset_intersect(base, host->online);
@@ -553,21 +575,19 @@ static void check_emulator(const char *label, const TopoPlaceCtx *ctx, TopoMap *
         }
         drop_if_any(&expect, ctx->reserved);
         drop_if_any(&expect, busy);
-        ck_assert_msg(strstr(why, pool == housekeeping ? "housekeeping" : "isolated"), "%s: %s",
-                      label, why);
         if (pool == housekeeping)
-            ck_assert_msg(warnings == 0, "%s: emulator warning %s", label, warning);
+            ck_assert_msg(warnings == 0, "%s: emulator warning %s", label, warning_text);
         else
-            ck_assert_msg(warnings == 1 && strstr(warning, "isolated CPU"), "%s: warning '%s'",
-                          label, warning);
+            ck_assert_msg(warnings == 1 && warning->kind == TOPO_NOTE_EMULATOR_ISOLATED,
+                          "%s: warning '%s'", label, warning_text);
     } else {
         /* Every allowed CPU runs a vCPU: the vCPUs' housekeeping CPUs, else all of theirs. */
         expect = topo_cpuset_copy(used);
         topo_cpuset_intersect(expect, base);
         drop_if_any(&expect, quiet);
         drop_if_any(&expect, ctx->reserved);
-        ck_assert_msg(warnings == 1 && strstr(warning, "share"), "%s: warning '%s'", label,
-                      warning);
+        ck_assert_msg(warnings == 1 && warning->kind == TOPO_NOTE_EMULATOR_SHARED,
+                      "%s: warning '%s'", label, warning_text);
     }
     g_autofree char *want = topo_cpuset_format(expect);
     ck_assert_msg(topo_cpuset_equal(emu, expect), "%s: emulator CPUs %s, expected %s (map %s)",
@@ -626,7 +646,7 @@ static void run_case(const char *hostname, const TopoHost *host, const GuestSpec
     } else if (!topo_cpuset_is_empty(cand) && !bound) {
         ck_assert_msg(shared != NULL, "%s: overcommit failed: %s", shared_label,
                       shared_error->message);
-        ck_assert_msg(warned(shared, "--allow-overcommit"), "%s: no overcommit warning",
+        ck_assert_msg(warned(shared, TOPO_NOTE_OVERCOMMIT), "%s: no overcommit warning",
                       shared_label);
     }
     if (shared)
@@ -744,12 +764,10 @@ static TopoMap *place_ok(const TopoHost *host, const GuestSpec *gs, const TopoCp
     return map;
 }
 
-static gboolean explained(const TopoMap *map, const char *what)
+/* An explain line of @kind that says @what (the decision it names). */
+static gboolean explained(const TopoMap *map, TopoNoteKind kind, const char *what)
 {
-    for (guint i = 0; i < map->explain->len; i++)
-        if (strstr(g_ptr_array_index(map->explain, i), what))
-            return TRUE;
-    return FALSE;
+    return find_note(map->explain, kind, what) != NULL;
 }
 
 START_TEST(test_fixed_two_sockets)
@@ -760,14 +778,16 @@ START_TEST(test_fixed_two_sockets)
     g_autoptr(TopoHost) host = host_build(&s);
     GuestSpec g = {"1 socket x 2 cores x 2 threads", 1, 0, 2, 2};
     g_autoptr(TopoMap) map = place_ok(host, &g, NULL, "4,12,5,13");
-    ck_assert(explained(map, "the guest (4 vCPUs) -> host node 1 (chosen"));
-    ck_assert(explained(map, "guest socket 0 (2 cores x 2 threads, vCPUs 0-3) -> host package 1"));
+    ck_assert(explained(map, TOPO_NOTE_NODE_PLACED, "the guest (4 vCPUs) -> host node 1 (chosen"));
+    ck_assert(explained(map, TOPO_NOTE_SOCKET_PLACED,
+                        "guest socket 0 (2 cores x 2 threads, vCPUs 0-3) -> host package 1"));
 
     /* Two guest nodes by socket, bound to host nodes 0 and 1; the core of CPU 0 (the boot
      * CPU, with its timers and unmovable interrupts) is left alone while there is room. */
     GuestSpec two = {"2 sockets x 2 cores x 2 threads, bound", 2, 0, 2, 2, 2, TRUE, FALSE, {1, 2}};
     g_autoptr(TopoMap) map2 = place_ok(host, &two, NULL, "1,9,2,10,4,12,5,13");
-    ck_assert(explained(map2, "guest node 1 (4 vCPUs) -> host node 1 (its memory is bound there)"));
+    ck_assert(explained(map2, TOPO_NOTE_NODE_PLACED,
+                        "guest node 1 (4 vCPUs) -> host node 1 (its memory is bound there)"));
 }
 END_TEST
 
@@ -781,7 +801,8 @@ START_TEST(test_fixed_nearest_node)
     node2->mem_free_kib = node1->mem_free_kib - 512;
     GuestSpec two = {"2 guest nodes of 2 cores", 2, 0, 2, 1, 2, TRUE};
     g_autoptr(TopoMap) map = place_ok(host, &two, NULL, "2,3,0,1");
-    ck_assert(explained(map, "guest node 1 (2 vCPUs) -> host node 0 (chosen"));
+    ck_assert(
+        explained(map, TOPO_NOTE_NODE_PLACED, "guest node 1 (2 vCPUs) -> host node 0 (chosen"));
 }
 END_TEST
 
@@ -795,7 +816,7 @@ START_TEST(test_fixed_epyc_llc)
 
     GuestSpec four = {"1 socket x 4 cores x 2 threads", 1, 0, 4, 2};
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "12,44,13,45,14,46,15,47");
-    ck_assert(explained(m4, "LLC 12-15,44-47 -> CPUs 12-15,44-47"));
+    ck_assert(explained(m4, TOPO_NOTE_SOCKET_PLACED, "LLC 12-15,44-47 -> CPUs 12-15,44-47"));
 
     /* Three cores fit the smaller CCX exactly: the bigger one stays free. */
     GuestSpec three = {"1 socket x 3 cores x 2 threads", 1, 0, 3, 2};
@@ -804,12 +825,12 @@ START_TEST(test_fixed_epyc_llc)
     /* Six cores: two CCX, no fewer possible. */
     GuestSpec six = {"1 socket x 6 cores x 2 threads", 1, 0, 6, 2};
     g_autoptr(TopoMap) m6 = place_ok(host, &six, NULL, "9,41,10,42,11,43,12,44,13,45,14,46");
-    ck_assert(explained(m6, "LLC 8-11,40-43 + 12-15,44-47"));
+    ck_assert(explained(m6, TOPO_NOTE_SOCKET_PLACED, "LLC 8-11,40-43 + 12-15,44-47"));
 
     /* Eight cores do not fit node 1 any more: node 0 (next most free memory) holds them. */
     GuestSpec eight = {"1 socket x 8 cores x 2 threads", 1, 0, 8, 2};
     g_autoptr(TopoMap) m8 = place_ok(host, &eight, NULL, "0,32,1,33,2,34,3,35,4,36,5,37,6,38,7,39");
-    ck_assert(explained(m8, "-> host node 0 (chosen"));
+    ck_assert(explained(m8, TOPO_NOTE_NODE_PLACED, "-> host node 0 (chosen"));
 }
 END_TEST
 
@@ -904,7 +925,10 @@ START_TEST(test_emulator_fixture)
         place_ok(host, &full, NULL, "40,104,41,105,42,106,43,107,44,108,45,109,46,110,47,111");
     g_autofree char *text = emulator_text(m16, &ctx);
     ck_assert_str_eq(text, "32-39,96-103");
-    ck_assert_str_eq(g_ptr_array_index(m16->explain, m16->explain->len - 1),
+    const TopoNote *emu16 = g_ptr_array_index(m16->explain, m16->explain->len - 1);
+    ck_assert_int_eq(emu16->kind, TOPO_NOTE_EMULATOR);
+    /* The wording docs/auto.md shows. */
+    ck_assert_str_eq(emu16->text,
                      "emulator threads -> CPUs 32-39,96-103: free housekeeping CPUs of host node "
                      "4, the nearest node with some (distance 12, same package): host node 5, "
                      "where the vCPUs run, has none free");
@@ -927,7 +951,9 @@ START_TEST(test_emulator_fixture)
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "40,41,42,43");
     g_autofree char *text4 = emulator_text(m4, &ctx);
     ck_assert_str_eq(text4, "44-47,108-111");
-    ck_assert_str_eq(g_ptr_array_index(m4->explain, m4->explain->len - 1),
+    const TopoNote *emu4 = g_ptr_array_index(m4->explain, m4->explain->len - 1);
+    ck_assert_int_eq(emu4->kind, TOPO_NOTE_EMULATOR);
+    ck_assert_str_eq(emu4->text,
                      "emulator threads -> CPUs 44-47,108-111: free housekeeping CPUs of host node "
                      "5, where the vCPUs run; left out: CPUs 104-107 (SMT siblings of vCPUs)");
 
@@ -937,8 +963,9 @@ START_TEST(test_emulator_fixture)
     g_autoptr(TopoMap) step_map = NULL;
     g_autofree char *step_emu = emulator_after(step, "4-11,68-73", &step_map);
     ck_assert_str_eq(step_emu, "4-11,68-73");
-    ck_assert(warned(step_map, "--emulator-pin auto: every allowed CPU runs a vCPU, so the "
-                               "emulator threads share CPUs 4-11,68-73 with vCPUs"));
+    ck_assert(warned_as(step_map, TOPO_NOTE_EMULATOR_SHARED,
+                        "--emulator-pin auto: every allowed CPU runs a vCPU, so the "
+                        "emulator threads share CPUs 4-11,68-73 with vCPUs"));
 }
 END_TEST
 
@@ -950,8 +977,9 @@ START_TEST(test_emulator_fallbacks)
     g_autoptr(TopoMap) map = NULL;
     g_autofree char *emu = emulator_after(host, "0-3,7", &map);
     ck_assert_str_eq(emu, "4-6");
-    ck_assert(warned(map, "every allowed housekeeping CPU runs a vCPU, so the emulator threads run "
-                          "on isolated CPUs 4-6"));
+    ck_assert(warned_as(map, TOPO_NOTE_EMULATOR_ISOLATED,
+                        "every allowed housekeeping CPU runs a vCPU, so the emulator threads run "
+                        "on isolated CPUs 4-6"));
 
     /* No distances from the kernel: among the other nodes, the one in the vCPUs' package
      * (node 3) before the lower id (node 0). 2 packages x 2 nodes x 2 cores; node 2 is CPUs
@@ -962,7 +990,8 @@ START_TEST(test_emulator_fallbacks)
     g_autoptr(TopoMap) flat_map = NULL;
     g_autofree char *flat_emu = emulator_after(flat_host, "4-5", &flat_map);
     ck_assert_str_eq(flat_emu, "6-7");
-    ck_assert(explained(flat_map, "host node 3, the nearest node with some (same package)"));
+    ck_assert(explained(flat_map, TOPO_NOTE_EMULATOR,
+                        "host node 3, the nearest node with some (same package)"));
 
     /* vCPUs on two nodes of different packages, both full: the node nearest either. */
     HostSpec two = {2, 4, 1, 2, 0};
@@ -970,7 +999,8 @@ START_TEST(test_emulator_fallbacks)
     g_autoptr(TopoMap) two_map = NULL;
     g_autofree char *two_emu = emulator_after(two_host, "2-5", &two_map);
     ck_assert_str_eq(two_emu, "0-1");
-    ck_assert(explained(two_map, "host nodes 1-2, where the vCPUs run, have none free"));
+    ck_assert(explained(two_map, TOPO_NOTE_EMULATOR,
+                        "host nodes 1-2, where the vCPUs run, have none free"));
 }
 END_TEST
 
@@ -982,7 +1012,8 @@ START_TEST(test_fixed_threads)
     g_autoptr(TopoHost) host = host_build(&s);
     GuestSpec g = {"1 core x 4 threads", 1, 0, 1, 4};
     g_autoptr(TopoMap) map = place_ok(host, &g, NULL, "0,4,1,5");
-    ck_assert(warned(map, "the guest has 4 threads per core but the host offers at most 2"));
+    ck_assert(warned_as(map, TOPO_NOTE_THREADS_PER_CORE,
+                        "the guest has 4 threads per core but the host offers at most 2"));
 }
 END_TEST
 
@@ -993,7 +1024,7 @@ START_TEST(test_memory_only_node)
     g_autoptr(TopoHost) host = host_build(&s);
     GuestSpec g = {"2 vCPUs bound to MCDRAM", 1, 0, 2, 1, 1, FALSE, FALSE, {2}};
     g_autoptr(TopoMap) map = place_ok(host, &g, NULL, "1,2");
-    ck_assert(warned(map, "bound to host node 1, which has no CPUs"));
+    ck_assert(warned_as(map, TOPO_NOTE_BOUND_NO_CPUS, "bound to host node 1, which has no CPUs"));
 }
 END_TEST
 
@@ -1004,7 +1035,7 @@ START_TEST(test_no_props)
     g_autoptr(TopoHost) host = host_build(&s);
     GuestSpec g = {"3 vCPUs", 3, 0, 1, 1, 0, FALSE, TRUE};
     g_autoptr(TopoMap) map = place_ok(host, &g, NULL, "1,2,3");
-    ck_assert(explained(map, "without -smp topology"));
+    ck_assert(explained(map, TOPO_NOTE_GUEST, "without -smp topology"));
 }
 END_TEST
 
@@ -1015,8 +1046,8 @@ START_TEST(test_fixed_epyc_fixture)
     g_autoptr(TopoHost) host = fixture_host("epyc-7452-2s-nps4");
     GuestSpec four = {"1 socket x 4 cores x 2 threads", 1, 0, 4, 2};
     g_autoptr(TopoMap) m4 = place_ok(host, &four, NULL, "40,104,41,105,42,106,43,107");
-    ck_assert(explained(m4, "-> host node 5 (chosen: 8 free cores"));
-    ck_assert(explained(m4, "LLC 40-43,104-107 -> CPUs 40-43,104-107"));
+    ck_assert(explained(m4, TOPO_NOTE_NODE_PLACED, "-> host node 5 (chosen: 8 free cores"));
+    ck_assert(explained(m4, TOPO_NOTE_SOCKET_PLACED, "LLC 40-43,104-107 -> CPUs 40-43,104-107"));
 
     /* Two guest nodes of 8 cores: two host nodes of one socket, nearest each other. */
     GuestSpec two = {"2 sockets x 8 cores x 2 threads, 2 nodes", 2, 0, 8, 2, 2, TRUE};
@@ -1186,8 +1217,9 @@ START_TEST(test_overcommit)
     ck_assert_ptr_nonnull(map);
     g_autofree char *text = map_text(map);
     ck_assert_str_eq(text, "0,0,1,1");
-    ck_assert(warned(map, "needs 4 host CPUs (one per vCPU) but only 2 are available"));
-    ck_assert(warned(map, "up to 2 vCPUs share one host CPU"));
+    ck_assert(warned_as(map, TOPO_NOTE_OVERCOMMIT,
+                        "needs 4 host CPUs (one per vCPU) but only 2 are available"));
+    ck_assert(warned_as(map, TOPO_NOTE_OVERCOMMIT_CPUS, "up to 2 vCPUs share one host CPU"));
 
     /* Enough CPUs but not enough cores: distinct CPUs, sharing cores, in topology order. */
     HostSpec s2 = {1, 2, 2, 1, 0};
@@ -1197,7 +1229,8 @@ START_TEST(test_overcommit)
     ck_assert_ptr_nonnull(map2);
     g_autofree char *text2 = map_text(map2);
     ck_assert_str_eq(text2, "0,2,1,3");
-    ck_assert(warned(map2, "2 host cores run threads of more than one guest core"));
+    ck_assert(warned_as(map2, TOPO_NOTE_OVERCOMMIT_CORES,
+                        "2 host cores run threads of more than one guest core"));
 }
 END_TEST
 

@@ -5,7 +5,7 @@
  * KVM is used when a probe shows it works here (with -cpu qemu64), else TCG with one thread
  * per vCPU. Every QEMU gets a -name holding a prefix unique to this test run, so that leftover
  * processes can be found in /proc. */
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-check.h"
 #include "qpin-test-util.h"
 
@@ -265,7 +265,7 @@ static char *query_name(const char *socket)
     GError *error = NULL;
     g_autoptr(QmpClient) c = qmp_client_connect(socket, 5000, NULL, NULL, &error);
     ck_assert_msg(c && qmp_client_handshake(c, &error), "%s", error ? error->message : "?");
-    g_autoptr(json_object) r = qmp_client_execute(c, "query-name", NULL, &error);
+    g_autoptr(QmpJson) r = qmp_client_execute(c, "query-name", NULL, &error);
     ck_assert_msg(r, "%s", error ? error->message : "?");
     return g_strdup(jstr(r, "name"));
 }

@@ -1,7 +1,12 @@
 /* Integration: the generated memory backends on a real QEMU 7.2 (paused with -S, TCG), and the
  * placement proof read from its /proc/PID/numa_maps. This host has one NUMA node, so every
  * page must be on node 0. Exits 77 when qemu-system-x86_64 is absent. */
-#include "qpin-numa.h"
+#include "qpin-memory.h"
+#include "qpin-output-memory.h"
+#include "qpin-placement-check.h"
+#include "qpin-preflight.h"
+#include "qpin-progress.h"
+#include "qpin-qemu-numa.h"
 #include "qpin-check.h"
 
 #include <errno.h>
@@ -21,10 +26,10 @@ static void child_setup(gpointer data)
 
 static GPtrArray *nodes_parse(const char *const *specs)
 {
-    GPtrArray *nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_numa_node_free);
+    GPtrArray *nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     for (int i = 0; specs[i]; i++) {
         GError *error = NULL;
-        QpinNumaNode *node = qpin_numa_node_parse(specs[i], i, &error);
+        QpinNumaNode *node = qpin_memory_node_parse(specs[i], i, &error);
         ck_assert_msg(node != NULL, "%s", error ? error->message : "?");
         g_ptr_array_add(nodes, node);
     }
@@ -39,8 +44,8 @@ static GPid qemu_start(const GPtrArray *nodes, const TopoHost *host, gboolean pr
     for (int i = 0; base[i]; i++)
         g_ptr_array_add(argv, g_strdup(base[i]));
     GError *error = NULL;
-    gboolean ok = probe ? qpin_numa_qemu_args_probe(nodes, argv, &error)
-                        : qpin_numa_qemu_args_host(nodes, host, argv, &error);
+    gboolean ok = probe ? qpin_qemu_numa_args_probe(nodes, argv, &error)
+                        : qpin_qemu_numa_args_host(nodes, host, argv, &error);
     ck_assert_msg(ok, "%s", error ? error->message : "?");
     g_ptr_array_add(argv, NULL);
     g_autofree char *joined = g_strjoinv(" ", (char **)argv->pdata);
@@ -71,7 +76,7 @@ static GPtrArray *placement_wait(const GPtrArray *nodes, GPid pid)
         int status;
         ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "QEMU exited (status 0x%x)", status);
         GError *error = NULL;
-        GPtrArray *pl = qpin_numa_placement_read(nodes, pid, "/proc", &error);
+        GPtrArray *pl = qpin_mem_placement_read(nodes, pid, "/proc", &error);
         ck_assert_msg(pl != NULL, "%s", error ? error->message : "?");
         gboolean ready = TRUE;
         for (guint i = 0; i < pl->len; i++) {
@@ -106,16 +111,16 @@ START_TEST(test_real_qemu_placement)
     };
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
     GError *error = NULL;
-    ck_assert_msg(qpin_numa_preflight(nodes, host, &error), "%s", error ? error->message : "");
+    ck_assert_msg(qpin_preflight_memory(nodes, host, &error), "%s", error ? error->message : "");
 
     GPid pid = qemu_start(nodes, host, FALSE);
     g_autoptr(GPtrArray) pl = placement_wait(nodes, pid);
     gint64 populated = qpin_progress_sample(pid, NULL);
 
     g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-    gboolean checked = qpin_numa_placement_check(pl, nodes, warnings, &error);
+    gboolean checked = qpin_mem_placement_check(pl, nodes, warnings, &error);
     g_autoptr(GString) table = g_string_new(NULL);
-    qpin_numa_placement_format(pl, table);
+    qpin_output_memory_placement_table(pl, table);
     fprintf(stderr, "%s", table->str);
     qemu_stop(pid);
 
@@ -132,7 +137,7 @@ START_TEST(test_real_qemu_placement)
     ck_assert_str_eq(p3->policy, "default");
     ck_assert(p0->ok && p1->ok && p2->ok && p3->ok);
     /* The progress measure sees the preallocated memory. */
-    ck_assert_int_ge(populated, (gint64)qpin_numa_prealloc_bytes(nodes));
+    ck_assert_int_ge(populated, (gint64)qpin_memory_prealloc_bytes(nodes));
 }
 END_TEST
 
@@ -144,10 +149,10 @@ START_TEST(test_real_qemu_probe)
     GPid pid = qemu_start(nodes, NULL, TRUE);
     /* As unbound plain ram they are found by size with the default policy. */
     g_autoptr(GPtrArray) plain =
-        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_numa_node_free);
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     static const char *const unbound[] = {"80G:vcpus=0-3", "15G", NULL};
     for (int i = 0; unbound[i]; i++)
-        g_ptr_array_add(plain, qpin_numa_node_parse(unbound[i], i, NULL));
+        g_ptr_array_add(plain, qpin_memory_node_parse(unbound[i], i, NULL));
     g_autoptr(GPtrArray) pl = placement_wait(plain, pid);
     qemu_stop(pid);
     const QpinMemPlacement *p0 = g_ptr_array_index(pl, 0);
@@ -206,7 +211,7 @@ START_TEST(test_real_qemu_ram_step)
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(argv, g_strdup(qemu_binary));
     GError *error = NULL;
-    ck_assert_msg(qpin_numa_qemu_args(nodes, argv, &error), "%s", error ? error->message : "?");
+    ck_assert_msg(qpin_qemu_numa_args(nodes, argv, &error), "%s", error ? error->message : "?");
     g_ptr_array_add(argv, NULL);
     g_autofree char *err = NULL;
     ck_assert_msg(qemu_accepts((const char *const *)argv->pdata + 1, &err) == 0, "%s", err);
@@ -225,7 +230,7 @@ START_TEST(test_real_qemu_ram_step)
     };
     for (size_t k = 0; k < G_N_ELEMENTS(refused); k++) {
         g_autoptr(GPtrArray) bad = nodes_parse(refused[k].specs);
-        ck_assert(!qpin_numa_validate(bad, NULL));
+        ck_assert(!qpin_memory_validate(bad, NULL));
         g_autofree char *why = NULL;
         ck_assert_int_eq(qemu_accepts(refused[k].args, &why), 1);
         ck_assert_msg(strstr(why, "should equal RAM size"), "%s", why);

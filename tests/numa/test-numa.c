@@ -1,9 +1,18 @@
 /* Tests of guest NUMA memory: --numa and [numa.N] parsing, the generated QEMU arguments, the
  * host preflight on fixture hosts, the numa_maps placement proof on recorded QEMU processes, and
  * the preallocation progress. */
-#include "qpin-numa.h"
+#include "qpin-error.h"
+#include "qpin-memory.h"
+#include "qpin-output-memory.h"
+#include "qpin-placement-check.h"
+#include "qpin-preflight.h"
+#include "qpin-progress.h"
+#include "qpin-progress-bar.h"
+#include "qpin-qemu-numa.h"
+#include "qpin-size.h"
 #include "qpin-check.h"
 
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +32,7 @@ static char *fixture_path(const char *rel)
 static QpinNumaNode *parse_ok(const char *spec, int guest_node)
 {
     GError *error = NULL;
-    QpinNumaNode *node = qpin_numa_node_parse(spec, guest_node, &error);
+    QpinNumaNode *node = qpin_memory_node_parse(spec, guest_node, &error);
     ck_assert_msg(node != NULL, "--numa '%s' failed: %s", spec, error ? error->message : "?");
     ck_assert_ptr_null(error);
     return node;
@@ -33,11 +42,11 @@ static QpinNumaNode *parse_ok(const char *spec, int guest_node)
 static void parse_fails(const char *spec, const char *needle1, const char *needle2)
 {
     GError *error = NULL;
-    QpinNumaNode *node = qpin_numa_node_parse(spec, 0, &error);
+    QpinNumaNode *node = qpin_memory_node_parse(spec, 0, &error);
     ck_assert_msg(node == NULL, "--numa '%s' parsed but must fail", spec);
     ck_assert_ptr_nonnull(error);
-    ck_assert_int_eq(error->domain, QPIN_NUMA_ERROR);
-    ck_assert_int_eq(error->code, QPIN_NUMA_ERROR_PARSE);
+    ck_assert_int_eq(error->domain, QPIN_ERROR);
+    ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
     g_autofree char *origin = g_strdup_printf("--numa '%s'", spec);
     ck_assert_msg(strstr(error->message, origin), "'%s': message '%s' does not name the option",
                   spec, error->message);
@@ -56,7 +65,7 @@ static char *set_text(const TopoCpuSet *set)
 
 static GPtrArray *nodes_new(void)
 {
-    return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_numa_node_free);
+    return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
 }
 
 /* Parses each --numa into a node list. */
@@ -76,7 +85,7 @@ static GPtrArray *nodes_from_file(const char *rel)
     ck_assert_msg(g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error), "%s: %s", path,
                   error ? error->message : "?");
     GPtrArray *nodes = nodes_new();
-    ck_assert_msg(qpin_numa_from_keyfile(kf, nodes, &error), "%s: %s", path,
+    ck_assert_msg(qpin_memory_from_keyfile(kf, nodes, &error), "%s: %s", path,
                   error ? error->message : "?");
     return nodes;
 }
@@ -193,18 +202,18 @@ START_TEST(test_parse_sizes)
     for (size_t k = 0; k < G_N_ELEMENTS(ok); k++) {
         guint64 bytes = 0;
         GError *error = NULL;
-        ck_assert_msg(qpin_numa_parse_size(ok[k].text, &bytes, &error), "%s: %s", ok[k].text,
+        ck_assert_msg(qpin_size_parse(ok[k].text, &bytes, &error), "%s: %s", ok[k].text,
                       error ? error->message : "?");
         ck_assert_uint_eq(bytes, ok[k].bytes);
-        g_autofree char *back = qpin_numa_format_size(bytes);
+        g_autofree char *back = qpin_size_format(bytes);
         guint64 again = 0;
-        ck_assert(qpin_numa_parse_size(back, &again, NULL));
+        ck_assert(qpin_size_parse(back, &again, NULL));
         ck_assert_uint_eq(again, bytes);
     }
-    g_autofree char *f1 = qpin_numa_format_size(96ull << 30);
-    g_autofree char *f2 = qpin_numa_format_size(1536ull << 20);
-    g_autofree char *f3 = qpin_numa_format_size(1ull << 40);
-    g_autofree char *f4 = qpin_numa_format_size(4096 + 512);
+    g_autofree char *f1 = qpin_size_format(96ull << 30);
+    g_autofree char *f2 = qpin_size_format(1536ull << 20);
+    g_autofree char *f3 = qpin_size_format(1ull << 40);
+    g_autofree char *f4 = qpin_size_format(4096 + 512);
     ck_assert_str_eq(f1, "96G");
     ck_assert_str_eq(f2, "1536M");
     ck_assert_str_eq(f3, "1T");
@@ -216,7 +225,7 @@ START_TEST(test_parse_sizes)
     for (size_t k = 0; k < G_N_ELEMENTS(bad); k++) {
         guint64 bytes = 7;
         GError *error = NULL;
-        ck_assert_msg(!qpin_numa_parse_size(bad[k], &bytes, &error), "'%s' accepted", bad[k]);
+        ck_assert_msg(!qpin_size_parse(bad[k], &bytes, &error), "'%s' accepted", bad[k]);
         ck_assert_ptr_nonnull(error);
         ck_assert_uint_eq(bytes, 7);
         g_error_free(error);
@@ -275,7 +284,7 @@ START_TEST(test_keyfile)
     ck_assert(g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL));
     g_autoptr(GPtrArray) nodes = nodes_new();
     GError *error = NULL;
-    ck_assert_msg(qpin_numa_from_keyfile(kf, nodes, &error), "%s", error ? error->message : "");
+    ck_assert_msg(qpin_memory_from_keyfile(kf, nodes, &error), "%s", error ? error->message : "");
     ck_assert_uint_eq(nodes->len, 2);
     QpinNumaNode *n0 = g_ptr_array_index(nodes, 0), *n1 = g_ptr_array_index(nodes, 1);
     ck_assert_int_eq(n0->guest_node, 0);
@@ -287,7 +296,7 @@ START_TEST(test_keyfile)
     ck_assert_str_eq(v0, "0-239");
     ck_assert_int_eq(n1->guest_node, 1);
     ck_assert_int_eq(n1->policy, QPIN_NUMA_POLICY_BIND);
-    ck_assert(qpin_numa_validate(nodes, NULL));
+    ck_assert(qpin_memory_validate(nodes, NULL));
 
     static const struct {
         const char *text, *needle1, *needle2;
@@ -306,7 +315,7 @@ START_TEST(test_keyfile)
         ck_assert(g_key_file_load_from_data(b, bad[k].text, -1, G_KEY_FILE_NONE, NULL));
         g_autoptr(GPtrArray) none = nodes_new();
         GError *e = NULL;
-        ck_assert_msg(!qpin_numa_from_keyfile(b, none, &e), "accepted: %s", bad[k].text);
+        ck_assert_msg(!qpin_memory_from_keyfile(b, none, &e), "accepted: %s", bad[k].text);
         ck_assert_uint_eq(none->len, 0);
         ck_assert_msg(strstr(e->message, bad[k].needle1), "'%s' lacks '%s'", e->message,
                       bad[k].needle1);
@@ -320,7 +329,7 @@ START_TEST(test_keyfile)
     g_autoptr(GKeyFile) empty = g_key_file_new();
     ck_assert(g_key_file_load_from_data(empty, "[run]\npin=auto\n", -1, G_KEY_FILE_NONE, NULL));
     g_autoptr(GPtrArray) none = nodes_new();
-    ck_assert(qpin_numa_from_keyfile(empty, none, NULL));
+    ck_assert(qpin_memory_from_keyfile(empty, none, NULL));
     ck_assert_uint_eq(none->len, 0);
 }
 END_TEST
@@ -330,7 +339,7 @@ START_TEST(test_validate_overlap)
     static const char *const specs[] = {"1G@0:vcpus=0-3", "1G@0:vcpus=3-5,8", NULL};
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
     GError *error = NULL;
-    ck_assert(!qpin_numa_validate(nodes, &error));
+    ck_assert(!qpin_memory_validate(nodes, &error));
     ck_assert_ptr_nonnull(strstr(error->message, "--numa '1G@0:vcpus=3-5,8'"));
     ck_assert_ptr_nonnull(strstr(error->message, "vCPU 3 also in guest node 0"));
     g_error_free(error);
@@ -338,7 +347,7 @@ START_TEST(test_validate_overlap)
     /* Out of order guest node ids. */
     g_autoptr(GPtrArray) swapped = nodes_new();
     g_ptr_array_add(swapped, parse_ok("1G", 1));
-    ck_assert(!qpin_numa_validate(swapped, NULL));
+    ck_assert(!qpin_memory_validate(swapped, NULL));
 }
 END_TEST
 
@@ -361,7 +370,7 @@ static char *argv_join(const GPtrArray *argv, guint from)
     return g_string_free(s, FALSE);
 }
 
-/* Runs qpin_numa_qemu_args_host() on @user + the nodes; returns what was appended, or NULL with
+/* Runs qpin_qemu_numa_args_host() on @user + the nodes; returns what was appended, or NULL with
  * the error message in @message. */
 static char *args_for(const char *const *specs, const char *const *user, const TopoHost *host,
                       char **message)
@@ -370,7 +379,7 @@ static char *args_for(const char *const *specs, const char *const *user, const T
     g_autoptr(GPtrArray) argv = argv_new(user);
     guint before = argv->len;
     GError *error = NULL;
-    if (!qpin_numa_qemu_args_host(nodes, host, argv, &error)) {
+    if (!qpin_qemu_numa_args_host(nodes, host, argv, &error)) {
         ck_assert_uint_eq(argv->len, before);
         if (message)
             *message = g_strdup(error->message);
@@ -386,7 +395,7 @@ static char *args_for_nodes(const GPtrArray *nodes, const char *const *user, cha
     g_autoptr(GPtrArray) argv = argv_new(user);
     guint before = argv->len;
     GError *error = NULL;
-    if (!qpin_numa_qemu_args(nodes, argv, &error)) {
+    if (!qpin_qemu_numa_args(nodes, argv, &error)) {
         ck_assert_uint_eq(argv->len, before);
         *message = g_strdup(error->message);
         g_error_free(error);
@@ -419,14 +428,14 @@ START_TEST(test_validate_total_size)
         g_autoptr(GPtrArray) nodes = nodes_parse(cases[k].specs);
         g_autofree char *joined = g_strjoinv(" ", (char **)cases[k].specs);
         GError *error = NULL;
-        gboolean ok = qpin_numa_validate(nodes, &error);
+        gboolean ok = qpin_memory_validate(nodes, &error);
         if (!cases[k].needles[0]) {
             ck_assert_msg(ok, "'%s' refused: %s", joined, error ? error->message : "?");
             continue;
         }
         ck_assert_msg(!ok, "'%s' accepted", joined);
-        ck_assert_int_eq(error->domain, QPIN_NUMA_ERROR);
-        ck_assert_int_eq(error->code, QPIN_NUMA_ERROR_PARSE);
+        ck_assert_int_eq(error->domain, QPIN_ERROR);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
         for (int n = 0; cases[k].needles[n]; n++)
             ck_assert_msg(strstr(error->message, cases[k].needles[n]), "'%s': '%s' lacks '%s'",
                           joined, error->message, cases[k].needles[n]);
@@ -443,9 +452,9 @@ START_TEST(test_validate_total_size)
     g_autoptr(GKeyFile) kf = g_key_file_new();
     ck_assert(g_key_file_load_from_data(kf, "[numa.0]\nsize=4K\n", -1, G_KEY_FILE_NONE, NULL));
     g_autoptr(GPtrArray) nodes = nodes_new();
-    ck_assert(qpin_numa_from_keyfile(kf, nodes, NULL));
+    ck_assert(qpin_memory_from_keyfile(kf, nodes, NULL));
     GError *error = NULL;
-    ck_assert(!qpin_numa_validate(nodes, &error));
+    ck_assert(!qpin_memory_validate(nodes, &error));
     ck_assert_msg(strstr(error->message, "[numa.0]: size: 4K is below QEMU's minimum guest "
                                          "memory of 8K"),
                   "%s", error->message);
@@ -506,7 +515,7 @@ START_TEST(test_args_seed)
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
     g_autoptr(GPtrArray) argv = argv_new(user);
     GError *error = NULL;
-    ck_assert_msg(qpin_numa_qemu_args(nodes, argv, &error), "%s", error ? error->message : "");
+    ck_assert_msg(qpin_qemu_numa_args(nodes, argv, &error), "%s", error ? error->message : "");
     static const char *const expected[] = {
         "qemu-system-x86_64",
         "-enable-kvm",
@@ -529,8 +538,8 @@ START_TEST(test_args_seed)
     ck_assert_uint_eq(argv->len, G_N_ELEMENTS(expected));
     for (guint i = 0; i < argv->len; i++)
         ck_assert_str_eq(g_ptr_array_index(argv, i), expected[i]);
-    ck_assert_uint_eq(qpin_numa_prealloc_bytes(nodes), 80ull << 30);
-    ck_assert_uint_eq(qpin_numa_total_bytes(nodes), 96ull << 30);
+    ck_assert_uint_eq(qpin_memory_prealloc_bytes(nodes), 80ull << 30);
+    ck_assert_uint_eq(qpin_memory_total_bytes(nodes), 96ull << 30);
 }
 END_TEST
 
@@ -658,7 +667,7 @@ START_TEST(test_binding)
 {
     static const char *const specs[] = {"1G@0", "1G", "1G@1-2:policy=interleave", NULL};
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
-    g_autoptr(GPtrArray) binding = qpin_numa_binding(nodes);
+    g_autoptr(GPtrArray) binding = qpin_memory_binding(nodes);
     ck_assert_uint_eq(binding->len, 3);
     g_autofree char *b0 = set_text(g_ptr_array_index(binding, 0));
     g_autofree char *b2 = set_text(g_ptr_array_index(binding, 2));
@@ -672,7 +681,7 @@ START_TEST(test_nodes_json)
 {
     static const char *const specs[] = {"80G@0:vcpus=0-239:prealloc", "2G:hugepages=2M", NULL};
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
-    json_object *j = qpin_numa_nodes_to_json(nodes);
+    json_object *j = qpin_output_memory_nodes_json(nodes);
     ck_assert_int_eq(json_object_array_length(j), 2);
     json_object *n0 = json_object_array_get_idx(j, 0), *n1 = json_object_array_get_idx(j, 1), *v;
     ck_assert(json_object_object_get_ex(n0, "size_bytes", &v));
@@ -700,9 +709,9 @@ END_TEST
 static char *preflight_message(const GPtrArray *nodes, const TopoHost *host)
 {
     GError *error = NULL;
-    if (qpin_numa_preflight(nodes, host, &error))
+    if (qpin_preflight_memory(nodes, host, &error))
         return NULL;
-    ck_assert_int_eq(error->domain, QPIN_NUMA_ERROR);
+    ck_assert_int_eq(error->domain, QPIN_ERROR);
     char *message = g_strdup(error->message);
     g_error_free(error);
     return message;
@@ -898,7 +907,7 @@ static GPtrArray *placement_read(const GPtrArray *nodes, pid_t pid)
 {
     g_autofree char *root = data_dir();
     GError *error = NULL;
-    GPtrArray *p = qpin_numa_placement_read(nodes, pid, root, &error);
+    GPtrArray *p = qpin_mem_placement_read(nodes, pid, root, &error);
     ck_assert_msg(p != NULL, "%s", error ? error->message : "?");
     ck_assert_uint_eq(p->len, nodes->len);
     return p;
@@ -945,17 +954,17 @@ START_TEST(test_placement_ram_memfd)
     ck_assert_uint_eq(p2->address, 0x7fa1dcc00000ull);
 
     g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-    ck_assert(qpin_numa_placement_check(pl, nodes, warnings, NULL));
+    ck_assert(qpin_mem_placement_check(pl, nodes, warnings, NULL));
     ck_assert_uint_eq(warnings->len, 0);
 
     g_autoptr(GString) table = g_string_new(NULL);
-    qpin_numa_placement_format(pl, table);
+    qpin_output_memory_placement_table(pl, table);
     ck_assert_msg(strstr(table->str, "0      qpin-mem0  bind:0         4K     64.0 MiB    0: 64.0 "
                                      "MiB"),
                   "%s", table->str);
     ck_assert_ptr_nonnull(strstr(table->str, "GUEST"));
 
-    json_object *j = qpin_numa_placement_to_json(pl), *v, *per;
+    json_object *j = qpin_output_memory_placement_json(pl), *v, *per;
     json_object *j0 = json_object_array_get_idx(j, 0);
     ck_assert(json_object_object_get_ex(j0, "nodes", &per));
     ck_assert_int_eq(json_object_array_length(per), 1);
@@ -1003,8 +1012,8 @@ START_TEST(test_placement_hugetlb_policies)
     ck_assert(!q->ok);
     ck_assert_str_eq(q->problem, "no ram mapping of 32.0 MiB with policy bind:0 in numa_maps");
     GError *error = NULL;
-    ck_assert(!qpin_numa_placement_check(pl2, n2, NULL, &error));
-    ck_assert_int_eq(error->code, QPIN_NUMA_ERROR_PLACEMENT);
+    ck_assert(!qpin_mem_placement_check(pl2, n2, NULL, &error));
+    ck_assert_int_eq(error->code, QPIN_ERROR_MEMORY);
     ck_assert_ptr_nonnull(strstr(error->message, "guest node 0 (--numa '32M@0:prealloc', "
                                                  "qpin-mem0): no ram mapping"));
     g_error_free(error);
@@ -1027,7 +1036,7 @@ START_TEST(test_placement_wrong_node)
 
     g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
     GError *error = NULL;
-    ck_assert(!qpin_numa_placement_check(pl, nodes, warnings, &error));
+    ck_assert(!qpin_mem_placement_check(pl, nodes, warnings, &error));
     ck_assert_str_eq(error->message,
                      "guest memory is not where it was asked:\nguest node 0 (--numa "
                      "'64M@1:vcpus=0-1:prealloc', qpin-mem0): 16.0 MiB on host node 0, outside "
@@ -1036,7 +1045,7 @@ START_TEST(test_placement_wrong_node)
     g_error_free(error);
 
     g_autoptr(GString) table = g_string_new(NULL);
-    qpin_numa_placement_format(pl, table);
+    qpin_output_memory_placement_table(pl, table);
     ck_assert_msg(strstr(table->str, "0: 16.0 MiB, 1: 48.0 MiB"), "%s", table->str);
     ck_assert_msg(strstr(table->str, "WRONG: 16.0 MiB on host node 0"), "%s", table->str);
 
@@ -1044,7 +1053,7 @@ START_TEST(test_placement_wrong_node)
     static const char *const lazy[] = {"64M@1:vcpus=0-1", NULL};
     g_autoptr(GPtrArray) n2 = nodes_parse(lazy);
     g_autoptr(GPtrArray) pl2 = placement_read(n2, 1003);
-    ck_assert(qpin_numa_placement_check(pl2, n2, warnings, NULL));
+    ck_assert(qpin_mem_placement_check(pl2, n2, warnings, NULL));
     ck_assert_uint_eq(warnings->len, 1);
     ck_assert_str_eq(g_ptr_array_index(warnings, 0),
                      "guest node 0 (--numa '64M@1:vcpus=0-1', qpin-mem0): 16.0 MiB on host node "
@@ -1092,8 +1101,8 @@ START_TEST(test_placement_unreadable)
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
     g_autofree char *root = data_dir();
     GError *error = NULL;
-    ck_assert_ptr_null(qpin_numa_placement_read(nodes, 999999, root, &error));
-    ck_assert_int_eq(error->code, QPIN_NUMA_ERROR_PLACEMENT);
+    ck_assert_ptr_null(qpin_mem_placement_read(nodes, 999999, root, &error));
+    ck_assert_int_eq(error->code, QPIN_ERROR_MEMORY);
     ck_assert_ptr_nonnull(strstr(error->message, "numa_maps"));
     g_error_free(error);
 }
@@ -1115,12 +1124,12 @@ START_TEST(test_progress_not_a_terminal)
 {
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
-    QpinProgress *p = qpin_progress_new(getpid(), 1ull << 30, fds[1]);
+    QpinProgressBar *p = qpin_progress_bar_new(getpid(), 1ull << 30, fds[1]);
     for (int i = 0; i < 3; i++) {
-        qpin_progress_update(p);
+        qpin_progress_bar_update(p);
         g_usleep(110 * 1000);
     }
-    gint64 ms = qpin_progress_finish(p);
+    gint64 ms = qpin_progress_bar_finish(p);
     ck_assert_int_ge(ms, 300);
     char buf[64];
     ck_assert_int_eq(read(fds[0], buf, sizeof(buf)), -1);
@@ -1161,8 +1170,8 @@ START_TEST(test_progress_terminal)
     ck_assert_int_gt(rss, 0);
     struct winsize ws = {.ws_row = 24, .ws_col = 120};
     ck_assert_int_eq(ioctl(slave, TIOCSWINSZ, &ws), 0);
-    QpinProgress *p = qpin_progress_new(getpid(), (guint64)rss + (1ull << 30), slave);
-    qpin_progress_update(p);
+    QpinProgressBar *p = qpin_progress_bar_new(getpid(), (guint64)rss + (1ull << 30), slave);
+    qpin_progress_bar_update(p);
     g_autofree char *first = pty_drain(master);
     ck_assert_msg(g_str_has_prefix(first, "\rqpin: prealloc ["), "'%s'", first);
     ck_assert_msg(strstr(first, "%"), "'%s'", first);
@@ -1174,12 +1183,12 @@ START_TEST(test_progress_terminal)
     g_usleep(600 * 1000);
     char *blob = g_malloc(16 << 20);
     memset(blob, 1, 16 << 20);
-    qpin_progress_update(p);
+    qpin_progress_bar_update(p);
     g_autofree char *second = pty_drain(master);
     ck_assert_msg(strstr(second, "/s"), "'%s'", second);
     ck_assert_msg(strstr(second, "ETA "), "'%s'", second);
     g_free(blob);
-    qpin_progress_finish(p);
+    qpin_progress_bar_finish(p);
     g_autofree char *last = pty_drain(master);
     ck_assert_str_eq(last, "\r\033[K");
     close(slave);
@@ -1195,13 +1204,13 @@ START_TEST(test_progress_process_gone)
     ck_assert_int_ge(child, 0);
     if (child == 0)
         _exit(0);
-    QpinProgress *p = qpin_progress_new(child, 1ull << 30, slave);
+    QpinProgressBar *p = qpin_progress_bar_new(child, 1ull << 30, slave);
     /* A zombie and then a reaped process: nothing drawn, nothing crashes. */
     g_usleep(100 * 1000);
-    qpin_progress_update(p);
+    qpin_progress_bar_update(p);
     ck_assert_int_eq(waitpid(child, NULL, 0), child);
-    qpin_progress_update(p);
-    ck_assert_int_ge(qpin_progress_finish(p), 0);
+    qpin_progress_bar_update(p);
+    ck_assert_int_ge(qpin_progress_bar_finish(p), 0);
     g_autofree char *out = pty_drain(master);
     ck_assert_str_eq(out, "");
     close(slave);
@@ -1209,9 +1218,9 @@ START_TEST(test_progress_process_gone)
 
     /* Nothing to preallocate: nothing drawn even on a terminal. */
     master = open_pty(&slave);
-    p = qpin_progress_new(getpid(), 0, slave);
-    qpin_progress_update(p);
-    qpin_progress_finish(p);
+    p = qpin_progress_bar_new(getpid(), 0, slave);
+    qpin_progress_bar_update(p);
+    qpin_progress_bar_finish(p);
     g_autofree char *none = pty_drain(master);
     ck_assert_str_eq(none, "");
     close(slave);

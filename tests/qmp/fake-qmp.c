@@ -240,7 +240,7 @@ gboolean fake_qmp_load_transcript(FakeQmp *fake, const char *path, gsize chunk, 
             else
                 fake_qmp_send(fake, msg, -1);
         } else if (g_str_has_prefix(*l, "-> ")) {
-            g_autoptr(json_object) cmd = json_tokener_parse(*l + 3);
+            g_autoptr(QmpJson) cmd = json_tokener_parse(*l + 3);
             json_object *name = NULL, *args = NULL;
             if (!cmd || !json_object_object_get_ex(cmd, "execute", &name)) {
                 g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: bad command line: %s",
@@ -421,7 +421,7 @@ static json_object *read_command(FakeQmp *fake, int ms, gboolean *eof)
 static gboolean run_expect(FakeQmp *fake, Step *step)
 {
     gboolean eof;
-    g_autoptr(json_object) cmd = read_command(fake, STEP_LIMIT_MS, &eof);
+    g_autoptr(QmpJson) cmd = read_command(fake, STEP_LIMIT_MS, &eof);
     if (!cmd) {
         if (!stopped(fake))
             fail(fake, "expected command '%s' but %s", step->name,
@@ -438,8 +438,8 @@ static gboolean run_expect(FakeQmp *fake, Step *step)
         return FALSE;
     }
     if (step->arguments) {
-        g_autoptr(json_object) want = json_tokener_parse(step->arguments);
-        g_autoptr(json_object) none = json_object_new_object();
+        g_autoptr(QmpJson) want = json_tokener_parse(step->arguments);
+        g_autoptr(QmpJson) none = json_object_new_object();
         gboolean want_none = !want || (json_object_is_type(want, json_type_object) &&
                                        json_object_object_length(want) == 0);
         json_object *got = args ? args : none;
@@ -536,7 +536,7 @@ static gpointer server_thread(gpointer data)
     /* After the script, anything but the client closing is an unexpected command. */
     while (fake->fd >= 0) {
         gboolean eof;
-        g_autoptr(json_object) cmd = read_command(fake, -1, &eof);
+        g_autoptr(QmpJson) cmd = read_command(fake, -1, &eof);
         if (cmd)
             fail(fake, "unexpected command %s", json_object_to_json_string(cmd));
         else

@@ -15,7 +15,7 @@
 #include <glib.h>
 #include <json-c/json.h>
 
-#include "qmp.h" /* for the json_object autoptr */
+#include <qpin/qmp.h>
 
 G_BEGIN_DECLS
 

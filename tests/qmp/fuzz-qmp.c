@@ -10,7 +10,7 @@
  *
  * Built with -Dfuzz=true (clang); run by scripts/fuzz.
  */
-#include "qmp.h"
+#include <qpin/qmp.h>
 
 #include <fcntl.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Integration: the QMP client and `qpin qmp` against the real qemu-system-x86_64, started paused
  * (-S), over a socketpair end passed as fd and over a unix socket path. Skips (77) only when
  * QEMU is not installed. Uses KVM when a quick probe shows it works, else multi-threaded TCG. */
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-check.h"
 #include "qpin-test-util.h"
 
@@ -212,7 +212,7 @@ START_TEST(test_qpin_qmp_command)
     const char *status_args[] = {"--qmp", qemu.path, "query-status", NULL};
     QpinTestRun ok = qpin_test_run_qpin("qmp", status_args);
     ck_assert_msg(ok.status == 0, "exit %d: %s", ok.status, ok.err);
-    g_autoptr(json_object) doc = json_tokener_parse(ok.out);
+    g_autoptr(QmpJson) doc = json_tokener_parse(ok.out);
     ck_assert_msg(json_object_is_type(doc, json_type_object), "not JSON: %s", ok.out);
     ck_assert_str_eq(json_object_get_string(json_object_object_get(doc, "status")), "prelaunch");
     ck_assert(!json_object_get_boolean(json_object_object_get(doc, "running")));

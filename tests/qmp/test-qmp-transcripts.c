@@ -3,7 +3,7 @@
  * the topology each guest was started with. Each transcript is replayed whole and in small
  * pieces: the result must not depend on how the bytes arrive. */
 #include "fake-qmp.h"
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-check.h"
 
 #include <string.h>
@@ -115,7 +115,7 @@ START_TEST(test_numa_4vcpu_2node)
                      "The command x-no-such-command has not been found");
     g_clear_error(&error);
 
-    g_autoptr(json_object) args =
+    g_autoptr(QmpJson) args =
         json_tokener_parse("{\"path\": \"/nonexistent\", \"property\": \"type\"}");
     ck_assert_ptr_null(qmp_client_execute(client, "qom-get", args, &error));
     ck_assert(g_error_matches(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_DEVICE_NOT_FOUND));

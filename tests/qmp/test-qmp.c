@@ -1,7 +1,7 @@
 /* Tests of the QMP client against a scripted fake server: framing, ids, events, deadlines,
  * size caps, hostile peers, connecting, and the typed commands. */
 #include "fake-qmp.h"
-#include "qmp.h"
+#include <qpin/qmp.h>
 #include "qpin-check.h"
 
 #include <errno.h>
@@ -97,11 +97,11 @@ START_TEST(test_handshake_and_execute)
     ck_assert_str_eq(greeting->capabilities[0], "oob");
     ck_assert_ptr_null(greeting->capabilities[1]);
 
-    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(QmpJson) args = json_object_new_object();
     json_object_object_add(args, "path", json_object_new_string("/machine"));
     json_object_object_add(args, "property", json_object_new_string("type"));
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) ret = qmp_client_execute(client, "qom-get", args, &error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, "qom-get", args, &error);
     ck_assert_msg(ret, "%s", error ? error->message : "");
     ck_assert_str_eq(json_object_get_string(ret), "pc-i440fx-7.2-machine");
     ck_assert_uint_eq(qmp_client_commands_sent(client), 2);
@@ -172,7 +172,7 @@ START_TEST(test_execute_misuse)
     assert_handshake(client);
     /* A second handshake does nothing. */
     assert_handshake(client);
-    g_autoptr(json_object) array = json_object_new_array();
+    g_autoptr(QmpJson) array = json_object_new_array();
     ck_assert_ptr_null(qmp_client_execute(client, "query-status", array, &error));
     assert_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "must be a JSON object");
     g_clear_error(&error);
@@ -212,9 +212,9 @@ static char *run_session(const gsize *cuts, gsize n_cuts, gsize chunk)
     fake_qmp_expect(fake, "qmp_capabilities", "{}", NULL);
     fake_qmp_expect(fake, "qom-list", "{\"path\": \"/\"}", NULL);
     g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
-    g_autoptr(json_object) args = json_tokener_parse("{\"path\": \"/\"}");
+    g_autoptr(QmpJson) args = json_tokener_parse("{\"path\": \"/\"}");
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) ret = qmp_client_execute(client, "qom-list", args, &error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, "qom-list", args, &error);
     ck_assert_msg(ret, "cut at %zu: %s", n_cuts ? cuts[0] : chunk, error ? error->message : "");
 
     GString *out = g_string_new(NULL);
@@ -332,7 +332,7 @@ START_TEST(test_utf8)
     fake_qmp_expect(fake, "qom-get", NULL, REPLY("\"bad \xff\xfe\""));
     g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) ret = qmp_client_execute(client, "qom-get", NULL, &error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, "qom-get", NULL, &error);
     ck_assert_msg(ret, "%s", error ? error->message : "");
     ck_assert_str_eq(json_object_get_string(ret), "caf\xc3\xa9 \xf0\x9f\x98\x80");
     ck_assert_ptr_null(qmp_client_execute(client, "qom-get", NULL, &error));
@@ -819,7 +819,7 @@ START_TEST(test_large_reply_accepted)
                             "\"}, \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) client = start_negotiated(fake, 20000);
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_object) ret = qmp_client_execute(client, "query-qmp-schema", NULL, &error);
+    g_autoptr(QmpJson) ret = qmp_client_execute(client, "query-qmp-schema", NULL, &error);
     ck_assert_msg(ret, "%s", error ? error->message : "");
     json_object *blob = json_object_object_get(ret, "blob");
     ck_assert_int_eq(json_object_get_string_len(blob), (int)size);
@@ -896,7 +896,7 @@ START_TEST(test_cap_boundary)
         g_autoptr(QmpClient) client = start_negotiated(fake, 5000);
         qmp_client_set_max_message(client, len - (gsize)extra);
         g_autoptr(GError) error = NULL;
-        g_autoptr(json_object) ret = qmp_client_execute(client, "x-test", NULL, &error);
+        g_autoptr(QmpJson) ret = qmp_client_execute(client, "x-test", NULL, &error);
         if (extra == 0) {
             ck_assert_msg(ret, "%s", error ? error->message : "");
         } else {
@@ -934,7 +934,7 @@ START_TEST(test_eintr_and_short_writes)
     g_autofree char *value = g_malloc(big + 1);
     memset(value, 'v', big);
     value[big] = '\0';
-    g_autoptr(json_object) args = json_object_new_object();
+    g_autoptr(QmpJson) args = json_object_new_object();
     json_object_object_add(args, "value", json_object_new_string(value));
 
     g_autoptr(FakeQmp) fake = fake_qmp_new();
@@ -954,7 +954,7 @@ START_TEST(test_eintr_and_short_writes)
     g_autoptr(QmpClient) client = client_for(fake, 10000);
     g_autoptr(GError) error = NULL;
     gboolean ok = qmp_client_handshake(client, &error);
-    g_autoptr(json_object) ret = ok ? qmp_client_execute(client, "qom-set", args, &error) : NULL;
+    g_autoptr(QmpJson) ret = ok ? qmp_client_execute(client, "qom-set", args, &error) : NULL;
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     ck_assert_msg(ret, "%s", error ? error->message : "");

@@ -49,7 +49,7 @@ START_TEST(test_success)
     QpinTestRun run = run_qpin("--qmp", fake_qmp_path(fake), "qom-list",
                                "{\"path\": \"/machine/peripheral\"}", NULL);
     ck_assert_msg(run.status == 0, "exit %d: %s", run.status, run.err);
-    g_autoptr(json_object) doc = json_tokener_parse(run.out);
+    g_autoptr(QmpJson) doc = json_tokener_parse(run.out);
     ck_assert_msg(json_object_is_type(doc, json_type_array), "stdout: %s", run.out);
     ck_assert_int_eq(json_object_array_length(doc), 2);
     ck_assert_str_eq(

@@ -1,4 +1,5 @@
 /* Tests of the CPU set and cpulist parser/formatter. */
+#include <stdbool.h>
 #include <qpin/cpuset.h>
 #include "qpin-check.h"
 
@@ -355,6 +356,279 @@ START_TEST(test_word_boundaries)
 }
 END_TEST
 
+/* ---- the ordered parse (explicit maps: order and repeats matter) ---- */
+
+static GArray *ordered_ok(const char *text)
+{
+    GError *error = NULL;
+    GArray *list = topo_cpulist_parse_ordered(text, NULL, &error);
+    ck_assert_msg(list != NULL, "ordered parse '%s' failed: %s", text,
+                  error ? error->message : "?");
+    ck_assert_ptr_null(error);
+    return list;
+}
+
+static char *ordered_text(const GArray *list)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < list->len; i++)
+        g_string_append_printf(s, "%s%d", i ? "," : "", g_array_index(list, int, i));
+    return g_string_free(s, FALSE);
+}
+
+START_TEST(test_ordered_forms)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {" \n", ""},
+        {"0", "0"},
+        {"3,1,2", "3,1,2"},
+        {"3,1,1", "3,1,1"},
+        {"5,5,5", "5,5,5"},
+        {"2,70,138,206,3-5", "2,70,138,206,3,4,5"},
+        {"0-6:3,1", "0,3,6,1"},
+        {"0-7:2", "0,2,4,6"},
+        {"0-10:3", "0,3,6,9"},
+        {"0-3,2-5", "0,1,2,3,2,3,4,5"},
+        {"7-7", "7"},
+        {"007,08", "7,8"},
+        {"  4,0-1\n", "4,0,1"},
+        {"8191,0", "8191,0"},
+        {"8190-8191:8191", "8190"},
+        {"0-8191:8191", "0,8191"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GArray) list = ordered_ok(cases[i].in);
+        g_autofree char *out = ordered_text(list);
+        ck_assert_msg(!strcmp(out, cases[i].out), "'%s': %s, expected %s", cases[i].in, out,
+                      cases[i].out);
+        /* The same CPUs as the set parse, in the order written. */
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(cases[i].in, NULL);
+        g_autoptr(TopoCpuSet) seen = topo_cpuset_new();
+        for (guint k = 0; k < list->len; k++)
+            topo_cpuset_add(seen, g_array_index(list, int, k));
+        ck_assert(topo_cpuset_equal(set, seen));
+    }
+}
+END_TEST
+
+/* Nasty inputs: the ordered parse refuses exactly what topo_cpuset_parse() refuses, with the
+ * same code and message, and says where and why in its refusal. */
+START_TEST(test_ordered_errors)
+{
+    static const struct {
+        const char *text;
+        int code;
+        TopoCpulistFault fault;
+        gsize offset, rest;
+    } cases[] = {
+        {"a", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 0, 1},
+        {"1,", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 2, 0},
+        {",1", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 0, 2},
+        {"1,,2", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 2, 2},
+        {"-1", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 0, 2},
+        {"+1", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 0, 2},
+        {"1-", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 2, 0},
+        {" 3-x\n", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 3, 1},
+        {"0-7:", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 4, 0},
+        {"0-3:a", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 4, 1},
+        {"0-3,x", TOPO_ERROR_PARSE, TOPO_CPULIST_EXPECTED_NUMBER, 4, 1},
+        {"5-3", TOPO_ERROR_PARSE, TOPO_CPULIST_REVERSED, 0, 3},
+        {"1,9-8,0", TOPO_ERROR_PARSE, TOPO_CPULIST_REVERSED, 2, 5},
+        {"0-7:0", TOPO_ERROR_PARSE, TOPO_CPULIST_ZERO_STRIDE, 4, 1},
+        {"0-7:00", TOPO_ERROR_PARSE, TOPO_CPULIST_ZERO_STRIDE, 4, 2},
+        {"1:2", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 1, 2},
+        {"0x3", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 1, 2},
+        {"1 2", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 1, 2},
+        {"1;2", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 1, 2},
+        {"1-2-3", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 3, 2},
+        {"1-3:2:1", TOPO_ERROR_PARSE, TOPO_CPULIST_UNEXPECTED, 5, 2},
+        {"8192", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 0, 4},
+        {"0-8192", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 2, 4},
+        {"0-9:8192", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 4, 4},
+        {"99999999999999999999999", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 0, 23},
+        /* 2^64 + 1 and 2^32: a number that wrapped would read as 1 and 0. */
+        {"18446744073709551617", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 0, 20},
+        {"1,4294967296", TOPO_ERROR_RANGE, TOPO_CPULIST_TOO_LARGE, 2, 10},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *text = cases[i].text;
+        GError *error = NULL, *set_error = NULL;
+        TopoCpulistRefusal why = {.fault = -1};
+        GArray *list = topo_cpulist_parse_ordered(text, &why, &error);
+        ck_assert_msg(list == NULL, "'%s' parsed but must fail", text);
+        ck_assert_msg(error && error->domain == TOPO_ERROR && error->code == cases[i].code,
+                      "'%s': error %d, expected %d", text, error ? error->code : -1, cases[i].code);
+        ck_assert_msg(why.fault == cases[i].fault && why.offset == cases[i].offset &&
+                          why.rest == cases[i].rest,
+                      "'%s': refusal %d at %zu (%zu left), expected %d at %zu (%zu left)", text,
+                      why.fault, why.offset, why.rest, cases[i].fault, cases[i].offset,
+                      cases[i].rest);
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(text, &set_error);
+        ck_assert_msg(set == NULL, "'%s': the set parse accepts it", text);
+        ck_assert_str_eq(error->message, set_error->message);
+        g_error_free(error);
+        g_error_free(set_error);
+    }
+    /* The refusal names the range as written. */
+    TopoCpulistRefusal why;
+    ck_assert_ptr_null(topo_cpulist_parse_ordered("0,9-8", &why, NULL));
+    ck_assert_int_eq(why.first, 9);
+    ck_assert_int_eq(why.last, 8);
+    assert_parse_fails("9-8", TOPO_ERROR_PARSE, "reversed range 9-8 (write 8-9)");
+}
+END_TEST
+
+/* Huge expansions stop at the cap, before costing memory: exactly TOPO_CPULIST_ORDERED_MAX CPUs
+ * parse, one more is refused, and so is a text of megabytes that would expand to billions. */
+START_TEST(test_ordered_cap)
+{
+    g_autoptr(GArray) all = ordered_ok("0-8191");
+    ck_assert_uint_eq(all->len, TOPO_CPU_MAX);
+    ck_assert_int_eq(g_array_index(all, int, TOPO_CPU_MAX - 1), TOPO_CPU_MAX - 1);
+
+    g_autoptr(GString) text = g_string_new(NULL);
+    for (int k = 0; k < TOPO_CPULIST_ORDERED_MAX / TOPO_CPU_MAX; k++)
+        g_string_append_printf(text, "%s0-8191", k ? "," : "");
+    g_autoptr(GArray) full = ordered_ok(text->str);
+    ck_assert_uint_eq(full->len, TOPO_CPULIST_ORDERED_MAX);
+
+    gsize before = text->len;
+    g_string_append(text, ",5");
+    GError *error = NULL;
+    TopoCpulistRefusal why;
+    ck_assert_ptr_null(topo_cpulist_parse_ordered(text->str, &why, &error));
+    ck_assert(g_error_matches(error, TOPO_ERROR, TOPO_ERROR_RANGE));
+    ck_assert_msg(strstr(error->message, "more than 32768 CPUs"), "%s", error->message);
+    ck_assert_int_eq(why.fault, TOPO_CPULIST_TOO_LONG);
+    ck_assert_uint_eq(why.offset, before + 1);
+    g_clear_error(&error);
+    /* The set parse has no cap to reach: the same text is CPUs 0-8191. */
+    g_autoptr(TopoCpuSet) set = topo_cpuset_parse(text->str, NULL);
+    ck_assert_uint_eq(topo_cpuset_count(set), TOPO_CPU_MAX);
+
+    g_autoptr(GString) huge = g_string_new(NULL);
+    for (int k = 0; k < 200000; k++)
+        g_string_append(huge, "0-8191,");
+    g_string_append(huge, "0");
+    ck_assert_ptr_null(topo_cpulist_parse_ordered(huge->str, &why, NULL));
+    ck_assert_int_eq(why.fault, TOPO_CPULIST_TOO_LONG);
+    ck_assert_uint_eq(why.offset, 4 * strlen("0-8191,"));
+}
+END_TEST
+
+/* Random lists (repeats, ranges, strides, any order) written out and read back give the same
+ * sequence, and name the set topo_cpuset_parse() reads from the same text. */
+START_TEST(test_ordered_roundtrip)
+{
+    GRand *rand = g_rand_new_with_seed(20250311);
+    for (int round = 0; round < 1000; round++) {
+        g_autoptr(GArray) want = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GString) text = g_string_new(NULL);
+        int items = g_rand_int_range(rand, 0, 40);
+        for (int i = 0; i < items; i++) {
+            int first = g_rand_int_range(rand, 0, TOPO_CPU_MAX);
+            int kind = g_rand_int_range(rand, 0, 3);
+            int span = kind ? g_rand_int_range(rand, 0, 50) : 0;
+            int last = MIN(first + span, TOPO_CPU_MAX - 1);
+            int stride = kind == 2 ? g_rand_int_range(rand, 1, 9) : 1;
+            if (text->len)
+                g_string_append_c(text, ',');
+            if (kind == 0)
+                g_string_append_printf(text, "%d", first);
+            else if (kind == 1)
+                g_string_append_printf(text, "%d-%d", first, last);
+            else
+                g_string_append_printf(text, "%d-%d:%d", first, last, stride);
+            for (int c = first; c <= last; c += stride)
+                g_array_append_val(want, c);
+        }
+        GError *error = NULL;
+        g_autoptr(GArray) got = topo_cpulist_parse_ordered(text->str, NULL, &error);
+        ck_assert_msg(got != NULL, "'%s': %s", text->str, error ? error->message : "?");
+        ck_assert_msg(got->len == want->len &&
+                          !memcmp(got->data, want->data, want->len * sizeof(int)),
+                      "'%s' read back in another order", text->str);
+        /* Written out one CPU per item, it reads back the same again. */
+        g_autofree char *flat = ordered_text(got);
+        g_autoptr(GArray) again = ordered_ok(flat);
+        ck_assert(again->len == got->len &&
+                  !memcmp(again->data, got->data, got->len * sizeof(int)));
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(text->str, NULL);
+        g_autoptr(TopoCpuSet) seen = topo_cpuset_new();
+        for (guint k = 0; k < got->len; k++)
+            topo_cpuset_add(seen, g_array_index(got, int, k));
+        ck_assert(topo_cpuset_equal(set, seen));
+    }
+    g_rand_free(rand);
+}
+END_TEST
+
+/* ---- the compact formatter ---- */
+
+START_TEST(test_format_compact)
+{
+    /* Strided runs where they make the text shorter; the canonical list when not (ties too). */
+    static const struct {
+        const char *set, *expect;
+    } cases[] = {
+        {"", ""},
+        {"5", "5"},
+        {"0,2", "0,2"},
+        {"4,6,8", "4,6,8"},
+        {"0,2,4,6", "0-6:2"},
+        {"0-238:2", "0-238:2"},
+        {"1-79:2", "1-79:2"},
+        {"0-3", "0-3"},
+        {"0-9", "0-9"},
+        {"0,4,8,12,16", "0-16:4"},
+        {"0,2,4,7", "0,2,4,7"},
+        {"0,2,4,6,9,11", "0-6:2,9,11"},
+        {"2,70,138,206", "2-206:68"},
+        {"100,200,300", "100,200,300"},
+        {"100,200,300,400", "100-400:100"},
+        {"1-79:2,100-120", "1-79:2,100-120"},
+        {"0-1,3,5", "0-1,3,5"},
+        {"0-3,10-30:10,40-41", "0-3,10-40:10,41"},
+        {"12-15,44-47", "12-15,44-47"},
+        {"0-8191:2", "0-8190:2"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoCpuSet) set = topo_cpuset_parse(cases[i].set, NULL);
+        ck_assert_ptr_nonnull(set);
+        g_autofree char *text = topo_cpuset_format_compact(set);
+        ck_assert_msg(!strcmp(text, cases[i].expect), "%s: \"%s\", expected \"%s\"", cases[i].set,
+                      text, cases[i].expect);
+    }
+}
+END_TEST
+
+START_TEST(test_format_compact_random)
+{
+    GRand *rand = g_rand_new_with_seed(20250312);
+    for (int round = 0; round < 2000; round++) {
+        g_autoptr(TopoCpuSet) set = topo_cpuset_new();
+        int runs = g_rand_int_range(rand, 0, 8);
+        for (int r = 0; r < runs; r++) {
+            int c = g_rand_int_range(rand, 0, TOPO_CPU_MAX);
+            int stride = g_rand_int_range(rand, 1, 6), len = g_rand_int_range(rand, 1, 30);
+            for (int k = 0; k < len && c + k * stride < TOPO_CPU_MAX; k++)
+                topo_cpuset_add(set, c + k * stride);
+        }
+        g_autofree char *text = topo_cpuset_format_compact(set);
+        g_autofree char *canonical = topo_cpuset_format(set);
+        ck_assert_msg(strlen(text) <= strlen(canonical), "'%s' longer than '%s'", text, canonical);
+        GError *error = NULL;
+        g_autoptr(TopoCpuSet) back = topo_cpuset_parse(text, &error);
+        ck_assert_msg(back != NULL, "'%s': %s", text, error ? error->message : "?");
+        ck_assert_msg(topo_cpuset_equal(back, set), "'%s' is not '%s'", text, canonical);
+    }
+    g_rand_free(rand);
+}
+END_TEST
+
 static Suite *cpuset_suite(void)
 {
     Suite *s = suite_create("cpuset");
@@ -368,6 +642,12 @@ static Suite *cpuset_suite(void)
     tcase_add_test(tc, test_mask);
     tcase_add_test(tc, test_against_model);
     tcase_add_test(tc, test_word_boundaries);
+    tcase_add_test(tc, test_ordered_forms);
+    tcase_add_test(tc, test_ordered_errors);
+    tcase_add_test(tc, test_ordered_cap);
+    tcase_add_test(tc, test_ordered_roundtrip);
+    tcase_add_test(tc, test_format_compact);
+    tcase_add_test(tc, test_format_compact_random);
     suite_add_tcase(s, tc);
     return s;
 }

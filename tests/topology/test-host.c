@@ -1,5 +1,6 @@
 /* Tests of the host model: every fixture tree against its expected `qpin host --json`, key
  * facts of each machine through topo_host_read(), the live machine, degraded trees and errors. */
+#include <stdbool.h>
 #include <qpin/host.h>
 #include "qpin-check.h"
 

@@ -63,12 +63,57 @@ typedef struct {
     gboolean allow_overcommit;
 } TopoPlaceCtx;
 
+/* What a placement note is about: stable, for programs and tests, which decide by the kind; the
+ * text is for people and may be reworded. Values never change; new kinds go at the end. */
+typedef enum {
+    /* Warnings about explicit maps (--pin cpulist, groups, expr:). */
+    TOPO_NOTE_CPU_SHARED,      /* more than one vCPU on one CPU */
+    TOPO_NOTE_RESERVED_SHARED, /* vCPUs on CPUs reserved for emulator or I/O threads */
+    TOPO_NOTE_CROSS_NODE,      /* vCPUs outside the host nodes their guest node's memory is on */
+    /* Warnings of automatic placement: each says why the map is less than ideal. */
+    TOPO_NOTE_THREADS_PER_CORE,    /* more guest threads per core than a host core has */
+    TOPO_NOTE_SPLIT_CORE,          /* guest cores spread over several host cores */
+    TOPO_NOTE_SOCKET_MOVED,        /* part of a guest socket away from the rest of it */
+    TOPO_NOTE_SOCKET_SPREAD,       /* a guest socket spread over host packages */
+    TOPO_NOTE_SOCKET_SPREAD_SPLIT, /* the same, and guest cores over several host cores */
+    TOPO_NOTE_NODE_WHOLE,          /* a guest node's sockets not each in one package */
+    TOPO_NOTE_BOUND_NO_CPUS,       /* memory bound to host nodes without CPUs */
+    TOPO_NOTE_OVERCOMMIT,          /* no map without sharing: vCPUs share (--allow-overcommit) */
+    TOPO_NOTE_OVERCOMMIT_CPUS,     /* how many vCPUs share one host CPU */
+    TOPO_NOTE_OVERCOMMIT_CORES,    /* how many host cores run threads of several guest cores */
+    /* Warnings of --emulator-pin auto. */
+    TOPO_NOTE_EMULATOR_ISOLATED, /* the emulator threads run on isolated CPUs */
+    TOPO_NOTE_EMULATOR_SHARED,   /* the emulator threads share CPUs with vCPUs */
+    /* Explain lines, one per decision. */
+    TOPO_NOTE_EXPLICIT_MAP,  /* the map is the explicit --pin map */
+    TOPO_NOTE_HOST,          /* the host as placement sees it */
+    TOPO_NOTE_CANDIDATES,    /* the CPUs vCPUs may get */
+    TOPO_NOTE_GUEST,         /* the guest's shape */
+    TOPO_NOTE_NODE_PLACED,   /* a guest node -> host nodes */
+    TOPO_NOTE_SOCKET_PLACED, /* a guest socket (or die) -> a host package and CPUs */
+    TOPO_NOTE_NODE_CPUS,     /* a guest node placed as a whole -> CPUs */
+    TOPO_NOTE_NODE_SHARED,   /* a guest node -> shared CPUs (--allow-overcommit) */
+    TOPO_NOTE_EMULATOR,      /* the emulator threads' CPUs and why */
+} TopoNoteKind;
+
+/* One placement warning or explain line. */
+typedef struct {
+    TopoNoteKind kind;
+    char *text;
+} TopoNote;
+
+/* A new note; the text is printf-formatted. */
+TopoNote *topo_note_new(TopoNoteKind kind, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Frees @note; NULL is accepted. */
+void topo_note_free(TopoNote *note);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TopoNote, topo_note_free)
+
 typedef struct {
     /* TopoCpuSet*, one per vCPU, in the order of the vcpus array given. */
     GPtrArray *cpus;
-    /* char*, human warnings (e.g. "guest has 4 threads per core, host 2"). */
+    /* TopoNote*, what people should know about the map (a TOPO_NOTE_* warning kind). */
     GPtrArray *warnings;
-    /* char*, one line per decision (qpin plan --explain); auto placement fills it. */
+    /* TopoNote*, one per decision (qpin plan --explain); auto placement fills it. */
     GPtrArray *explain;
 } TopoMap;
 
@@ -86,11 +131,6 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
  * online; @what names it in the error ("--emulator-pin"). */
 gboolean topo_cpus_validate(const TopoCpuSet *cpus, const TopoPlaceCtx *ctx, const char *what,
                             GError **error);
-
-/* A cpulist for messages: the shorter of topo_cpuset_format()'s canonical form and a single
- * strided range N-M:S ("0-238:2" rather than "0,2,4,...,238"); the canonical form when equally
- * long; "" for the empty set. topo_cpuset_parse() reads both back. */
-char *topo_cpuset_format_short(const TopoCpuSet *set);
 
 /* Topology-aware automatic placement (a pure function of its inputs; deterministic). See
  * docs/auto.md for the rules. Returns TOPO_ERROR_NOFIT with the reason when no map fits. */

@@ -9,12 +9,14 @@
 
 #include <glib.h>
 #include <json-c/json.h>
-#include <stdbool.h>
 #include <sys/types.h>
 
 G_BEGIN_DECLS
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+/* json-c's object under a name of this library's own, so that g_autoptr(QmpJson) works without
+ * defining a cleanup for json-c's json_object type, which another header may define too. */
+typedef json_object QmpJson;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJson, json_object_put)
 
 #define QMP_ERROR qmp_error_quark()
 GQuark qmp_error_quark(void);
@@ -211,6 +213,9 @@ typedef struct {
 void qmp_cpu_info_free(QmpCpuInfo *info);
 void qmp_iothread_free(QmpIothread *iothread);
 void qmp_memdev_free(QmpMemdev *memdev);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpCpuInfo, qmp_cpu_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpIothread, qmp_iothread_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpMemdev, qmp_memdev_free)
 
 /* GPtrArray of QmpCpuInfo* (free func set). Refuses malformed entries (missing cpu-index or
  * thread-id, wrong types) with QMP_ERROR_PROTOCOL. */

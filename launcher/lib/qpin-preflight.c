@@ -1,0 +1,244 @@
+/* qpin — the host preflight of the guest memory, see qpin-preflight.h. Owns what the guest
+ * nodes demand of each host node and hugepage pool, and the messages that say how to fix it. */
+#include "qpin-preflight.h"
+
+#include "qpin-error.h"
+#include "qpin-size.h"
+
+#include <errno.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+
+/* What the guest nodes ask of one host node (plain memory) or one host node's hugepage pool. */
+typedef struct {
+    int host_node;    /* -1: any allowed node (hugepages without a strict binding) */
+    guint64 page_kib; /* 0: plain memory */
+    guint64 amount;   /* KiB of plain memory, or hugepages */
+    GString *who;     /* "guest node 0 (--numa '...')", joined */
+    guint n_who;
+} NumaDemand;
+
+static void numa_demand_free(NumaDemand *d)
+{
+    g_string_free(d->who, TRUE);
+    g_free(d);
+}
+
+static void numa_demand_add(GPtrArray *demands, int host_node, guint64 page_kib, guint64 amount,
+                            const QpinNumaNode *node)
+{
+    NumaDemand *d = NULL;
+    for (guint i = 0; i < demands->len && !d; i++) {
+        NumaDemand *c = g_ptr_array_index(demands, i);
+        if (c->host_node == host_node && c->page_kib == page_kib)
+            d = c;
+    }
+    if (!d) {
+        d = g_new0(NumaDemand, 1);
+        d->host_node = host_node;
+        d->page_kib = page_kib;
+        d->who = g_string_new(NULL);
+        g_ptr_array_add(demands, d);
+    }
+    d->amount += amount;
+    g_string_append_printf(d->who, "%sguest node %d (%s)", d->n_who ? " and " : "",
+                           node->guest_node, node->origin);
+    d->n_who++;
+}
+
+static char *numa_node_list_with_memory(const TopoHost *host)
+{
+    g_autoptr(TopoCpuSet) set = topo_cpuset_new();
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *hn = g_ptr_array_index(host->nodes, i);
+        if (hn->mem_total_kib > 0 &&
+            (!host->mems_allowed || topo_cpuset_has(host->mems_allowed, hn->id)))
+            topo_cpuset_add(set, hn->id);
+    }
+    return topo_cpuset_format(set);
+}
+
+static void numa_check_host_nodes(const QpinNumaNode *node, const TopoHost *host, GString *problems)
+{
+    for (int h = topo_cpuset_first(node->host_nodes); h >= 0;
+         h = topo_cpuset_next(node->host_nodes, h)) {
+        const TopoNode *hn = topo_host_node(host, h);
+        g_autofree char *usable = numa_node_list_with_memory(host);
+        if (!hn) {
+            g_string_append_printf(problems,
+                                   "\nguest node %d (%s): host node %d does not exist; host "
+                                   "nodes with memory qpin may use: %s",
+                                   node->guest_node, node->origin, h, *usable ? usable : "none");
+        } else if (hn->mem_total_kib == 0) {
+            g_string_append_printf(problems,
+                                   "\nguest node %d (%s): host node %d has no memory; host nodes "
+                                   "with memory qpin may use: %s",
+                                   node->guest_node, node->origin, h, *usable ? usable : "none");
+        } else if (host->mems_allowed && !topo_cpuset_has(host->mems_allowed, h)) {
+            g_autofree char *allowed = topo_cpuset_format(host->mems_allowed);
+            g_string_append_printf(problems,
+                                   "\nguest node %d (%s): host node %d is not in qpin's allowed "
+                                   "memory nodes (Mems_allowed_list %s, set by a cpuset cgroup or "
+                                   "the batch allocation); bind to one of %s or run qpin with "
+                                   "node %d allowed",
+                                   node->guest_node, node->origin, h, allowed,
+                                   *usable ? usable : "none", h);
+        }
+    }
+}
+
+/* A hugetlbfs mount for backend=file with hugepages= is checked on the live host only: a
+ * --sysroot tree has no mounts. */
+static void numa_check_hugetlbfs(const QpinNumaNode *node, GString *problems)
+{
+    struct statfs st;
+    g_autofree char *dir = NULL;
+    if (statfs(node->path, &st) != 0) {
+        dir = g_path_get_dirname(node->path);
+        if (statfs(dir, &st) != 0) {
+            g_string_append_printf(problems, "\nguest node %d (%s): path=%s: %s", node->guest_node,
+                                   node->origin, node->path, g_strerror(errno));
+            return;
+        }
+    }
+    gboolean hugetlbfs = (unsigned long)st.f_type == (unsigned long)HUGETLBFS_MAGIC;
+    if (node->hugepage_kib && !hugetlbfs) {
+        g_autofree char *page = qpin_size_format(node->hugepage_kib * 1024);
+        g_string_append_printf(problems,
+                               "\nguest node %d (%s): path=%s is not on a hugetlbfs mount; mount "
+                               "one (mount -t hugetlbfs -o pagesize=%s none DIR) or leave path= "
+                               "out to use memfd hugepages",
+                               node->guest_node, node->origin, node->path, page);
+    } else if (hugetlbfs && (guint64)st.f_bsize != node->hugepage_kib * 1024) {
+        g_autofree char *mount_page = qpin_size_format((guint64)st.f_bsize);
+        g_string_append_printf(problems,
+                               "\nguest node %d (%s): path=%s is a hugetlbfs mount of %s pages; "
+                               "say so with hugepages=%s so qpin checks the reservation",
+                               node->guest_node, node->origin, node->path, mount_page, mount_page);
+    }
+}
+
+static void numa_check_demand(const NumaDemand *d, const TopoHost *host, GString *problems)
+{
+    const char *verb = d->n_who > 1 ? "need together" : "needs";
+    if (d->page_kib == 0) {
+        const TopoNode *hn = topo_host_node(host, d->host_node);
+        if (!hn || d->amount <= hn->mem_free_kib)
+            return;
+        g_autofree char *need = qpin_size_format_human(d->amount * 1024);
+        g_autofree char *free_ = qpin_size_format_human(hn->mem_free_kib * 1024);
+        g_string_append_printf(problems,
+                               "\n%s %s %s on host node %d (policy=bind), which has %s free "
+                               "(MemFree of /sys/devices/system/node/node%d/meminfo); free memory "
+                               "there (page cache counts as used: sync; echo 3 > "
+                               "/proc/sys/vm/drop_caches) or bind elsewhere",
+                               d->who->str, verb, need, d->host_node, free_, d->host_node);
+        return;
+    }
+
+    g_autofree char *page = qpin_size_format(d->page_kib * 1024);
+    g_autofree char *need_bytes = qpin_size_format_human(d->amount * d->page_kib * 1024);
+    if (d->host_node >= 0) {
+        const TopoNode *hn = topo_host_node(host, d->host_node);
+        if (!hn)
+            return;
+        const TopoHugepages *pool = topo_node_hugepages(hn, d->page_kib);
+        if (!pool) {
+            g_string_append_printf(problems,
+                                   "\n%s %s %" G_GUINT64_FORMAT " hugepages of %s (%s) on host "
+                                   "node %d, which has no %s hugepage pool "
+                                   "(/sys/devices/system/node/node%d/hugepages/"
+                                   "hugepages-%" G_GUINT64_FORMAT "kB is missing: the CPU or "
+                                   "kernel lacks %s pages)",
+                                   d->who->str, verb, d->amount, page, need_bytes, d->host_node,
+                                   page, d->host_node, d->page_kib, page);
+            return;
+        }
+        if (d->amount <= pool->free)
+            return;
+        g_string_append_printf(problems,
+                               "\n%s %s %" G_GUINT64_FORMAT " hugepages of %s (%s) on host node "
+                               "%d, which has %" G_GUINT64_FORMAT " free of %" G_GUINT64_FORMAT
+                               "; reserve them with: echo %" G_GUINT64_FORMAT
+                               " > /sys/devices/system/node/node%d/hugepages/"
+                               "hugepages-%" G_GUINT64_FORMAT "kB/nr_hugepages",
+                               d->who->str, verb, d->amount, page, need_bytes, d->host_node,
+                               pool->free, pool->total, pool->total + (d->amount - pool->free),
+                               d->host_node, d->page_kib);
+        return;
+    }
+
+    /* Not strictly bound: the pages may come from any node qpin may allocate on. */
+    guint64 free_pages = 0, total_pages = 0;
+    for (guint i = 0; i < host->nodes->len; i++) {
+        const TopoNode *hn = g_ptr_array_index(host->nodes, i);
+        const TopoHugepages *pool = topo_node_hugepages(hn, d->page_kib);
+        if (!pool)
+            continue;
+        total_pages += pool->total;
+        if (!host->mems_allowed || topo_cpuset_has(host->mems_allowed, hn->id))
+            free_pages += pool->free;
+    }
+    if (d->amount <= free_pages)
+        return;
+    g_string_append_printf(problems,
+                           "\n%s %s %" G_GUINT64_FORMAT " hugepages of %s (%s), and the host "
+                           "nodes qpin may use have %" G_GUINT64_FORMAT " free; reserve them "
+                           "with: echo %" G_GUINT64_FORMAT
+                           " > /sys/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT
+                           "kB/nr_hugepages",
+                           d->who->str, verb, d->amount, page, need_bytes, free_pages,
+                           total_pages + (d->amount - free_pages), d->page_kib);
+}
+
+gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GError **error)
+{
+    if (!nodes || nodes->len == 0)
+        return TRUE;
+    if (!qpin_memory_validate(nodes, error))
+        return FALSE;
+
+    g_autoptr(GString) problems = g_string_new(NULL);
+    g_autoptr(GPtrArray) demands = g_ptr_array_new_with_free_func((GDestroyNotify)numa_demand_free);
+    for (guint i = 0; i < nodes->len; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        gsize before = problems->len;
+        if (node->host_nodes)
+            numa_check_host_nodes(node, host, problems);
+        if (host->live && node->path)
+            numa_check_hugetlbfs(node, problems);
+        if (problems->len != before)
+            continue;
+
+        guint n = node->host_nodes ? topo_cpuset_count(node->host_nodes) : 0;
+        gboolean strict =
+            node->policy == QPIN_NUMA_POLICY_BIND || node->policy == QPIN_NUMA_POLICY_INTERLEAVE;
+        if (node->hugepage_kib) {
+            guint64 pages = node->size_bytes / (node->hugepage_kib * 1024);
+            if (!strict) {
+                numa_demand_add(demands, -1, node->hugepage_kib, pages, node);
+                continue;
+            }
+            /* Split evenly; the first nodes take the remainder. */
+            guint k = 0;
+            for (int h = topo_cpuset_first(node->host_nodes); h >= 0;
+                 h = topo_cpuset_next(node->host_nodes, h), k++)
+                numa_demand_add(demands, h, node->hugepage_kib, pages / n + (k < pages % n), node);
+        } else if (node->policy == QPIN_NUMA_POLICY_BIND) {
+            guint64 kib = node->size_bytes / 1024;
+            guint k = 0;
+            for (int h = topo_cpuset_first(node->host_nodes); h >= 0;
+                 h = topo_cpuset_next(node->host_nodes, h), k++)
+                numa_demand_add(demands, h, 0, kib / n + (k < kib % n), node);
+        }
+    }
+    for (guint i = 0; i < demands->len; i++)
+        numa_check_demand(g_ptr_array_index(demands, i), host, problems);
+
+    if (problems->len) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PREFLIGHT,
+                    "the host cannot hold the guest memory:%s", problems->str);
+        return FALSE;
+    }
+    return TRUE;
+}

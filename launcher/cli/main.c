@@ -46,6 +46,9 @@ static void usage(FILE *out)
     fprintf(out, "Usage: qpin COMMAND [OPTIONS]\n\nCommands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nOptions:\n"
+                 "  -h, --help     Show this help\n"
+                 "  -V, --version  Print the version of qpin\n");
     fprintf(out, "\nRun 'qpin COMMAND --help' for the options of a command.\n");
 }
 
@@ -111,7 +114,7 @@ static int run_command(int argc, char **argv)
         usage(stdout);
         return QPIN_EXIT_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("qpin %s\n", QPIN_VERSION);
         return QPIN_EXIT_OK;
     }

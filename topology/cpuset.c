@@ -521,3 +521,10 @@ TopoCpuSet *topo_cpuset_parse_mask(const char *text, GError **error)
     }
     return g_steal_pointer(&set);
 }
+
+char *topo_cpuset_describe(const TopoCpuSet *set, gboolean compact, const char *empty)
+{
+    if (!set || topo_cpuset_is_empty(set))
+        return g_strdup(empty);
+    return compact ? topo_cpuset_format_compact(set) : topo_cpuset_format(set);
+}

@@ -126,25 +126,6 @@ static guint idx_at(GArray *a, guint i)
     return g_array_index(a, guint, i);
 }
 
-static char *set_text(const TopoCpuSet *set)
-{
-    char *text = topo_cpuset_format(set);
-    if (*text)
-        return text;
-    g_free(text);
-    return g_strdup("none");
-}
-
-/* A cpulist for people, strided runs as N-M:S where that is shorter; "none" when empty. */
-static char *set_compact(const TopoCpuSet *set)
-{
-    char *text = topo_cpuset_format_compact(set);
-    if (*text)
-        return text;
-    g_free(text);
-    return g_strdup("none");
-}
-
 static void add_note(GPtrArray *notes, TopoNoteKind kind, const char *fmt, va_list ap)
     G_GNUC_PRINTF(3, 0);
 static void add_note(GPtrArray *notes, TopoNoteKind kind, const char *fmt, va_list ap)
@@ -337,7 +318,7 @@ static char *vcpu_list(const Placer *p, GPtrArray *cores)
         for (guint j = 0; j < gc->vcpus->len; j++)
             topo_cpuset_add(set, p->vcpus[idx_at(gc->vcpus, j)].index);
     }
-    return set_text(set);
+    return topo_cpuset_describe(set, FALSE, "none");
 }
 
 static guint cores_threads(GPtrArray *cores)
@@ -742,7 +723,7 @@ static char *cores_llcs(const Placer *p, GPtrArray *gcs)
             if (!cpu || !cpu->llc || topo_cpuset_count(cpu->llc) <= 1)
                 continue;
             if (shown++ < 4) {
-                g_autofree char *text = set_compact(cpu->llc);
+                g_autofree char *text = topo_cpuset_describe(cpu->llc, TRUE, "none");
                 g_string_append_printf(s, "%s%s", shown == 1 ? ", LLC " : " + ", text);
             }
         }
@@ -826,7 +807,7 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
             p->degraded++;
         }
         if (!topo_cpuset_is_empty(mine) && !best.affinity) {
-            g_autofree char *was = set_text(mine);
+            g_autofree char *was = topo_cpuset_describe(mine, FALSE, "none");
             warn(p, TOPO_NOTE_SOCKET_MOVED,
                  "%s: does not fit in host package %s with the rest of its socket; it goes on "
                  "package %d",
@@ -844,7 +825,7 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
             for (guint j = 0; j < gc->hosts->len; j++)
                 topo_cpuset_add(used, MAX(hcore(p, idx_at(gc->hosts, j))->package, 0));
         }
-        g_autofree char *pk = set_text(used);
+        g_autofree char *pk = topo_cpuset_describe(used, FALSE, "none");
         warn(p, level == FIT_SPLIT ? TOPO_NOTE_SOCKET_SPREAD_SPLIT : TOPO_NOTE_SOCKET_SPREAD,
              "%s (%u cores) does not fit in one host package: spread over packages %s%s", label,
              unit->len, pk, level == FIT_SPLIT ? ", some guest cores over several host cores" : "");
@@ -854,8 +835,8 @@ static gboolean place_unit(Placer *p, GuestNode *g, GPtrArray *unit)
 
     g_autoptr(TopoCpuSet) cpus = cores_cpus(p, unit);
     g_autoptr(TopoCpuSet) nodes = cores_nodes(p, unit);
-    g_autofree char *cpus_txt = set_compact(cpus);
-    g_autofree char *nodes_txt = set_text(nodes);
+    g_autofree char *cpus_txt = topo_cpuset_describe(cpus, TRUE, "none");
+    g_autofree char *nodes_txt = topo_cpuset_describe(nodes, FALSE, "none");
     g_autofree char *llcs = cores_llcs(p, unit);
     g_autoptr(GArray) pkg_free = best.id >= 0 ? filter(p, elig, BY_PACKAGE, best.id) : NULL;
     if (best.id >= 0)
@@ -1049,8 +1030,8 @@ static void bind_scope(Placer *p, GuestNode *g)
                 topo_cpuset_add(g->scope, n);
         }
     g_autofree char *label = node_label(p, g);
-    g_autofree char *bound = set_text(g->bound);
-    g_autofree char *scope = set_text(g->scope);
+    g_autofree char *bound = topo_cpuset_describe(g->bound, FALSE, "none");
+    g_autofree char *scope = topo_cpuset_describe(g->scope, FALSE, "none");
     warn(p, TOPO_NOTE_BOUND_NO_CPUS,
          "%s: its memory is bound to host node%s %s, which ha%s no CPUs; its vCPUs go on the "
          "nearest node%s with CPUs: %s",
@@ -1091,7 +1072,7 @@ static gboolean place_node(Placer *p, GuestNode *g)
         if (!g->placed)
             return FALSE;
     }
-    g_autofree char *nodes = set_text(g->placed);
+    g_autofree char *nodes = topo_cpuset_describe(g->placed, FALSE, "none");
     guint n_nodes = topo_cpuset_count(g->placed);
     explain(p, TOPO_NOTE_NODE_PLACED, "%s (%u vCPU%s) -> host node%s %s (%s)%s", label, g->n_vcpus,
             plural(g->n_vcpus), plural(n_nodes), nodes, how,
@@ -1128,7 +1109,7 @@ static gboolean place_node(Placer *p, GuestNode *g)
     }
     assign(p, g->cores, order, TRUE);
     g_autoptr(TopoCpuSet) cpus = cores_cpus(p, g->cores);
-    g_autofree char *cpus_txt = set_compact(cpus);
+    g_autofree char *cpus_txt = topo_cpuset_describe(cpus, TRUE, "none");
     g_autofree char *shape = cores_shape(p, g->cores);
     warn(p, TOPO_NOTE_NODE_WHOLE,
          "%s: its sockets could not each be kept in one host package; placed as a whole", label);
@@ -1165,13 +1146,13 @@ static gboolean place_node_pref(Placer *p, GuestNode *g)
 /* "allowed CPUs 0-39, minus reserved CPUs 0-1" */
 static char *limits_text(const Placer *p)
 {
-    g_autofree char *allowed = set_text(p->allowed);
+    g_autofree char *allowed = topo_cpuset_describe(p->allowed, FALSE, "none");
     g_autoptr(TopoCpuSet) reserved = topo_cpuset_copy(p->allowed);
     topo_cpuset_intersect(reserved, p->host->online);
     topo_cpuset_subtract(reserved, p->cand);
     if (topo_cpuset_is_empty(reserved))
         return g_strdup_printf("allowed CPUs %s", allowed);
-    g_autofree char *res = set_text(reserved);
+    g_autofree char *res = topo_cpuset_describe(reserved, FALSE, "none");
     return g_strdup_printf("allowed CPUs %s, minus reserved CPUs %s", allowed, res);
 }
 
@@ -1213,7 +1194,7 @@ static char *nofit_message(Placer *p, GuestNode *g, gboolean advise)
                            plural(need_cores), avail_cpus, plural(avail_cpus), elig->len,
                            plural(elig->len), elig->len == 1 ? "is" : "are", limits);
     if (g->scope) {
-        g_autofree char *nodes = set_text(g->scope);
+        g_autofree char *nodes = topo_cpuset_describe(g->scope, FALSE, "none");
         g_string_append_printf(s, ", on host node%s %s where its memory is bound",
                                plural(topo_cpuset_count(g->scope)), nodes);
     }
@@ -1346,7 +1327,7 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
             }
         }
         g_autofree char *label = node_label(p, g);
-        g_autofree char *nodes_txt = set_text(nodes);
+        g_autofree char *nodes_txt = topo_cpuset_describe(nodes, FALSE, "none");
         if (all->len == 0) {
             g_autofree char *limits = limits_text(p);
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_NOFIT,
@@ -1369,7 +1350,7 @@ static gboolean place_shared(Placer *p, const char *why, GError **error)
             }
         }
         g->placed = g_steal_pointer(&nodes);
-        g_autofree char *cpus_txt = set_compact(cpus);
+        g_autofree char *cpus_txt = topo_cpuset_describe(cpus, TRUE, "none");
         g_autofree char *shape = cores_shape(p, g->cores);
         explain(p, TOPO_NOTE_NODE_SHARED,
                 "%s (%s) -> host node%s %s, shared: %u vCPU%s on %u CPU%s %s", label, shape,
@@ -1426,10 +1407,10 @@ static void describe(Placer *p)
             plural(p->host_tpc_online), n_pkg, plural(n_pkg), n_nodes, plural(n_nodes));
 
     g_autofree char *limits = limits_text(p);
-    g_autofree char *cand = set_compact(p->cand);
+    g_autofree char *cand = topo_cpuset_describe(p->cand, TRUE, "none");
     g_autoptr(TopoCpuSet) quiet = topo_cpuset_copy(p->quiet);
     topo_cpuset_intersect(quiet, p->cand);
-    g_autofree char *quiet_txt = set_text(quiet);
+    g_autofree char *quiet_txt = topo_cpuset_describe(quiet, FALSE, "none");
     explain(p, TOPO_NOTE_CANDIDATES, "vCPU candidates: %s (%s)%s%s", cand, limits,
             topo_cpuset_is_empty(quiet) ? "" : "; isolated CPUs preferred: ",
             topo_cpuset_is_empty(quiet) ? "" : quiet_txt);
@@ -1442,7 +1423,7 @@ static void describe(Placer *p)
         if (p->vcpus[i].node >= 0)
             topo_cpuset_add(gnodes, p->vcpus[i].node);
     }
-    g_autofree char *gn = set_text(gnodes);
+    g_autofree char *gn = topo_cpuset_describe(gnodes, FALSE, "none");
     guint n_sock = topo_cpuset_count(sockets);
     if (n_sock == 0)
         explain(p, TOPO_NOTE_GUEST,
@@ -1676,7 +1657,7 @@ TopoCpuSet *topo_place_emulator_auto(TopoMap *map, const TopoPlaceCtx *ctx, GErr
         topo_cpuset_union(quiet, host->isolated);
     if (host->nohz_full)
         topo_cpuset_union(quiet, host->nohz_full);
-    g_autofree char *vnodes_txt = set_text(vnodes);
+    g_autofree char *vnodes_txt = topo_cpuset_describe(vnodes, FALSE, "none");
     guint n_vnodes = topo_cpuset_count(vnodes);
 
     /* Housekeeping CPUs first: isolated ones get no load balancing (isolcpus) or are kept for

@@ -640,15 +640,6 @@ void topo_map_free(TopoMap *map)
     g_free(map);
 }
 
-static char *cpus_text(const TopoCpuSet *set)
-{
-    char *text = topo_cpuset_format(set);
-    if (*text)
-        return text;
-    g_free(text);
-    return g_strdup("none");
-}
-
 /* "CPU 4 of --pin is" / "CPUs 4-5 of --pin are" */
 static char *cpus_subject(const TopoCpuSet *set, const char *what)
 {
@@ -700,7 +691,7 @@ static gboolean cpus_check(const TopoCpuSet *used, const TopoPlaceCtx *ctx, cons
     if (!topo_cpuset_is_empty(absent)) {
         g_autofree char *subject = cpus_subject(absent, what);
         g_autofree char *users = map_users(map, vcpus, absent);
-        g_autofree char *have = cpus_text(exist);
+        g_autofree char *have = topo_cpuset_describe(exist, FALSE, "none");
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID,
                     "%s not present on this host (its CPUs are %s)%s", subject, have, users);
         return FALSE;
@@ -711,7 +702,7 @@ static gboolean cpus_check(const TopoCpuSet *used, const TopoPlaceCtx *ctx, cons
     if (!topo_cpuset_is_empty(offline)) {
         g_autofree char *subject = cpus_subject(offline, what);
         g_autofree char *users = map_users(map, vcpus, offline);
-        g_autofree char *online = cpus_text(host->online);
+        g_autofree char *online = topo_cpuset_describe(host->online, FALSE, "none");
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID,
                     "%s offline (the online CPUs are %s; bring a CPU online with "
                     "'echo 1 > /sys/devices/system/cpu/cpuN/online')%s",
@@ -726,7 +717,7 @@ static gboolean cpus_check(const TopoCpuSet *used, const TopoPlaceCtx *ctx, cons
     if (!topo_cpuset_is_empty(outside)) {
         g_autofree char *subject = cpus_subject(outside, what);
         g_autofree char *users = map_users(map, vcpus, outside);
-        g_autofree char *allowed_list = cpus_text(allowed);
+        g_autofree char *allowed_list = topo_cpuset_describe(allowed, FALSE, "none");
         g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID,
                     "%s outside the allowed CPUs %s (" ALLOWED_HINT ")%s", subject, allowed_list,
                     users);
@@ -793,7 +784,7 @@ static gboolean map_from_groups(TopoMap *map, const TopoMapSpec *spec, const Top
         return TRUE;
 
     g_autoptr(GString) msg = g_string_new("--pin groups must name every vCPU exactly once: ");
-    g_autofree char *guest_list = cpus_text(guest);
+    g_autofree char *guest_list = topo_cpuset_describe(guest, FALSE, "none");
     if (!topo_cpuset_is_empty(missing)) {
         g_autofree char *list = topo_cpuset_format(missing);
         gboolean one = topo_cpuset_count(missing) == 1;

@@ -75,18 +75,12 @@ json_object *qpin_host_to_json(const TopoHost *host)
     return obj;
 }
 
-/* A cpulist for people: "-" rather than nothing for the empty set. */
-static char *human_set(const TopoCpuSet *set)
-{
-    return topo_cpuset_is_empty(set) ? g_strdup("-") : topo_cpuset_format(set);
-}
-
 static void format_nodes(GString *out, const TopoHost *host)
 {
     g_string_append(out, "NUMA nodes:\n");
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *node = g_ptr_array_index(host->nodes, i);
-        g_autofree char *cpus = human_set(node->cpus);
+        g_autofree char *cpus = topo_cpuset_describe(node->cpus, FALSE, "-");
         g_autofree char *total = qpin_size_format_human(node->mem_total_kib * 1024);
         g_autofree char *free_mem = qpin_size_format_human(node->mem_free_kib * 1024);
         g_string_append_printf(out, "  node %d: cpus %s (%u), memory %s, %s free\n", node->id, cpus,
@@ -127,8 +121,8 @@ static void format_cores(GString *out, const TopoHost *host)
             continue;
         topo_cpuset_union(seen, cpu->siblings);
         topo_cpuset_add(seen, cpu->cpu);
-        g_autofree char *siblings = human_set(cpu->siblings);
-        g_autofree char *llc = human_set(cpu->llc);
+        g_autofree char *siblings = topo_cpuset_describe(cpu->siblings, FALSE, "-");
+        g_autofree char *llc = topo_cpuset_describe(cpu->llc, FALSE, "-");
         g_string_append_printf(out, "  %7d %4d %5d %5d  %-20s %s\n", cpu->package, cpu->die,
                                cpu->core, cpu->node, siblings, llc);
     }
@@ -136,12 +130,12 @@ static void format_cores(GString *out, const TopoHost *host)
 
 static void format_human(GString *out, const TopoHost *host)
 {
-    g_autofree char *online = human_set(host->online);
-    g_autofree char *offline = human_set(host->offline);
-    g_autofree char *isolated = human_set(host->isolated);
-    g_autofree char *nohz = human_set(host->nohz_full);
-    g_autofree char *allowed = human_set(host->cpus_allowed);
-    g_autofree char *mems = human_set(host->mems_allowed);
+    g_autofree char *online = topo_cpuset_describe(host->online, FALSE, "-");
+    g_autofree char *offline = topo_cpuset_describe(host->offline, FALSE, "-");
+    g_autofree char *isolated = topo_cpuset_describe(host->isolated, FALSE, "-");
+    g_autofree char *nohz = topo_cpuset_describe(host->nohz_full, FALSE, "-");
+    g_autofree char *allowed = topo_cpuset_describe(host->cpus_allowed, FALSE, "-");
+    g_autofree char *mems = topo_cpuset_describe(host->mems_allowed, FALSE, "-");
 
     g_string_append_printf(out, "Host:         %s%s\n", host->sysroot,
                            host->live ? " (this machine)" : "");

@@ -1,5 +1,5 @@
 /* qpin plan — start QEMU paused, compute and print the map, quit QEMU; nothing is pinned. */
-#include "qpin-launch.h"
+#include "qpin-run.h"
 #include "qpin-options.h"
 #include "qpin-output.h"
 #include "qpin-cli.h"

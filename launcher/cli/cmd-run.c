@@ -1,5 +1,5 @@
 /* qpin run — launch QEMU paused, pin, verify, cont, supervise. */
-#include "qpin-launch.h"
+#include "qpin-run.h"
 #include "qpin-options.h"
 #include "qpin-output.h"
 #include "qpin-cli.h"

@@ -1,5 +1,6 @@
-/* qpin — launching QEMU for run and plan, see qpin-launch.h. */
+/* qpin — launching QEMU for run and plan, see qpin-run.h. */
 #include "qpin-cli.h"
+#include "qpin-run.h"
 #include "qpin-launch.h"
 
 #include "qpin-error.h"
@@ -23,60 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* options.c cannot see qmp.h; the two defaults must agree. */
-G_STATIC_ASSERT(QPIN_DEFAULT_QMP_TIMEOUT_MS == QMP_DEFAULT_TIMEOUT_MS);
-
-typedef struct {
-    QpinOptions *opt;
-    QpinFlow *s;
-    int sigfd;
-    QpinQemu *qemu;
-    QmpClient *qmp;
-    int qmp_fd;        /* our end of the socketpair, owned by qmp once it exists */
-    gint64 spawned_us; /* just before QEMU was forked */
-    QpinWaitGuard guard;
-} Launch;
-
-/* A QEMU that a wrapper started without exec: the quit went to it over QMP; it must not
- * outlive qpin's verdict either. Still a descendant of the process qpin started (qpin is a
- * child subreaper, so it is reparented to qpin when the wrapper ends first). */
-static void stop_stray(Launch *l)
-{
-    pid_t pid = l->s->stray_pid;
-    if (pid <= 0 || !qpin_process_descends_from(pid, getpid(), NULL))
-        return;
-    kill(pid, SIGTERM);
-    gint64 deadline = g_get_monotonic_time() + l->opt->kill_timeout_ms * 1000;
-    while (kill(pid, 0) == 0 && g_get_monotonic_time() < deadline) {
-        /* A child of qpin by now (reparented): reap it; else wait for its end on the signalfd. */
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct pollfd p = {.fd = l->sigfd, .events = POLLIN};
-        if (poll(&p, 1, 100) > 0)
-            qpin_signals_take(l->sigfd);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, WNOHANG);
-}
-
-/* Ends QEMU for good: QMP quit when the channel still works, SIGTERM otherwise, SIGKILL after
- * the kill timeout. Always reaps. */
-static void stop_qemu(Launch *l)
-{
-    if (!l->qemu || l->qemu->reaped)
-        return;
-    gboolean quit = FALSE;
-    /* Before the negotiation QEMU would not take the quit (and may not be reading yet). */
-    if (l->qmp && qmp_client_greeting(l->qmp) && !qmp_client_is_broken(l->qmp)) {
-        qmp_client_set_timeout(l->qmp, MIN(l->opt->kill_timeout_ms, l->opt->qmp_timeout_ms));
-        quit = qmp_quit(l->qmp, NULL);
-    }
-    qpin_qemu_stop(l->qemu, l->sigfd, !quit, l->opt->kill_timeout_ms);
-    stop_stray(l);
-}
-
 /* A failure before the guest ran: say why, leave no QEMU behind, return the exit status. */
-static int fail(Launch *l, GError *error)
+static int fail(QpinLaunch *l, GError *error)
 {
     /* A signal that came while a QMP call was blocked on a hung QEMU surfaces as that call's
      * failure (its timeout): the user's interruption is what happened, and what is reported. */
@@ -104,7 +53,7 @@ static int fail(Launch *l, GError *error)
         qpin_err("%s %s", who, how);
     }
     gboolean had_qemu = l->qemu && !l->qemu->reaped;
-    stop_qemu(l);
+    qpin_launch_stop(l);
     if (had_qemu)
         qpin_err("%s stopped; %s", who,
                  ran ? "the guest had run unpinned before that" : "the guest never ran");
@@ -112,7 +61,7 @@ static int fail(Launch *l, GError *error)
     return code;
 }
 
-static int interrupted(Launch *l, int signo)
+static int interrupted(QpinLaunch *l, int signo)
 {
     GError *error = g_error_new(QPIN_ERROR, QPIN_ERROR_INTERRUPTED,
                                 "interrupted by signal %d (%s) before the guest started", signo,
@@ -120,107 +69,9 @@ static int interrupted(Launch *l, int signo)
     return fail(l, error);
 }
 
-/* A socketpair whose QEMU end is not one of the standard descriptors, whatever qpin was
- * started with: a closed stdin would otherwise hand QEMU its QMP channel as fd 0. */
-static gboolean qmp_socketpair(int fds[2], GError **error)
-{
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START, "socketpair: %s", g_strerror(errno));
-        return FALSE;
-    }
-    if (fds[1] < 3) {
-        int moved = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
-        if (moved < 0) {
-            g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START, "fcntl: %s", g_strerror(errno));
-            close(fds[0]);
-            close(fds[1]);
-            return FALSE;
-        }
-        close(fds[1]);
-        fds[1] = moved;
-    }
-    return TRUE;
-}
-
-static gboolean drain_events(gpointer data)
-{
-    QmpClient *qmp = data;
-    for (;;) {
-        GError *error = NULL;
-        QmpEvent *event = qmp_client_wait_event(qmp, NULL, 0, &error);
-        if (event) {
-            qmp_event_free(event);
-            continue;
-        }
-        gboolean timeout = g_error_matches(error, QMP_ERROR, QMP_ERROR_TIMEOUT);
-        g_error_free(error);
-        return timeout;
-    }
-}
-
-/* Whether a cont that failed with @error went out (@sent commands before it) and QEMU then
- * ended, or the user signalled qpin while it waited for the reply: QEMU most likely resumed
- * the guest (and ended right away). From there on qpin behaves as for any started guest: it
- * mirrors QEMU's status, and a signal that ended the wait goes to QEMU through supervision. */
-static gboolean cont_taken(Launch *l, guint sent, const GError *error)
-{
-    if (qmp_client_commands_sent(l->qmp) <= sent || error->domain != QMP_ERROR)
-        return FALSE;
-    if (error->code == QMP_ERROR_INTERRUPTED) {
-        /* Blocked, so pending again: supervision forwards it, with the kill timeout. */
-        if (l->guard.signo)
-            raise(l->guard.signo);
-        return l->guard.signo || l->guard.gone;
-    }
-    return error->code == QMP_ERROR_CLOSED || error->code == QMP_ERROR_IO;
-}
-
-/* The QEMU command line with the guest NUMA objects for @host; with @probe, the stand-in
- * objects a plan starts QEMU with (same guest nodes, nothing allocated, no host binding). */
-static GPtrArray *build_argv(Launch *l, int qmp_fd, gboolean probe, GError **error)
-{
-    QpinFlow *s = l->s;
-    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(l->opt->qemu_argv, qmp_fd, error);
-    if (!argv)
-        return NULL;
-    GError *local = NULL;
-    gboolean ok = probe ? qpin_qemu_numa_args_probe(s->numa_nodes, argv, &local)
-                        : qpin_qemu_numa_args_host(s->numa_nodes, s->host, argv, &local);
-    if (!ok) {
-        qpin_error_propagate(error, local, QPIN_ERROR_USAGE);
-        return NULL;
-    }
-    return g_steal_pointer(&argv);
-}
-
 static void progress_tick(gpointer data)
 {
     qpin_progress_bar_update(data);
-}
-
-/* The number of vCPUs -smp asks for (its leading number or cpus=N, else the product of the
- * topology it names), or 0 when unknown: for the progress line only. */
-static guint smp_vcpus(char **argv)
-{
-    int i = qpin_qemu_argv_find(argv, "smp");
-    if (i < 0 || !argv[i + 1])
-        return 1;
-    g_auto(GStrv) items = g_strsplit(argv[i + 1], ",", -1);
-    guint64 product = 1, v;
-    gboolean topology = FALSE;
-    for (int k = 0; items[k]; k++) {
-        const char *eq = strchr(items[k], '=');
-        const char *value = eq ? eq + 1 : items[k];
-        if (!g_ascii_string_to_unsigned(value, 10, 1, 1u << 20, &v, NULL))
-            continue;
-        if (!eq || g_str_has_prefix(items[k], "cpus="))
-            return (guint)v;
-        if (!g_str_has_prefix(items[k], "maxcpus=")) {
-            product = MIN(product * v, 1u << 20);
-            topology = TRUE;
-        }
-    }
-    return topology ? (guint)product : 0;
 }
 
 /* "QEMU is building 240 vCPUs..." while the negotiation waits. */
@@ -266,17 +117,17 @@ static void building_done(Building *b)
 }
 
 /* Starts QEMU and waits until its QMP monitor answered the negotiation. */
-static gboolean start_qemu(Launch *l, int *signo, GError **error)
+static gboolean start_qemu(QpinLaunch *l, int *signo, GError **error)
 {
     QpinFlow *s = l->s;
     gboolean plan = l->opt->command == QPIN_COMMAND_PLAN;
     int fds[2];
-    if (!qmp_socketpair(fds, error))
+    if (!qpin_launch_socketpair(fds, error))
         return FALSE;
     /* The argv of the plan and the report is the one `run` would use on that host; a plan
      * starts QEMU only to ask it about the guest, so it allocates nothing. */
-    g_autoptr(GPtrArray) argv = build_argv(l, fds[1], FALSE, error);
-    g_autoptr(GPtrArray) probe = argv && plan ? build_argv(l, fds[1], TRUE, error) : NULL;
+    g_autoptr(GPtrArray) argv = qpin_launch_argv(l, fds[1], FALSE, error);
+    g_autoptr(GPtrArray) probe = argv && plan ? qpin_launch_argv(l, fds[1], TRUE, error) : NULL;
     if (!argv || (plan && !probe)) {
         close(fds[0]);
         close(fds[1]);
@@ -325,7 +176,7 @@ static gboolean start_qemu(Launch *l, int *signo, GError **error)
     /* QEMU greets at once but answers the negotiation only once it has built every vCPU: that
      * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
     Building building = {.start_us = g_get_monotonic_time(),
-                         .vcpus = smp_vcpus(l->opt->qemu_argv),
+                         .vcpus = qpin_launch_smp_vcpus(l->opt->qemu_argv),
                          .fd = l->opt->quiet ? -1 : STDERR_FILENO};
     building.tty = building.fd >= 0 && isatty(building.fd);
     l->guard = (QpinWaitGuard){
@@ -366,7 +217,7 @@ static gboolean start_qemu(Launch *l, int *signo, GError **error)
 }
 
 /* After a QMP call failed: a signal that ended its wait is what happened. */
-static int qmp_failed(Launch *l, GError *error)
+static int qmp_failed(QpinLaunch *l, GError *error)
 {
     if (l->guard.signo) {
         int signo = l->guard.signo;
@@ -377,27 +228,11 @@ static int qmp_failed(Launch *l, GError *error)
     return fail(l, error);
 }
 
-/* Refuses to resume a guest that someone else resumed before qpin had pinned it. */
-static gboolean check_not_resumed(Launch *l, GError **error)
-{
-    gboolean resumed = FALSE;
-    if (!qpin_flow_resumed_behind(l->s, &resumed, error))
-        return FALSE;
-    if (resumed) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_RESUMED,
-                    "the guest was resumed by someone else (a cont on another monitor or QMP "
-                    "client) before qpin had pinned it, so it ran unpinned; qpin stops it. Leave "
-                    "the guest paused until qpin resumes it");
-        return FALSE;
-    }
-    return TRUE;
-}
-
 int qpin_launch(QpinOptions *opt)
 {
     gboolean run = opt->command == QPIN_COMMAND_RUN;
     g_autoptr(QpinFlow) s = qpin_flow_new(opt);
-    Launch launch = {.opt = opt, .s = s, .sigfd = -1, .qmp_fd = -1}, *l = &launch;
+    QpinLaunch launch = {.opt = opt, .s = s, .sigfd = -1, .qmp_fd = -1}, *l = &launch;
     GError *error = NULL;
     int signo = 0, status;
 
@@ -438,7 +273,7 @@ int qpin_launch(QpinOptions *opt)
     if (!run) {
         s->report->qmp_commands = qmp_client_commands_sent(l->qmp);
         qpin_flow_name_threads(s);
-        stop_qemu(l);
+        qpin_launch_stop(l);
         status = qpin_output(s, stdout) ? QPIN_EXIT_OK : QPIN_EXIT_FAILURE;
         goto out;
     }
@@ -452,7 +287,7 @@ int qpin_launch(QpinOptions *opt)
         goto out;
     }
     /* Nobody else may have resumed the guest before this point: it would have run unpinned. */
-    if (!check_not_resumed(l, &error)) {
+    if (!qpin_launch_check_not_resumed(l, &error)) {
         status = qmp_failed(l, error);
         goto out;
     }
@@ -464,7 +299,7 @@ int qpin_launch(QpinOptions *opt)
     if (opt->cont) {
         gint64 t0 = g_get_monotonic_time();
         guint sent = qmp_client_commands_sent(l->qmp);
-        if (!qmp_cont(l->qmp, &error) && cont_taken(l, sent, error)) {
+        if (!qmp_cont(l->qmp, &error) && qpin_launch_cont_taken(l, sent, error)) {
             /* The guest ran and QEMU ended before its reply could be read (a guest that
              * powers off at once): supervision reaps QEMU and mirrors its status. */
             g_clear_error(&error);
@@ -488,7 +323,7 @@ int qpin_launch(QpinOptions *opt)
     /* The guest runs: an output that cannot be written is said, and QEMU keeps running. */
     qpin_output(s, stderr);
 
-    status = qpin_qemu_supervise(l->qemu, l->sigfd, l->qmp_fd, drain_events, l->qmp,
+    status = qpin_qemu_supervise(l->qemu, l->sigfd, l->qmp_fd, qpin_launch_drain_events, l->qmp,
                                  opt->kill_timeout_ms);
     /* QEMU's status could not be collected: never report that as success. */
     if (status < 0)

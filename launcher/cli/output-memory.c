@@ -99,23 +99,3 @@ void qpin_output_memory_placement_table(const GPtrArray *placements, GString *ou
         g_string_free(per, TRUE);
     }
 }
-
-static void memory_report_json(const QpinReport *report, json_object *doc)
-{
-    if (report->numa_nodes)
-        json_object_object_add(doc, "numa", qpin_output_memory_nodes_json(report->numa_nodes));
-    if (report->memory_placements)
-        json_object_object_add(doc, "memory",
-                               qpin_output_memory_placement_json(report->memory_placements));
-}
-
-static void memory_report_table(const QpinReport *report, GString *out)
-{
-    if (report->memory_placements)
-        qpin_output_memory_placement_table(report->memory_placements, out);
-}
-
-const QpinReportSections qpin_output_memory_sections = {
-    .json = memory_report_json,
-    .table = memory_report_table,
-};

@@ -3,7 +3,7 @@
 
 #include "qpin-error.h"
 #include "qpin-file-write.h"
-#include "qpin-output-memory.h"
+#include "qpin-output-report.h"
 #include "qpin-cli.h"
 
 QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
@@ -42,7 +42,7 @@ gboolean qpin_output_report_file(const QpinFlow *s)
     if (!s->opt->report)
         return TRUE;
     GError *error = NULL;
-    if (!qpin_report_write_full(s->report, &qpin_output_memory_sections, s->opt->report, &error)) {
+    if (!qpin_output_report_write(s->report, s->opt->report, &error)) {
         qpin_output_error(error, QPIN_EXIT_FAILURE);
         return FALSE;
     }
@@ -56,7 +56,7 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
     GError *error = NULL;
     if (!o->quiet && !(o->json && table == stdout)) {
         g_autoptr(GString) text = g_string_new(NULL);
-        qpin_report_format_full(s->report, &qpin_output_memory_sections, text);
+        qpin_output_report_table(s->report, text);
         if (!qpin_stream_write(table, text->str, &error)) {
             /* When the table goes to a broken stderr, saying so there is lost as well: the
              * warning also reaches the JSON document and the --report file written next. */
@@ -67,10 +67,7 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
         }
     }
     if (o->json) {
-        json_object *doc = qpin_report_to_json_full(s->report, &qpin_output_memory_sections);
-        g_autofree char *text =
-            g_strconcat(json_object_to_json_string_ext(doc, QPIN_JSON_FLAGS), "\n", NULL);
-        json_object_put(doc);
+        g_autofree char *text = qpin_output_report_text(s->report);
         if (!qpin_stream_write(stdout, text, &error)) {
             qpin_output_error(error, QPIN_EXIT_FAILURE);
             ok = FALSE;

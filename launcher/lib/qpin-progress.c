@@ -8,6 +8,7 @@
  * dozen MiB, which is why the percentage stops at 99. The rate is taken over the last three
  * seconds, so it follows the preallocation threads and not QEMU's start. */
 #include "qpin-progress.h"
+#include "qpin-threads.h"
 
 #include <string.h>
 
@@ -43,34 +44,15 @@ gint64 qpin_progress_elapsed_ms(const QpinProgress *progress)
     return (g_get_monotonic_time() - progress->start_us) / 1000;
 }
 
-static gint64 status_kib(const char *text, const char *key)
-{
-    const char *line = text;
-    size_t len = strlen(key);
-    while (line && *line) {
-        if (strncmp(line, key, len) == 0 && line[len] == ':')
-            return (gint64)g_ascii_strtoull(line + len + 1, NULL, 10);
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    return -1;
-}
-
 gint64 qpin_progress_sample(pid_t pid, const char *proc_root)
 {
-    g_autofree char *pid_text = g_strdup_printf("%d", (int)pid);
-    g_autofree char *path =
-        g_build_filename(proc_root ? proc_root : "/proc", pid_text, "status", NULL);
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return -1;
-    gint64 rss = status_kib(text, "VmRSS");
+    g_autofree char *text = qpin_proc_status_read(pid, proc_root, NULL);
+    guint64 rss, huge = 0;
     /* A zombie has no VmRSS line: the memory is gone. */
-    if (rss < 0)
+    if (!text || !qpin_proc_status_value(text, "VmRSS", &rss))
         return -1;
-    gint64 huge = status_kib(text, "HugetlbPages");
-    return (rss + (huge > 0 ? huge : 0)) * 1024;
+    qpin_proc_status_value(text, "HugetlbPages", &huge);
+    return (gint64)((rss + huge) * 1024);
 }
 
 /* Bytes per second over the recent samples; 0 until there is half a second of them. */

@@ -89,33 +89,56 @@ gboolean qpin_thread_of(pid_t pid, pid_t tid, const char *proc_root)
     return g_file_test(path, G_FILE_TEST_IS_DIR);
 }
 
-/* A numeric field ("Tgid", "PPid") of PROC/PID/status, or -1 with @error. */
-static pid_t status_pid_field(pid_t pid, const char *key, const char *proc_root, GError **error)
+char *qpin_proc_status_read(pid_t pid, const char *proc_root, GError **error)
 {
     g_autofree char *path = g_strdup_printf("%s/%d/status", proc(proc_root), (int)pid);
-    g_autofree char *text = NULL;
+    char *text = NULL;
     GError *local = NULL;
     if (pid <= 0 || !g_file_get_contents(path, &text, NULL, &local)) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN, "process or thread %d does not exist%s%s",
                     (int)pid, local ? ": " : "", local ? local->message : "");
         g_clear_error(&local);
+        return NULL;
+    }
+    return text;
+}
+
+gboolean qpin_proc_status_value(const char *text, const char *key, guint64 *value)
+{
+    gsize klen = strlen(key);
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            const char *p = line + klen + 1;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            char *stop = NULL;
+            errno = 0;
+            guint64 v = g_ascii_strtoull(p, &stop, 10);
+            /* A number, then the end of the line or a unit ("kB"). */
+            if (stop == p || errno || (*stop && *stop != '\n' && *stop != ' '))
+                return FALSE;
+            *value = v;
+            return TRUE;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return FALSE;
+}
+
+/* A pid field ("Tgid", "PPid") of PROC/PID/status, or -1 with @error. */
+static pid_t status_pid_field(pid_t pid, const char *key, const char *proc_root, GError **error)
+{
+    g_autofree char *text = qpin_proc_status_read(pid, proc_root, error);
+    if (!text)
+        return -1;
+    guint64 v;
+    if (!qpin_proc_status_value(text, key, &v) || v > G_MAXINT) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN, "%s/%d/status has no readable %s line",
+                    proc(proc_root), (int)pid, key);
         return -1;
     }
-    gsize klen = strlen(key);
-    for (char *line = text; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (!strncmp(line, key, klen) && line[klen] == ':') {
-            guint64 v;
-            if (g_ascii_string_to_unsigned(g_strstrip(line + klen + 1), 10, 0, G_MAXINT, &v, NULL))
-                return (pid_t)v;
-            break;
-        }
-        line = next;
-    }
-    g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN, "%s has no readable %s line", path, key);
-    return -1;
+    return (pid_t)v;
 }
 
 pid_t qpin_thread_tgid(pid_t tid, const char *proc_root, GError **error)

@@ -33,6 +33,14 @@ char *qpin_thread_name(pid_t pid, pid_t tid, const char *proc_root);
  * are reused, so this is checked before touching a thread QMP named. */
 gboolean qpin_thread_of(pid_t pid, pid_t tid, const char *proc_root);
 
+/* The text of PROC/PID/status (the one reader of that file in the launcher), or NULL with
+ * @error when the process or thread does not exist. */
+char *qpin_proc_status_read(pid_t pid, const char *proc_root, GError **error);
+
+/* The number of the `KEY:` line of a status text ("Tgid", "VmRSS" in kB ...); FALSE when the
+ * line is missing or holds no number. */
+gboolean qpin_proc_status_value(const char *text, const char *key, guint64 *value);
+
 /* The process (thread group) thread @tid belongs to, from PROC/TID/status `Tgid:`. */
 pid_t qpin_thread_tgid(pid_t tid, const char *proc_root, GError **error);
 

@@ -347,6 +347,32 @@ START_TEST(test_threads_proc_root)
 }
 END_TEST
 
+/* The one /proc/PID/status reader: numbers with or without a unit, missing and garbled lines. */
+START_TEST(test_proc_status_value)
+{
+    const char *text = "Name:\tqemu\nTgid:\t4242\nPPid:\t1\nVmRSS:\t  81920 kB\nBad:\t12x\n"
+                       "Empty:\t\n";
+    guint64 v = 0;
+    ck_assert(qpin_proc_status_value(text, "Tgid", &v));
+    ck_assert_uint_eq(v, 4242);
+    ck_assert(qpin_proc_status_value(text, "VmRSS", &v));
+    ck_assert_uint_eq(v, 81920);
+    ck_assert(!qpin_proc_status_value(text, "Bad", &v));
+    ck_assert(!qpin_proc_status_value(text, "Empty", &v));
+    ck_assert(!qpin_proc_status_value(text, "HugetlbPages", &v));
+    /* "Tgid" is not "Tg". */
+    ck_assert(!qpin_proc_status_value(text, "Tg", &v));
+    g_autofree char *self = qpin_proc_status_read(getpid(), NULL, NULL);
+    ck_assert_ptr_nonnull(self);
+    ck_assert(qpin_proc_status_value(self, "Tgid", &v));
+    ck_assert_uint_eq(v, (guint64)getpid());
+    GError *error = NULL;
+    ck_assert_ptr_null(qpin_proc_status_read(-1, NULL, &error));
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
+    g_error_free(error);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("affinity");
@@ -360,6 +386,7 @@ static Suite *suite(void)
     TCase *th = tcase_create("threads");
     tcase_add_test(th, test_threads_list);
     tcase_add_test(th, test_threads_proc_root);
+    tcase_add_test(th, test_proc_status_value);
     suite_add_tcase(s, th);
     return s;
 }

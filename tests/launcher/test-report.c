@@ -3,7 +3,7 @@
 #include "qpin-error.h"
 #include "qpin-check.h"
 #include "qpin-file-write.h"
-#include "qpin-report.h"
+#include "qpin-output-report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,7 +101,7 @@ START_TEST(test_json_fields)
 {
     g_autoptr(TopoHost) host = fixture_host();
     g_autoptr(QpinReport) r = sample(host, TRUE);
-    json_object *doc = qpin_report_to_json(r);
+    json_object *doc = qpin_output_report_json(r);
     ck_assert_str_eq(jstr(doc, "command"), "run");
     ck_assert_int_eq(json_object_get_int(jget(doc, "qemu_pid")), 4242);
     ck_assert_str_eq(jstr(doc, "qemu_version"), "7.2.22");
@@ -166,7 +166,7 @@ START_TEST(test_json_unpinned)
     g_free(r->map);
     r->map = NULL;
     r->error = g_strdup("it went wrong");
-    json_object *doc = qpin_report_to_json(r);
+    json_object *doc = qpin_output_report_json(r);
     ck_assert(json_object_is_type(jget(doc, "map"), json_type_null));
     json_object *x = json_object_array_get_idx(jget(doc, "vcpus"), 0);
     ck_assert(json_object_is_type(jget(x, "cpus"), json_type_null));
@@ -182,7 +182,7 @@ START_TEST(test_table)
     g_autoptr(TopoHost) host = fixture_host();
     g_autoptr(QpinReport) r = sample(host, TRUE);
     g_autoptr(GString) out = g_string_new(NULL);
-    qpin_report_format(r, out);
+    qpin_output_report_table(r, out);
     g_auto(GStrv) lines = g_strsplit(out->str, "\n", -1);
     ck_assert_msg(strstr(lines[0], "QEMU pid 4242 (7.2.22): 8 vCPUs, map expr:2 + v/4 + v%4*68"),
                   "%s", lines[0]);
@@ -230,7 +230,7 @@ START_TEST(test_table_unpinned)
     topo_cpuset_free(io->cpus);
     io->cpus = NULL;
     g_autoptr(GString) out = g_string_new(NULL);
-    qpin_report_format(r, out);
+    qpin_output_report_table(r, out);
     ck_assert_msg(strstr(out->str, "map none (vCPUs not pinned)"), "%s", out->str);
     ck_assert_msg(strstr(out->str, "emulator threads: not pinned"), "%s", out->str);
     ck_assert_msg(strstr(out->str, "136 (not pinned)"), "%s", out->str);
@@ -279,7 +279,8 @@ static int file_vcpus(const char *path)
 static void write_ok(const QpinReport *r, const char *path)
 {
     GError *error = NULL;
-    ck_assert_msg(qpin_report_write(r, path, &error), "%s: %s", path, error ? error->message : "?");
+    ck_assert_msg(qpin_output_report_write(r, path, &error), "%s: %s", path,
+                  error ? error->message : "?");
     ck_assert_ptr_null(error);
 }
 
@@ -287,7 +288,7 @@ static void write_ok(const QpinReport *r, const char *path)
 static char *write_fails(const QpinReport *r, const char *path)
 {
     GError *error = NULL;
-    ck_assert_msg(!qpin_report_write(r, path, &error), "writing %s succeeded", path);
+    ck_assert_msg(!qpin_output_report_write(r, path, &error), "writing %s succeeded", path);
     ck_assert_ptr_nonnull(error);
     ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_FAILED));
     char *msg = g_strdup(error->message);

@@ -629,6 +629,23 @@ START_TEST(test_format_compact_random)
 }
 END_TEST
 
+/* The one "set or placeholder" helper: the placeholder for an empty or absent set, the canonical
+ * or compact list otherwise. */
+START_TEST(test_describe)
+{
+    g_autoptr(TopoCpuSet) empty = topo_cpuset_new();
+    g_autofree char *a = topo_cpuset_describe(empty, FALSE, "none");
+    g_autofree char *b = topo_cpuset_describe(NULL, TRUE, "-");
+    ck_assert_str_eq(a, "none");
+    ck_assert_str_eq(b, "-");
+    g_autoptr(TopoCpuSet) odd = topo_cpuset_parse("1,3,5,7,9", NULL);
+    g_autofree char *c = topo_cpuset_describe(odd, FALSE, "none");
+    g_autofree char *d = topo_cpuset_describe(odd, TRUE, "none");
+    ck_assert_str_eq(c, "1,3,5,7,9");
+    ck_assert_str_eq(d, "1-9:2");
+}
+END_TEST
+
 static Suite *cpuset_suite(void)
 {
     Suite *s = suite_create("cpuset");
@@ -648,6 +665,7 @@ static Suite *cpuset_suite(void)
     tcase_add_test(tc, test_ordered_roundtrip);
     tcase_add_test(tc, test_format_compact);
     tcase_add_test(tc, test_format_compact_random);
+    tcase_add_test(tc, test_describe);
     suite_add_tcase(s, tc);
     return s;
 }

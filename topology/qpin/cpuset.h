@@ -118,6 +118,11 @@ char *topo_cpuset_format(const TopoCpuSet *set);
  * the empty set. topo_cpuset_parse() reads it back. Never NULL. */
 char *topo_cpuset_format_compact(const TopoCpuSet *set);
 
+/* The one "set or placeholder" for text meant for people: topo_cpuset_format_compact() with
+ * @compact, else topo_cpuset_format(), and @empty (e.g. "none", "-") when the set is empty or
+ * NULL. */
+char *topo_cpuset_describe(const TopoCpuSet *set, gboolean compact, const char *empty);
+
 /* Parses a Linux hex mask as in /proc/PID/status `Cpus_allowed:` ("ff,ffffffff"). */
 TopoCpuSet *topo_cpuset_parse_mask(const char *text, GError **error);
 

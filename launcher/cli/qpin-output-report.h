@@ -1,0 +1,35 @@
+/* qpin — plans and reports for people and programs: the JSON document (through json-c), the
+ * human table, and the --report file. */
+#pragma once
+
+#include "qpin-report.h"
+
+#include <glib.h>
+#include <json-c/json.h>
+
+G_BEGIN_DECLS
+
+/* How qpin writes JSON documents: indented, "key": value, slashes as they are. */
+#define QPIN_JSON_FLAGS                                                                            \
+    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* The JSON document of a plan or report (see docs/run.md for the fields), the guest memory
+ * ("numa", "memory", see qpin-output-memory.h) included. The caller owns the reference. */
+json_object *qpin_output_report_json(const QpinReport *report);
+
+/* qpin_output_report_json() as text, as --json prints it and the --report file holds it:
+ * QPIN_JSON_FLAGS and a final newline. */
+char *qpin_output_report_text(const QpinReport *report);
+
+/* The human table, with the memory placement table when the report has one, appended to
+ * @out. */
+void qpin_output_report_table(const QpinReport *report, GString *out);
+
+/* Writes qpin_output_report_text() to @path like an editor saves a file (see
+ * qpin_file_write()): a device or FIFO is written in place, an existing file is replaced
+ * atomically keeping its owner and mode, a new file is created 0600 (the document holds QEMU's
+ * command line). Errors are QPIN_ERROR, QPIN_ERROR_FAILED: "cannot write the report PATH:
+ * reason". */
+gboolean qpin_output_report_write(const QpinReport *report, const char *path, GError **error);
+
+G_END_DECLS

@@ -71,6 +71,8 @@ static int pin_failed(QpinFlow *s, GError *error, QmpClient *qmp, const char *st
     g_error_free(error);
     if (s->opt->report)
         qpin_flow_name_threads(s);
+    else
+        qpin_flow_fill_report(s);
     if (s->pid > 0) {
         g_autofree char *who = qpin_flow_process_label(s);
         const char *now = state ? state : guest_state(qmp);

@@ -44,8 +44,11 @@ static int fail(QpinLaunch *l, GError *error)
     qpin_err("%s", error->message);
     l->s->report->error = g_strdup(error->message);
     g_error_free(error);
+    /* The report shows the plan as far as it got; thread names only while QEMU is there. */
     if (l->opt->report && l->qemu && !l->qemu->reaped)
         qpin_flow_name_threads(l->s);
+    else
+        qpin_flow_fill_report(l->s);
     g_autofree char *who = qpin_flow_process_label(l->s);
     if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
         /* QEMU went away by itself, which is likely why the step failed. */

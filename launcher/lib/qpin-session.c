@@ -28,11 +28,37 @@ static void saved_thread_clear(gpointer p)
     g_free(t->what);
 }
 
+void qpin_plan_thread_free(QpinPlanThread *t)
+{
+    if (!t)
+        return;
+    g_free(t->id);
+    topo_cpuset_free(t->cpus);
+    topo_cpuset_free(t->cpus_actual);
+    g_free(t);
+}
+
+static QpinPlanThread *plan_thread_add(GPtrArray *threads)
+{
+    QpinPlanThread *t = g_new0(QpinPlanThread, 1);
+    t->index = -1;
+    g_ptr_array_add(threads, t);
+    return t;
+}
+
+static GPtrArray *plan_threads_new(void)
+{
+    return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_plan_thread_free);
+}
+
 QpinFlow *qpin_flow_new(const QpinOptions *opt)
 {
     QpinFlow *s = g_new0(QpinFlow, 1);
     s->opt = opt;
     s->sigfd = -1;
+    s->plan_vcpus = plan_threads_new();
+    s->plan_emulator = plan_threads_new();
+    s->plan_iothreads = plan_threads_new();
     s->report = qpin_report_new(qpin_command_name(opt->command));
     s->iothread_cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
     s->saved = g_array_new(FALSE, TRUE, sizeof(SavedThread));
@@ -60,6 +86,9 @@ void qpin_flow_free(QpinFlow *s)
     if (s->threads)
         g_hash_table_unref(s->threads);
     g_array_unref(s->saved);
+    g_ptr_array_unref(s->plan_vcpus);
+    g_ptr_array_unref(s->plan_emulator);
+    g_ptr_array_unref(s->plan_iothreads);
     if (s->numa_nodes)
         g_ptr_array_unref(s->numa_nodes);
     g_free(s);
@@ -344,7 +373,7 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error)
                 return FALSE;
             }
         }
-        QpinReportVcpu *v = qpin_report_add_vcpu(s->report);
+        QpinPlanThread *v = plan_thread_add(s->plan_vcpus);
         v->index = (int)c->cpu_index;
         v->thread_id = c->thread_id;
         v->props = (TopoVcpu){
@@ -359,7 +388,7 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error)
     }
     for (guint i = 0; i < s->iothreads->len; i++) {
         const QmpIothread *io = s->iothreads->pdata[i];
-        QpinReportThread *t = qpin_report_add_thread(s->report->iothreads);
+        QpinPlanThread *t = plan_thread_add(s->plan_iothreads);
         t->id = g_strdup(io->id);
         t->thread_id = io->thread_id;
     }
@@ -392,8 +421,47 @@ static void name_thread(pid_t pid, gint64 tid, char **name)
         *name = qpin_thread_name(pid, (pid_t)tid, NULL);
 }
 
+/* The report, filled from the plan and what was read back: the view of the session's state,
+ * never the state itself. */
+void qpin_flow_fill_report(QpinFlow *s)
+{
+    QpinReport *r = s->report;
+    const QpinOptions *o = s->opt;
+    g_ptr_array_set_size(r->vcpus, 0);
+    g_ptr_array_set_size(r->emulator, 0);
+    g_ptr_array_set_size(r->iothreads, 0);
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        const QpinPlanThread *p = s->plan_vcpus->pdata[i];
+        QpinReportVcpu *v = qpin_report_add_vcpu(r);
+        v->index = p->index;
+        v->thread_id = p->thread_id;
+        v->props = p->props;
+        v->cpus = p->cpus ? topo_cpuset_copy(p->cpus) : NULL;
+        v->cpus_actual = p->cpus_actual ? topo_cpuset_copy(p->cpus_actual) : NULL;
+        if (o->sched.set)
+            v->sched = qpin_sched_format(&o->sched);
+        if (p->sched_actual.set)
+            v->sched_actual = qpin_sched_format(&p->sched_actual);
+    }
+    GPtrArray *from[] = {s->plan_emulator, s->plan_iothreads};
+    GPtrArray *to[] = {r->emulator, r->iothreads};
+    for (gsize k = 0; k < G_N_ELEMENTS(from); k++) {
+        for (guint i = 0; i < from[k]->len; i++) {
+            const QpinPlanThread *p = from[k]->pdata[i];
+            QpinReportThread *t = qpin_report_add_thread(to[k]);
+            t->id = g_strdup(p->id);
+            t->thread_id = p->thread_id;
+            t->cpus = p->cpus ? topo_cpuset_copy(p->cpus) : NULL;
+            t->cpus_actual = p->cpus_actual ? topo_cpuset_copy(p->cpus_actual) : NULL;
+        }
+    }
+    topo_cpuset_free(r->emulator_cpus);
+    r->emulator_cpus = s->emulator_cpus ? topo_cpuset_copy(s->emulator_cpus) : NULL;
+}
+
 void qpin_flow_name_threads(QpinFlow *s)
 {
+    qpin_flow_fill_report(s);
     if (s->pid <= 0 || !qpin_flow_shows(s))
         return;
     for (guint i = 0; i < s->report->vcpus->len; i++) {
@@ -567,7 +635,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
     if (s->spec) {
         g_autofree TopoVcpu *vcpus = g_new0(TopoVcpu, MAX(n, 1));
         for (guint i = 0; i < n; i++)
-            vcpus[i] = ((QpinReportVcpu *)s->report->vcpus->pdata[i])->props;
+            vcpus[i] = ((QpinPlanThread *)s->plan_vcpus->pdata[i])->props;
         s->map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
         if (!s->map)
             return fail_with(error, local, QPIN_ERROR_MAP, "--pin");
@@ -590,16 +658,10 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             g_ptr_array_add(s->report->explain,
                             g_strdup(((const TopoNote *)s->map->explain->pdata[i])->text));
         for (guint i = 0; i < n; i++) {
-            QpinReportVcpu *v = s->report->vcpus->pdata[i];
+            QpinPlanThread *v = s->plan_vcpus->pdata[i];
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
         }
     }
-    if (o->sched.set)
-        for (guint i = 0; i < n; i++)
-            ((QpinReportVcpu *)s->report->vcpus->pdata[i])->sched = qpin_sched_format(&o->sched);
-
-    if (s->emulator_cpus)
-        s->report->emulator_cpus = topo_cpuset_copy(s->emulator_cpus);
 
     for (guint i = 0; i < o->iothread_pins->len; i++) {
         const QpinIothreadPin *pin = o->iothread_pins->pdata[i];
@@ -616,8 +678,8 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             g_string_free(ids, TRUE);
             return FALSE;
         }
-        for (guint k = 0; k < s->report->iothreads->len; k++) {
-            QpinReportThread *t = s->report->iothreads->pdata[k];
+        for (guint k = 0; k < s->plan_iothreads->len; k++) {
+            QpinPlanThread *t = s->plan_iothreads->pdata[k];
             if (!g_strcmp0(t->id, pin->id))
                 t->cpus = topo_cpuset_copy(s->iothread_cpus->pdata[i]);
         }
@@ -626,12 +688,10 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
     return TRUE;
 }
 
-/* "emulator thread 4242 (call_rcu)", or without the name when it was not read. */
-static char *emulator_label(const QpinReportThread *t)
+/* "emulator thread 4242": names are read only for the output. */
+static char *emulator_label(const QpinPlanThread *t)
 {
-    if (!t->name)
-        return g_strdup_printf("emulator thread %" G_GINT64_FORMAT, t->thread_id);
-    return g_strdup_printf("emulator thread %" G_GINT64_FORMAT " (%s)", t->thread_id, t->name);
+    return g_strdup_printf("emulator thread %" G_GINT64_FORMAT, t->thread_id);
 }
 
 #define VCPU_LABEL_MAX 64
@@ -728,20 +788,20 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
     for (guint i = 0; i < s->iothreads->len; i++)
         g_hash_table_add(known,
                          GINT_TO_POINTER((int)((QmpIothread *)s->iothreads->pdata[i])->thread_id));
-    g_ptr_array_set_size(s->report->emulator, 0);
+    g_ptr_array_set_size(s->plan_emulator, 0);
     for (guint i = 0; i < threads->len; i++) {
         pid_t tid = g_array_index(threads, pid_t, i);
         if (g_hash_table_contains(known, GINT_TO_POINTER((int)tid)))
             continue;
-        QpinReportThread *t = qpin_report_add_thread(s->report->emulator);
+        QpinPlanThread *t = plan_thread_add(s->plan_emulator);
         t->thread_id = tid;
         if (s->emulator_cpus)
             t->cpus = topo_cpuset_copy(s->emulator_cpus);
     }
 
     if (vcpus_pinned(s)) {
-        for (guint i = 0; i < s->report->vcpus->len; i++) {
-            const QpinReportVcpu *v = s->report->vcpus->pdata[i];
+        for (guint i = 0; i < s->plan_vcpus->len; i++) {
+            const QpinPlanThread *v = s->plan_vcpus->pdata[i];
             char what[VCPU_LABEL_MAX];
             if (!apply_thread(s, (pid_t)v->thread_id, v->cpus, &o->sched,
                               vcpu_label(what, v->index, v->thread_id), error))
@@ -749,8 +809,8 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
         }
     }
     if (s->emulator_cpus) {
-        for (guint i = 0; i < s->report->emulator->len; i++) {
-            const QpinReportThread *t = s->report->emulator->pdata[i];
+        for (guint i = 0; i < s->plan_emulator->len; i++) {
+            const QpinPlanThread *t = s->plan_emulator->pdata[i];
             g_autofree char *what = emulator_label(t);
             GError *local = NULL;
             if (!apply_thread(s, (pid_t)t->thread_id, t->cpus, NULL, what, &local)) {
@@ -758,7 +818,7 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
                 if (!g_error_matches(local, QPIN_ERROR, QPIN_ERROR_INTERRUPTED) &&
                     !qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
                     g_error_free(local);
-                    g_ptr_array_remove_index(s->report->emulator, i--);
+                    g_ptr_array_remove_index(s->plan_emulator, i--);
                     continue;
                 }
                 g_propagate_error(error, local);
@@ -766,8 +826,8 @@ gboolean qpin_flow_apply(QpinFlow *s, GError **error)
             }
         }
     }
-    for (guint i = 0; i < s->report->iothreads->len; i++) {
-        const QpinReportThread *t = s->report->iothreads->pdata[i];
+    for (guint i = 0; i < s->plan_iothreads->len; i++) {
+        const QpinPlanThread *t = s->plan_iothreads->pdata[i];
         if (!t->cpus)
             continue;
         g_autofree char *what =
@@ -821,8 +881,8 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
     g_autoptr(GString) problems = g_string_new(NULL);
     guint count = 0;
 
-    for (guint i = 0; i < s->report->vcpus->len; i++) {
-        QpinReportVcpu *v = s->report->vcpus->pdata[i];
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        QpinPlanThread *v = s->plan_vcpus->pdata[i];
         if (v->thread_id <= 0)
             continue;
         char what[VCPU_LABEL_MAX];
@@ -838,15 +898,16 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
         compare(what, v->cpus, v->cpus_actual, problems, &count);
         QpinSched actual;
         if (o->sched.set && qpin_thread_sched((pid_t)v->thread_id, &actual, what, NULL)) {
-            g_free(v->sched_actual);
-            v->sched_actual = qpin_sched_format(&actual);
-            if (!qpin_sched_equal(&o->sched, &actual))
-                problem(problems, &count, "%s: asked for policy %s, it has %s", what, v->sched,
-                        v->sched_actual);
+            v->sched_actual = actual;
+            if (!qpin_sched_equal(&o->sched, &actual)) {
+                g_autofree char *want = qpin_sched_format(&o->sched);
+                g_autofree char *have = qpin_sched_format(&actual);
+                problem(problems, &count, "%s: asked for policy %s, it has %s", what, want, have);
+            }
         }
     }
-    for (guint i = 0; i < s->report->emulator->len; i++) {
-        QpinReportThread *t = s->report->emulator->pdata[i];
+    for (guint i = 0; i < s->plan_emulator->len; i++) {
+        QpinPlanThread *t = s->plan_emulator->pdata[i];
         g_autofree char *what = emulator_label(t);
         topo_cpuset_free(t->cpus_actual);
         GError *local = NULL;
@@ -856,7 +917,7 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
              * there but cannot be read is a problem. */
             if (!qpin_thread_of(s->pid, (pid_t)t->thread_id, NULL)) {
                 g_error_free(local);
-                g_ptr_array_remove_index(s->report->emulator, i--);
+                g_ptr_array_remove_index(s->plan_emulator, i--);
                 continue;
             }
             problem(problems, &count, "%s", local->message);
@@ -865,8 +926,8 @@ gboolean qpin_flow_verify(QpinFlow *s, GError **error)
         }
         compare(what, t->cpus, t->cpus_actual, problems, &count);
     }
-    for (guint i = 0; i < s->report->iothreads->len; i++) {
-        QpinReportThread *t = s->report->iothreads->pdata[i];
+    for (guint i = 0; i < s->plan_iothreads->len; i++) {
+        QpinPlanThread *t = s->plan_iothreads->pdata[i];
         if (t->thread_id <= 0)
             continue;
         g_autofree char *what =

@@ -14,6 +14,19 @@
 
 G_BEGIN_DECLS
 
+/* A thread of the plan: what qpin sets on it, and what the kernel holds once read back. */
+typedef struct {
+    int index;               /* the vCPU's cpu-index; -1 for other threads */
+    char *id;                /* the iothread object's id; NULL for other threads */
+    gint64 thread_id;        /* as QMP reported it, or from /proc for emulator threads */
+    TopoVcpu props;          /* vCPUs: QEMU's topology of the vCPU (absent props are -1) */
+    TopoCpuSet *cpus;        /* planned; NULL when the affinity is left alone */
+    TopoCpuSet *cpus_actual; /* read back; NULL until read */
+    QpinSched sched_actual;  /* read back for vCPUs under --vcpu-sched (.set otherwise FALSE) */
+} QpinPlanThread;
+
+void qpin_plan_thread_free(QpinPlanThread *t);
+
 typedef struct {
     const QpinOptions *opt; /* borrowed */
     TopoHost *host;
@@ -33,6 +46,11 @@ typedef struct {
     GPtrArray *cpus; /* QmpCpuInfo* */
     GPtrArray *iothreads; /* QmpIothread* */
     TopoMap *map;
+    /* The plan the session works on: QpinPlanThread*, vCPUs in QMP's order, the emulator threads
+     * present when pinning, the iothreads. The report is filled from it, never read back. */
+    GPtrArray *plan_vcpus;
+    GPtrArray *plan_emulator;
+    GPtrArray *plan_iothreads;
     GHashTable *threads; /* ids of QEMU's threads when the plan was made */
     GArray *saved;       /* what each touched thread had before, for qpin_flow_rollback() */
     QpinReport *report;
@@ -57,9 +75,13 @@ gboolean qpin_flow_check_memory(QpinFlow *s, GError **error);
  * unpinned iothreads and emulator threads, the guest's run state) is read only then. */
 gboolean qpin_flow_shows(const QpinFlow *s);
 
-/* Reads the names (comm) of the vCPU, emulator and iothreads of the report, for the table and
- * the JSON; only when something shows them. A file per thread: called once the guest runs,
- * or before QEMU is stopped. */
+/* Fills the report's threads from the plan and what was read back. */
+void qpin_flow_fill_report(QpinFlow *s);
+
+/* qpin_flow_fill_report(), then reads the names
+ * (comm) of the vCPU, emulator and iothreads for the table and the JSON, only when something
+ * shows them (a file per thread: called once the guest runs, or before QEMU is stopped). Call
+ * before the report is rendered or written. */
 void qpin_flow_name_threads(QpinFlow *s);
 
 /* Whether anything is to be applied to a thread at all. */

@@ -56,31 +56,36 @@ static const char *guest_state(QmpClient *qmp)
     return !status ? NULL : running ? "running" : "paused";
 }
 
-/* Rolls back what was changed, says what it did and how the guest was left; returns the exit
- * status of @error. */
-static int pin_failed(QpinFlow *s, GError *error, QmpClient *qmp, const char *state)
+typedef struct {
+    QpinFlow *s;
+    QmpClient *qmp;
+    const char *state;
+} PinFailure;
+
+/* After a failure: rolls back what was changed and says how the guest was left. */
+static int roll_back_after_failure(gpointer data, int code)
 {
-    int code = qpin_exit_status(error, QPIN_EXIT_FAILURE);
+    PinFailure *f = data;
+    QpinFlow *s = f->s;
     g_autofree char *summary = NULL;
     gboolean changed = s->saved->len > 0;
-    gboolean restored = qpin_flow_rollback(s, &summary);
-    if (!restored)
+    if (!qpin_flow_rollback(s, &summary))
         code = QPIN_EXIT_PIN;
-    s->report->error = g_strdup(error->message);
-    qpin_err("%s", error->message);
-    g_error_free(error);
-    if (s->opt->report)
-        qpin_flow_name_threads(s);
-    else
-        qpin_flow_fill_report(s);
     if (s->pid > 0) {
         g_autofree char *who = qpin_flow_process_label(s);
-        const char *now = state ? state : guest_state(qmp);
+        const char *now = f->state ? f->state : guest_state(f->qmp);
         qpin_err("%s was not started by qpin and is left %s%s%s", who, now ? now : "as it was",
                  changed ? "; " : "", changed ? summary : "");
     }
-    qpin_output_report_file(s);
     return code;
+}
+
+/* Says why, rolls back, says what it did and how the guest was left; returns the exit
+ * status. */
+static int pin_failed(QpinFlow *s, GError *error, QmpClient *qmp, const char *state)
+{
+    PinFailure f = {s, qmp, state};
+    return qpin_output_failure(s, error, TRUE, roll_back_after_failure, &f);
 }
 
 /* A QMP failure: a signal that ended the wait is what happened. */

@@ -24,6 +24,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* After a failure: says what became of QEMU, and makes sure it is gone. */
+static int stop_after_failure(gpointer data, int code)
+{
+    QpinLaunch *l = data;
+    g_autofree char *who = qpin_flow_process_label(l->s);
+    if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
+        /* QEMU went away by itself, which is likely why the step failed. */
+        g_autofree char *how = qpin_qemu_describe_exit(l->qemu);
+        qpin_err("%s %s", who, how);
+    }
+    gboolean had_qemu = l->qemu && !l->qemu->reaped;
+    qpin_launch_stop(l);
+    if (had_qemu)
+        qpin_err("%s stopped; %s", who,
+                 code == QPIN_EXIT_RESUMED ? "the guest had run unpinned before that"
+                                           : "the guest never ran");
+    return code;
+}
+
 /* A failure before the guest ran: say why, leave no QEMU behind, return the exit status. */
 static int fail(QpinLaunch *l, GError *error)
 {
@@ -39,29 +58,7 @@ static int fail(QpinLaunch *l, GError *error)
         g_error_free(error);
         error = why;
     }
-    int code = qpin_exit_status(error, QPIN_EXIT_FAILURE);
-    gboolean ran = code == QPIN_EXIT_RESUMED;
-    qpin_err("%s", error->message);
-    l->s->report->error = g_strdup(error->message);
-    g_error_free(error);
-    /* The report shows the plan as far as it got; thread names only while QEMU is there. */
-    if (l->opt->report && l->qemu && !l->qemu->reaped)
-        qpin_flow_name_threads(l->s);
-    else
-        qpin_flow_fill_report(l->s);
-    g_autofree char *who = qpin_flow_process_label(l->s);
-    if (l->qemu && !l->qemu->reaped && qpin_qemu_reap(l->qemu, FALSE)) {
-        /* QEMU went away by itself, which is likely why the step failed. */
-        g_autofree char *how = qpin_qemu_describe_exit(l->qemu);
-        qpin_err("%s %s", who, how);
-    }
-    gboolean had_qemu = l->qemu && !l->qemu->reaped;
-    qpin_launch_stop(l);
-    if (had_qemu)
-        qpin_err("%s stopped; %s", who,
-                 ran ? "the guest had run unpinned before that" : "the guest never ran");
-    qpin_output_report_file(l->s);
-    return code;
+    return qpin_output_failure(l->s, error, l->qemu && !l->qemu->reaped, stop_after_failure, l);
 }
 
 static int interrupted(QpinLaunch *l, int signo)

@@ -84,3 +84,21 @@ void qpin_output_host_warnings(const QpinFlow *s)
     for (guint i = 0; s->host && s->host->warnings && i < s->host->warnings->len; i++)
         qpin_warn("%s", (const char *)s->host->warnings->pdata[i]);
 }
+
+int qpin_output_failure(QpinFlow *s, GError *error, gboolean name_threads,
+                        QpinAftermathFunc aftermath, gpointer data)
+{
+    int code = qpin_exit_status(error, QPIN_EXIT_FAILURE);
+    qpin_err("%s", error->message);
+    g_free(s->report->error);
+    s->report->error = g_strdup(error->message);
+    g_error_free(error);
+    if (name_threads && s->opt->report)
+        qpin_flow_name_threads(s);
+    else
+        qpin_flow_fill_report(s);
+    if (aftermath)
+        code = aftermath(data, code);
+    qpin_output_report_file(s);
+    return code;
+}

@@ -32,6 +32,17 @@ void qpin_output_host_warnings(const QpinFlow *s);
  * whose guest already runs, decides for itself. */
 gboolean qpin_output(const QpinFlow *s, FILE *table);
 
+/* What a failing command does after saying why: stop QEMU (run) or roll back (pin), and say
+ * what it did. Gets the exit status so far and returns the final one. */
+typedef int (*QpinAftermathFunc)(gpointer data, int code);
+
+/* The one failure path of run and pin: says @error (taken) on stderr and records it in the
+ * report, fills the report from the plan (reading the thread names when @name_threads: only
+ * while QEMU is there), calls @aftermath, and writes the --report file. Returns the exit
+ * status: @error's, or what @aftermath made of it. */
+int qpin_output_failure(QpinFlow *s, GError *error, gboolean name_threads,
+                        QpinAftermathFunc aftermath, gpointer data);
+
 /* Writes the --report file, if one was asked for (on a failure path too). Returns FALSE when it
  * could not be written (said on stderr). */
 gboolean qpin_output_report_file(const QpinFlow *s);

@@ -55,6 +55,7 @@ static json_object *node_json(const TopoNode *node)
 json_object *qpin_host_to_json(const TopoHost *host)
 {
     json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "schema_version", json_object_new_int(QPIN_HOST_SCHEMA_VERSION));
     json_object_object_add(obj, "sysroot", json_object_new_string(host->sysroot));
     json_object_object_add(obj, "cpus_online", cpuset_json(host->online));
     json_object_object_add(obj, "cpus_offline", cpuset_json(host->offline));

@@ -111,6 +111,7 @@ static json_object *thread_to_json(const QpinReportThread *t, gboolean with_cpus
 json_object *qpin_output_report_json(const QpinReport *r)
 {
     json_object *o = json_object_new_object();
+    json_object_object_add(o, "schema_version", json_object_new_int(QPIN_REPORT_SCHEMA_VERSION));
     json_object_object_add(o, "command", json_object_new_string(r->command));
     if (r->qemu_pid > 0)
         json_object_object_add(o, "qemu_pid", json_object_new_int64(r->qemu_pid));

@@ -13,8 +13,14 @@ G_BEGIN_DECLS
 #define QPIN_JSON_FLAGS                                                                            \
     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-/* The JSON document of a plan or report (see docs/run.md for the fields), the guest memory
- * ("numa", "memory", see qpin-output-memory.h) included. The caller owns the reference. */
+/* The "schema_version" of plans and reports, their first member (docs/schema/report.schema.json
+ * and plan.schema.json). A change of shape (a member removed or renamed, a type changed) bumps
+ * it; a new member does not. */
+#define QPIN_REPORT_SCHEMA_VERSION 1
+
+/* The JSON document of a plan or report (see docs/run.md for the fields), "schema_version"
+ * first, the guest memory ("numa", "memory", see qpin-output-memory.h) included. The caller owns
+ * the reference. */
 json_object *qpin_output_report_json(const QpinReport *report);
 
 /* qpin_output_report_json() as text, as --json prints it and the --report file holds it:

@@ -139,9 +139,8 @@ int qpin_cmd_pin(int argc, char **argv)
         qmp_client_set_timeout(qmp, opt->qmp_timeout_ms);
         qmp_client_set_wait_hook(qmp, sigfd, 1000, qpin_wait_guard_hook, &guard);
     }
+    /* Both name the socket: the client's connect errors do, and so do find_peer()'s. */
     if (!qmp || !find_peer(s, qmp, &error)) {
-        if (!strstr(error->message, opt->qmp))
-            g_prefix_error(&error, "%s: ", opt->qmp);
         GError *wrapped = NULL;
         qpin_error_propagate(&wrapped, error, QPIN_ERROR_QMP);
         code = pin_failed(s, wrapped, NULL, NULL);

@@ -933,13 +933,18 @@ static bool read_isolation(TopoHost *host, const char *file, TopoCpuSet **cmdlin
 }
 
 /* "KEY:\tVALUE" of a /proc/PID/status text, or NULL. */
-static char *status_value(const char *text, const char *key)
+char *topo_proc_status_field(const char *text, const char *key)
 {
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    g_autofree char *prefix = g_strconcat(key, ":", NULL);
-    for (char **l = lines; *l; l++)
-        if (g_str_has_prefix(*l, prefix))
-            return g_strstrip(g_strdup(*l + strlen(prefix)));
+    gsize klen = strlen(key);
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            const char *v = line + klen + 1;
+            gsize len = end ? (gsize)(end - v) : strlen(v);
+            return g_strstrip(g_strndup(v, len));
+        }
+        line = end ? end + 1 : NULL;
+    }
     return NULL;
 }
 
@@ -974,8 +979,8 @@ static bool read_allowed_sysroot(TopoHost *host, GError **error)
     g_autofree char *text = NULL;
     if (!read_text(path, false, &text, error))
         return false;
-    g_autofree char *cpus = text ? status_value(text, "Cpus_allowed_list") : NULL;
-    g_autofree char *mems = text ? status_value(text, "Mems_allowed_list") : NULL;
+    g_autofree char *cpus = text ? topo_proc_status_field(text, "Cpus_allowed_list") : NULL;
+    g_autofree char *mems = text ? topo_proc_status_field(text, "Mems_allowed_list") : NULL;
     GError *local = NULL;
     if (cpus) {
         host->cpus_allowed = topo_cpuset_parse(cpus, &local);

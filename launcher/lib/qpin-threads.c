@@ -3,6 +3,8 @@
 
 #include "qpin-error.h"
 
+#include <qpin/host.h>
+
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -105,25 +107,17 @@ char *qpin_proc_status_read(pid_t pid, const char *proc_root, GError **error)
 
 gboolean qpin_proc_status_value(const char *text, const char *key, guint64 *value)
 {
-    gsize klen = strlen(key);
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        if (!strncmp(line, key, klen) && line[klen] == ':') {
-            const char *p = line + klen + 1;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            char *stop = NULL;
-            errno = 0;
-            guint64 v = g_ascii_strtoull(p, &stop, 10);
-            /* A number, then the end of the line or a unit ("kB"). */
-            if (stop == p || errno || (*stop && *stop != '\n' && *stop != ' '))
-                return FALSE;
-            *value = v;
-            return TRUE;
-        }
-        line = end ? end + 1 : NULL;
-    }
-    return FALSE;
+    g_autofree char *field = topo_proc_status_field(text, key);
+    if (!field || !g_ascii_isdigit(field[0]))
+        return FALSE;
+    char *stop = NULL;
+    errno = 0;
+    guint64 v = g_ascii_strtoull(field, &stop, 10);
+    /* A number, alone or before a unit ("81920 kB"). */
+    if (errno || (*stop && *stop != ' '))
+        return FALSE;
+    *value = v;
+    return TRUE;
 }
 
 /* A pid field ("Tgid", "PPid") of PROC/PID/status, or -1 with @error. */

@@ -84,4 +84,9 @@ int topo_host_distance(const TopoHost *host, int from, int to);
 /* The hugepage pool of @size_kib on @node, or NULL. */
 const TopoHugepages *topo_node_hugepages(const TopoNode *node, guint64 size_kib);
 
+/* The value of the `KEY:` line of a /proc/PID/status text, trimmed ("0-3,8" for
+ * Cpus_allowed_list, "81920 kB" for VmRSS), or NULL when there is no such line: the one parser of
+ * that file for qpin and its libraries. */
+char *topo_proc_status_field(const char *text, const char *key);
+
 G_END_DECLS

@@ -932,21 +932,23 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
     g_autoptr(TopoMap) map = NULL;
 
     if (n_vcpus == 0) {
-        g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID, "the guest has no vCPUs to map");
+        g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID, "--pin: the guest has no vCPUs to map");
         return NULL;
     }
 
     if (spec->kind == TOPO_MAP_AUTO) {
         map = topo_place_auto(vcpus, n_vcpus, ctx, error);
-        if (!map)
+        if (!map) {
+            g_prefix_error(error, "--pin: ");
             return NULL;
+        }
         if (!map->warnings)
             map->warnings = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
         if (!map->explain)
             map->explain = g_ptr_array_new_with_free_func((GDestroyNotify)topo_note_free);
         if (!map->cpus || map->cpus->len != n_vcpus) {
             g_set_error(error, TOPO_ERROR, TOPO_ERROR_NOFIT,
-                        "automatic placement returned %u CPU sets for %u vCPUs",
+                        "--pin: automatic placement returned %u CPU sets for %u vCPUs",
                         map->cpus ? map->cpus->len : 0, n_vcpus);
             return NULL;
         }
@@ -962,6 +964,8 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
             break;
         case TOPO_MAP_EXPR:
             ok = map_from_expr(map, spec, vcpus, n_vcpus, error);
+            if (!ok)
+                g_prefix_error(error, "--pin: ");
             break;
         case TOPO_MAP_AUTO:
             g_assert_not_reached();
@@ -975,8 +979,8 @@ TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint 
     for (guint i = 0; i < n_vcpus; i++) {
         const TopoCpuSet *set = g_ptr_array_index(map->cpus, i);
         if (!set || topo_cpuset_is_empty(set)) {
-            g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID, "the map gives vCPU %d no CPU",
-                        vcpus[i].index);
+            g_set_error(error, TOPO_ERROR, TOPO_ERROR_INVALID,
+                        "--pin: the map gives vCPU %d no CPU", vcpus[i].index);
             return NULL;
         }
         topo_cpuset_union(used, set);

@@ -108,11 +108,12 @@ QpinErrorCode qpin_qmp_error_code(const GError *error)
     return QPIN_ERROR_QMP;
 }
 
-/* Wraps a library error into a QPIN_ERROR with @code and a "@what: " prefix, unless the
- * message already names @what. */
+/* Wraps a library error into a QPIN_ERROR with @code and, when @what is not NULL, a "@what: "
+ * prefix. The map functions of the topology library name --pin (or --emulator-pin auto)
+ * themselves: their errors pass with @what NULL. */
 static gboolean fail_with(GError **error, GError *local, QpinErrorCode code, const char *what)
 {
-    if (what && !strstr(local->message, what))
+    if (what)
         g_prefix_error(&local, "%s: ", what);
     qpin_error_propagate(error, local, code);
     return FALSE;
@@ -211,7 +212,7 @@ static gboolean precheck_map(QpinFlow *s, GError **error)
     GError *local = NULL;
     g_autoptr(TopoMap) map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
     if (!map)
-        return fail_with(error, local, QPIN_ERROR_MAP, "--pin");
+        return fail_with(error, local, QPIN_ERROR_MAP, NULL);
     return TRUE;
 }
 
@@ -238,7 +239,7 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     if (o->pin) {
         s->spec = topo_map_spec_parse(o->pin, &local);
         if (!s->spec)
-            return fail_with(error, local, QPIN_ERROR_MAP, "--pin");
+            return fail_with(error, local, QPIN_ERROR_MAP, NULL);
         s->report->map = g_strdup(topo_map_spec_text(s->spec));
     }
     if (o->sched.set)
@@ -638,7 +639,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             vcpus[i] = ((QpinPlanThread *)s->plan_vcpus->pdata[i])->props;
         s->map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
         if (!s->map)
-            return fail_with(error, local, QPIN_ERROR_MAP, "--pin");
+            return fail_with(error, local, QPIN_ERROR_MAP, NULL);
         if (s->map->cpus->len != n) {
             g_set_error(error, QPIN_ERROR, QPIN_ERROR_MAP,
                         "--pin: the map has %u entries for %u vCPUs", s->map->cpus->len, n);
@@ -649,7 +650,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
         if (s->emulator_auto) {
             s->emulator_cpus = topo_place_emulator_auto(s->map, &s->ctx, &local);
             if (!s->emulator_cpus)
-                return fail_with(error, local, QPIN_ERROR_MAP, "--emulator-pin auto");
+                return fail_with(error, local, QPIN_ERROR_MAP, NULL);
         }
         for (guint i = 0; s->map->warnings && i < s->map->warnings->len; i++)
             g_ptr_array_add(s->report->warnings,

@@ -123,7 +123,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TopoMap, topo_map_free)
 /* Computes the map for @vcpus (in QMP order) and validates it: every CPU exists, is online and
  * is in ctx->allowed (the error names the offending CPUs and the allowed set); a cpulist has
  * exactly one CPU per vCPU; groups cover every vCPU exactly once; expressions evaluate for
- * every vCPU (errors name the vCPU). TOPO_MAP_AUTO calls topo_place_auto(). */
+ * every vCPU (errors name the vCPU). TOPO_MAP_AUTO calls topo_place_auto(). Every error names
+ * --pin, so that callers can show it as it is. */
 TopoMap *topo_map_compute(const TopoMapSpec *spec, const TopoVcpu *vcpus, guint n_vcpus,
                           const TopoPlaceCtx *ctx, GError **error);
 

@@ -69,11 +69,6 @@ static int interrupted(QpinLaunch *l, int signo)
     return fail(l, error);
 }
 
-static void progress_tick(gpointer data)
-{
-    qpin_progress_bar_update(data);
-}
-
 /* "QEMU is building 240 vCPUs..." while the negotiation waits. */
 typedef struct {
     gint64 start_us;
@@ -116,105 +111,49 @@ static void building_done(Building *b)
     }
 }
 
-/* Starts QEMU and waits until its QMP monitor answered the negotiation. */
-static gboolean start_qemu(QpinLaunch *l, int *signo, GError **error)
+typedef struct {
+    QpinLaunchPhase phase;
+    QpinProgressBar *bar;
+    Building building;
+} StartView;
+
+/* What the user sees while QEMU starts: the preallocation bar, then the building note. */
+static gpointer start_begin(QpinLaunchPhase phase, QpinLaunch *l, guint64 prealloc_bytes,
+                            guint vcpus, gpointer user)
 {
-    QpinFlow *s = l->s;
-    gboolean plan = l->opt->command == QPIN_COMMAND_PLAN;
-    int fds[2];
-    if (!qpin_launch_socketpair(fds, error))
-        return FALSE;
-    /* The argv of the plan and the report is the one `run` would use on that host; a plan
-     * starts QEMU only to ask it about the guest, so it allocates nothing. */
-    g_autoptr(GPtrArray) argv = qpin_launch_argv(l, fds[1], FALSE, error);
-    g_autoptr(GPtrArray) probe = argv && plan ? qpin_launch_argv(l, fds[1], TRUE, error) : NULL;
-    if (!argv || (plan && !probe)) {
-        close(fds[0]);
-        close(fds[1]);
-        return FALSE;
+    int fd = l->opt->quiet ? -1 : STDERR_FILENO;
+    if (phase == QPIN_LAUNCH_PREALLOC) {
+        StartView *v = g_new0(StartView, 1);
+        v->phase = phase;
+        v->bar = qpin_progress_bar_new(l->qemu->pid, prealloc_bytes, fd);
+        return v;
     }
-    /* Reports and tables show the command line with secret values masked. */
-    s->report->qemu_argv = qpin_qemu_argv_mask_secrets((char **)argv->pdata);
-    if (probe) {
-        g_ptr_array_unref(argv);
-        argv = g_steal_pointer(&probe);
-    }
-
-    gint64 t0 = l->spawned_us = g_get_monotonic_time();
-    l->qemu = qpin_qemu_spawn((char **)argv->pdata, fds[1], error);
-    close(fds[1]);
-    if (!l->qemu) {
-        close(fds[0]);
-        return FALSE;
-    }
-    s->pid = l->qemu->pid;
-    s->report->qemu_pid = l->qemu->pid;
-    l->qmp_fd = fds[0];
-    GError *local = NULL;
-    /* The client owns fds[0] from here on, and has closed it when it fails. */
-    l->qmp = qmp_client_new_from_fd(fds[0], &local);
-    if (!l->qmp) {
-        l->qmp_fd = -1;
-        qpin_error_propagate(error, local, QPIN_ERROR_QMP);
-        return FALSE;
-    }
-    s->qmp = l->qmp;
-
-    /* QEMU preallocates guest memory before its monitor speaks: show how far it got. */
-    guint64 prealloc = plan ? 0 : qpin_memory_prealloc_bytes(s->numa_nodes);
-    QpinProgressBar *progress = NULL;
-    if (prealloc)
-        progress =
-            qpin_progress_bar_new(l->qemu->pid, prealloc, l->opt->quiet ? -1 : STDERR_FILENO);
-    QpinWaitResult r = qpin_qemu_wait_ready(l->qemu, l->sigfd, l->qmp_fd,
-                                            progress ? progress_tick : NULL, progress, 200, signo);
-    if (progress)
-        qpin_report_timing(s->report, "prealloc", (double)qpin_progress_bar_finish(progress));
-    if (r == QPIN_WAIT_SIGNAL)
-        return FALSE;
-
-    /* QEMU greets at once but answers the negotiation only once it has built every vCPU: that
-     * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
-    Building building = {.start_us = g_get_monotonic_time(),
-                         .vcpus = qpin_launch_smp_vcpus(l->opt->qemu_argv),
-                         .fd = l->opt->quiet ? -1 : STDERR_FILENO};
-    building.tty = building.fd >= 0 && isatty(building.fd);
-    l->guard = (QpinWaitGuard){
-        .sigfd = l->sigfd, .qemu = l->qemu, .tick = building_tick, .tick_data = &building};
-    qmp_client_set_wait_hook(l->qmp, l->sigfd, 1000, qpin_wait_guard_hook, &l->guard);
-    qmp_client_set_timeout(l->qmp, l->opt->qmp_timeout_ms);
-    qmp_client_set_negotiation_timeout(l->qmp, -1);
-    gboolean ready = r == QPIN_WAIT_READY && qmp_client_handshake(l->qmp, &local);
-    building_done(&building);
-    l->guard.tick = NULL;
-    if (ready) {
-        qpin_report_timing(s->report, "spawn_to_ready", qpin_ms_since(t0));
-        return TRUE;
-    }
-    /* A signal that came while the handshake waited on a hung QEMU ends it: the interruption
-     * is what happened, and what is reported. */
-    if (l->guard.signo || (*signo = qpin_signals_take(l->sigfd))) {
-        if (l->guard.signo)
-            *signo = l->guard.signo;
-        g_clear_error(&local);
-        return FALSE;
-    }
-    /* The monitor closed or never spoke: most likely QEMU is exiting after an error of its
-     * own, which it printed on the stderr it shares with qpin. */
-    if (r == QPIN_WAIT_EXITED || l->guard.gone ||
-        qpin_qemu_wait_exit(l->qemu, l->sigfd, l->opt->kill_timeout_ms)) {
-        g_autofree char *how = qpin_qemu_describe_exit(l->qemu);
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QEMU_START,
-                    "QEMU %s before its QMP monitor was ready (QEMU's own messages, if any, are "
-                    "above)",
-                    how);
-        g_clear_error(&local);
-        return FALSE;
-    }
-    g_prefix_error(&local, "QMP handshake with QEMU failed: ");
-    qpin_error_propagate(error, local, QPIN_ERROR_QMP);
-    return FALSE;
+    StartView *v = g_new0(StartView, 1);
+    v->phase = phase;
+    v->building = (Building){.start_us = g_get_monotonic_time(), .vcpus = vcpus, .fd = fd};
+    v->building.tty = fd >= 0 && isatty(fd);
+    return v;
 }
+
+static void start_tick(gpointer data)
+{
+    StartView *v = data;
+    if (v->phase == QPIN_LAUNCH_PREALLOC)
+        qpin_progress_bar_update(v->bar);
+    else
+        building_tick(&v->building);
+}
+
+static double start_end(gpointer data)
+{
+    g_autofree StartView *v = data;
+    if (v->phase == QPIN_LAUNCH_PREALLOC)
+        return (double)qpin_progress_bar_finish(v->bar);
+    building_done(&v->building);
+    return -1;
+}
+
+static const QpinLaunchObserver start_view = {start_begin, start_tick, start_end, NULL};
 
 /* After a QMP call failed: a signal that ended its wait is what happened. */
 static int qmp_failed(QpinLaunch *l, GError *error)
@@ -252,7 +191,7 @@ int qpin_launch(QpinOptions *opt)
     /* A QEMU that a wrapper forked instead of exec'ing is reparented to qpin, not to init,
      * when the wrapper ends: qpin can still stop it. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    if (!start_qemu(l, &signo, &error)) {
+    if (!qpin_launch_start(l, &start_view, &signo, &error)) {
         status = signo ? interrupted(l, signo) : fail(l, error);
         goto out;
     }

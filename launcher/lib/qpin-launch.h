@@ -24,6 +24,30 @@ typedef struct {
     QpinWaitGuard guard;
 } QpinLaunch;
 
+/* What the caller shows while QEMU starts. begin() is called when a phase starts (preallocation,
+ * with the bytes to populate; then building the vCPUs, with their number from -smp) and returns
+ * the phase's state; tick() is called on every wake-up of the wait; end() when the phase is over,
+ * returning the milliseconds to record as the phase's timing (negative: none). */
+typedef enum {
+    QPIN_LAUNCH_PREALLOC,
+    QPIN_LAUNCH_BUILDING,
+} QpinLaunchPhase;
+
+typedef struct {
+    gpointer (*begin)(QpinLaunchPhase phase, QpinLaunch *l, guint64 prealloc_bytes, guint vcpus,
+                      gpointer user);
+    void (*tick)(gpointer state);
+    double (*end)(gpointer state);
+    gpointer user;
+} QpinLaunchObserver;
+
+/* Starts QEMU (paused, on the private QMP socketpair; a plan starts the probe command line) and
+ * waits until its monitor answered the negotiation: as long as QEMU is alive, with no deadline,
+ * and woken by the signal descriptor. FALSE with *@signo set when a terminating signal ended
+ * the wait, else with @error (QPIN_ERROR_QEMU_START, _QMP ...). @observer may be NULL. */
+gboolean qpin_launch_start(QpinLaunch *l, const QpinLaunchObserver *observer, int *signo,
+                           GError **error);
+
 /* A socketpair whose QEMU end is not one of the standard descriptors. */
 gboolean qpin_launch_socketpair(int fds[2], GError **error);
 

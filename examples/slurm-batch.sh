@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # One pinned QEMU guest per node of a Slurm allocation (qpin's README.md, "Running under Slurm",
 # and docs/slurm.md). Submit with:
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — typed QMP commands: QEMU's replies checked and turned into structs.
  *
  * Replies are read defensively: unknown keys are ignored, optional keys may be missing, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — QMP client internals shared by the transport and the typed commands. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — QMP transport: sockets, streaming framing, command ids, events, deadlines. */
 #include "qmp-private.h"
 

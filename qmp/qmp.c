@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — QMP client: error domains and the plain data types, see <qpin/qmp.h>. */
 #include "qmp-private.h"
 

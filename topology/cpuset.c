@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — CPU sets and cpulist text. */
 #include <stdbool.h>
 #include <qpin/cpuset.h>

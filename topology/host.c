@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host model, read from a sysroot. See host.h. */
 #include <stdbool.h>
 #include <qpin/host.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — automatic topology-aware placement (--pin auto, --emulator-pin auto).
  *
  * The guest is what QEMU reports (socket, die, cluster, core, thread and node props); the host is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — explicit vCPU maps (--pin): parsing, the `expr:` language, computation and validation.
  * Automatic placement is in placement-auto.c; this file only dispatches to it.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin-vcpus — list a running QEMU's vCPUs and their host threads through libqpin-qmp.
  *
  *   cc -o qpin-vcpus qpin-vcpus.c $(pkg-config --cflags --libs qpin-qmp)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin host — what qpin sees of the host, as a human summary or as JSON. */
 #include "qpin-host-json.h"
 #include "qpin-file-write.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin pin — attach to a QEMU someone else started, through its QMP socket: prove whom the
  * socket leads to, pin, verify, and resume the guest if asked. A QEMU qpin did not start is
  * never killed: on failure or interruption every thread gets back what it had and the guest

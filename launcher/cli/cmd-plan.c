@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin plan — start QEMU paused, compute and print the map, quit QEMU; nothing is pinned. */
 #include "qpin-run.h"
 #include "qpin-options.h"

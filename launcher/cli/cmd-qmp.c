@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin qmp — send one QMP command to a running QEMU and print its return value as JSON. */
 #include <qpin/qmp.h>
 #include "qpin-file-write.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin run — launch QEMU paused, pin, verify, cont, supervise. */
 #include "qpin-run.h"
 #include "qpin-options.h"

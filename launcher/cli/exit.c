@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the one mapping from the libraries' error codes to qpin's exit statuses. */
 #include "qpin-cli.h"
 

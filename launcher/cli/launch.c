@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — launching QEMU for run and plan, see qpin-run.h. */
 #include "qpin-cli.h"
 #include "qpin-run.h"

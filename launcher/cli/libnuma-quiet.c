@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — keeping libnuma quiet. libnuma reports failures of its system calls by printing to
  * stderr (and may be told to exit). These definitions take precedence over libnuma's weak ones
  * in the qpin program; the topology library checks every libnuma result instead, and, being a

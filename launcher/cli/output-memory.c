@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest memory as JSON and as the placement table, see qpin-output-memory.h. Owns
  * the "numa" and "memory" members of plans and reports and the GUEST/BACKEND/... table. */
 #include "qpin-output-memory.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — plans and reports as the JSON document, the human table and the --report file, see
  * qpin-output-report.h. */
 #include "qpin-output-report.h"

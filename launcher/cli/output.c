@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — printing what run, plan and pin computed, see qpin-output.h. */
 #include "qpin-output.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the preallocation progress line, see qpin-progress-bar.h. Owns the drawing only: the
  * measure, rate and ETA come from the library (lib/qpin-progress.c). */
 #include "qpin-progress-bar.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the program: shared declarations of the launcher. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host model as the JSON document of `qpin host --json`. */
 #pragma once
 

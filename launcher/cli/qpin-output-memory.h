@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest memory for people and programs: the guest NUMA nodes and the memory
  * placement read back, as JSON (through json-c) and as the human placement table. */
 #pragma once

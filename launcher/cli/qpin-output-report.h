@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — plans and reports for people and programs: the JSON document (through json-c), the
  * human table, and the --report file. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — printing what run, plan and pin computed: warnings, the table, --json and --report. */
 #pragma once
 

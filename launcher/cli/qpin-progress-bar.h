@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the preallocation progress line on a terminal ("qpin: prealloc [###...] 48% ..."),
  * drawn from the measure of the library (qpin-progress.h). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — launching QEMU for run and plan: build the argv, spawn paused with the private QMP
  * channel, wait for readiness, query, map; then either pin, verify, cont and supervise (run)
  * or print the plan and quit QEMU (plan). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the launcher library's error domain, see qpin-error.h. */
 #include "qpin-error.h"
 

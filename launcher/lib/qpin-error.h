@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the launcher library's error domain. Codes say what went wrong, in the library's own
  * terms; only the command line turns them into exit statuses (launcher/cli/exit.c). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — writing files like an editor, see qpin-file-write.h. */
 #include "qpin-file-write.h"
 

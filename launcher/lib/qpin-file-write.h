@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — writing a whole file the way a careful editor saves one, and writing text to a stdio
  * stream with every failure caught. Never prints: errors are QPIN_ERROR with the exit status
  * as code. */

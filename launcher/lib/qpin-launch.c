@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the QEMU of run and plan, see qpin-launch.h. */
 #include "qpin-launch.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the QEMU that run and plan start: its command line (with the generated NUMA objects and
  * qpin's private QMP channel on a socketpair), stopping it for good (a QEMU behind a wrapper
  * included), the events it sends while the guest runs, and the question whether someone else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest memory model, see qpin-memory.h. Owns the --numa and [numa.N] grammar, the
  * defaults and the checks of one node and of the nodes together. */
 #include "qpin-memory.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest's NUMA memory as the user describes it: the model (one QpinNumaNode per guest
  * node), the `--numa` syntax and the [numa.N] config sections, and the checks of the nodes
  * together. Knows nothing of QEMU's command line (qpin-qemu-numa.h), of the host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — options of run, plan and pin, see qpin-options.h. */
 #include "qpin-options.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — options of run, plan and pin, from the command line and the --config file (GKeyFile
  * INI). Options given on the command line override the file. */
 #pragma once

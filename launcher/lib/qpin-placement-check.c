@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the proof of where the guest memory landed, see qpin-placement-check.h. Owns the
  * numa_maps and maps parsers and the matching of mappings to backends. */
 #include "qpin-placement-check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the proof of where the guest memory landed: /proc/PID/numa_maps and /proc/PID/maps of
  * a QEMU process (under a proc root, for tests) matched to the guest nodes of qpin-memory.h, and
  * the check of each backend's pages against its host nodes. Returns structs; the command line

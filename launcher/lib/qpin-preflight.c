@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host preflight of the guest memory, see qpin-preflight.h. Owns what the guest
  * nodes demand of each host node and hugepage pool, and the messages that say how to fix it. */
 #include "qpin-preflight.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host preflight of the guest memory: before QEMU starts, whether the host (the live
  * one, or a --sysroot tree read by topology/) can hold the guest nodes of qpin-memory.h. A pure
  * function of the TopoHost, plus the hugetlbfs mounts of a live host. */

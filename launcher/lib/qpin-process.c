@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — spawning and supervising QEMU, see qpin-process.h. */
 #include "qpin-process.h"
 

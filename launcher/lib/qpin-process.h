@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — starting QEMU without a shell and supervising it: PR_SET_PDEATHSIG so that QEMU never
  * outlives qpin, signals taken through a signalfd, QEMU's exit status mirrored. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — preallocation progress, see qpin-progress.h. Owns the measure and the rate; the
  * terminal line is the command line's (cli/progress.c).
  *

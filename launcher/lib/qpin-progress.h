@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — how far QEMU's preallocation of guest memory got: samples of /proc/PID/status and the
  * rate and ETA over the recent ones. Draws nothing: the command line shows it (cli/progress.c). */
 #pragma once

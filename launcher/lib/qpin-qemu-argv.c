@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — building the QEMU command line, see qpin-qemu-argv.h. */
 #include "qpin-qemu-argv.h"
 

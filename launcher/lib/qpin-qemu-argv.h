@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — building the QEMU command line: the user's argv passed through untouched, plus what
  * qpin needs (-S, the private QMP channel, named threads), with QEMU option values escaped. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest NUMA memory on QEMU's command line, see qpin-qemu-numa.h. Owns QEMU's
  * spelling of the memory objects (ids, sizes, ranges, escaping) and the -m/-numa conflicts. */
 #include "qpin-qemu-numa.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the guest NUMA memory on QEMU's command line: the -object memory-backend-*, -object
  * thread-context, -numa node and -m arguments for the guest nodes of qpin-memory.h, for a host
  * or as the stand-in a plan starts QEMU with, and the conflicts with the user's own -m and

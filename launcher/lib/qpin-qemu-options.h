@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — QEMU's command-line options: which names QEMU knows and which of them read the next
  * argument as their value. The table is generated from QEMU's own qemu-options.hx of several
  * versions by scripts/gen-qemu-options (see qemu-options.c); `scripts/gen-qemu-options --check

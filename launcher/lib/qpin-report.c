@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the report model of run, plan and pin, see qpin-report.h. */
 #include "qpin-report.h"
 

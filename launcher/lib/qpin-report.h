@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — what run, plan and pin computed and did, as one struct. The library fills it and
  * renders nothing of it: the command line draws it as the human table or the JSON document of
  * plans and reports (launcher/cli/output-report.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the shared steps of run, plan and pin, see qpin-session.h. */
 #include "qpin-session.h"
 

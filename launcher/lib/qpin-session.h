@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the steps run, plan and pin share: read the host and the requested pins, query QEMU,
  * compute and validate the whole map, apply it through one function, read it back. Each step
  * fills the report; errors are QPIN_ERRORs carrying the exit status. */

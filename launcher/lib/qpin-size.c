@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — sizes of memory, see qpin-size.h. Owns the size grammar (K, M, G, T suffixes) and the
  * exact and human formats; nothing else in the launcher formats sizes by itself. */
 #include "qpin-size.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — sizes of memory: the one parser ("80G", as QEMU reads sizes) and the one formatter,
  * exact ("80G", "1536K") or for people ("80.0 GiB"), ASCII only. */
 #pragma once

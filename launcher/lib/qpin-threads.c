@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — threads of a process: listing, affinity and policy, see qpin-threads.h. */
 #include "qpin-threads.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the threads of a process: listing them (/proc/PID/task), and the one place that
  * changes a thread's CPU affinity and scheduling policy, for every kind of QEMU thread (vCPU,
  * emulator, IO), and reads both back. Errors explain the kernel's answer (EINVAL, EPERM,

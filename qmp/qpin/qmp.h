@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — QMP client.
  *
  * Two layers: the transport (connect or adopt an fd, greeting, negotiation, ids, streaming

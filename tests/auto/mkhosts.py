@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Generates the host fixtures that exercise automatic placement: AMD EPYC machines with several
 NUMA nodes per socket and L3 caches shared by 4-core complexes (CCX), and processes confined by a
 cgroup (or a Slurm step) to a subset of CPUs that splits cores.

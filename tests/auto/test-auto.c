@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — automatic placement: invariants over fixture hosts, in-memory hosts and random
  * hosts, a few fixed maps, and the no-fit and overcommit messages. */
 #include <qpin/placement.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """qpin benchmarks, run in one process tree so that every ratio compares like with like.
 
 1. pin: a paused 240-vCPU guest (sockets=1, cores=60, threads=4) is pinned, in turn, by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The floors for `qpin run` and `qpin pin`: the least a launcher can do for a pinned start.
  *
  *   min-launch CPUS QEMU [ARGS...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Writes a 64 KiB x86 firmware image whose reset vector does `out 0xf4, al` with al = 0 and
  * halts. With `-device isa-debug-exit,iobase=0xf4,iosize=0x04` QEMU then exits with status 1
  * ((0 << 1) | 1) right after the guest starts: a real guest that runs its first instructions and

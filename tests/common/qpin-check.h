@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — shared Check runner: fork mode, TAP on stdout, non-zero exit on any failure. */
 #pragma once
 

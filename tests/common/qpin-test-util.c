@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — helpers shared by the test binaries, see qpin-test-util.h. */
 #include "qpin-test-util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — helpers shared by the test binaries: running a program to completion and
  * choosing QEMU's accelerator. Failures end the current Check test. */
 #pragma once

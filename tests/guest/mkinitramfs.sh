@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds the guest-view initramfs: busybox-static and an /init that prints, for every guest NUMA
 # node, its CPU list and MemTotal, between markers on the console, then powers off.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* End-to-end: a real Linux guest, started by `qpin run --numa ...` under TCG, reports its own
  * NUMA nodes (CPU list and MemTotal of /sys/devices/system/node/node*) on the serial console,
  * and they must match the description: two nodes with vCPUs and a memory-only node.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Installs the build into a DESTDIR, builds examples/qmp-client against the installed
 libqpin-qmp with pkg-config, and runs it against a real QEMU. Also checks that the installed
 headers compile on their own, next to <threads.h> and libnuma's <numa.h>, and that the

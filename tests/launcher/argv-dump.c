@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A stand-in for QEMU in tests: writes its argv (NUL-separated) and the list of its open
  * descriptors to the file named by $QPIN_ARGV_DUMP, then exits with $QPIN_ARGV_DUMP_STATUS
  * (default 0). With $QPIN_ARGV_DUMP_IGNORE_TERM set it then ignores SIGTERM and waits. With

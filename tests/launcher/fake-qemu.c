@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fake-qemu — a stand-in QEMU for the launcher's trust tests: real threads named like QEMU's and
  * a real QMP monitor, plus what real QEMU cannot be made to do on demand (lie about a thread,
  * resume by itself, hang, flood events, run threads under other credentials).

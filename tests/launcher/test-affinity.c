@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the affinity functions and /proc thread listing against this process's own threads. */
 #include "qpin-threads.h"
 #include "qpin-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The qpin program against hostile input: expression literals past 64 bits, QEMU options whose
  * argument looks like an option, -m behind an option without argument, FIFOs and impossible data
  * in a --sysroot tree, duplicate keys in a config file, malformed durations, a --numa below

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of run/plan/pin option parsing and the --config file, and which of them wins. */
 #include "qpin-error.h"
 #include "qpin-options.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the QEMU command line qpin builds: escaping, -name merging, pass-through, and what
  * actually reaches an exec'ed program. */
 #include "qpin-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of plans and reports: the JSON document's fields and the human table, on a fixture
  * host (the seed's Xeon Phi 7250). */
 #include "qpin-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Integration tests of qpin run, plan and pin with a real QEMU: affinities applied and read
  * back through /proc, map errors, QEMU failing at start, signals, stdio pass-through, exact
  * argument values, and no QEMU process left behind by any path.

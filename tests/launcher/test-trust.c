@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Integration tests of what qpin may trust and what it must not: a QMP peer that lies about its
  * threads, a --pid that is not QEMU, a wrapper that does not exec QEMU, a QEMU file that is
  * no executable, closed standard descriptors, a guest resumed by someone else, slow or hung

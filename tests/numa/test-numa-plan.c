@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* End-to-end: `qpin plan --sysroot FIXTURE --config examples/...` accepts each example on the
  * machine it was written for, showing the generated memory backends in qemu_argv, and refuses
  * it with the preflight message (exit 16) on a machine that cannot hold it. The QEMU command of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Integration: the generated memory backends on a real QEMU 7.2 (paused with -S, TCG), and the
  * placement proof read from its /proc/PID/numa_maps. This host has one NUMA node, so every
  * page must be on node 0. Exits 77 when qemu-system-x86_64 is absent. */

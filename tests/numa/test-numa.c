@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of guest NUMA memory: --numa and [numa.N] parsing, the generated QEMU arguments, the
  * host preflight on fixture hosts, the numa_maps placement proof on recorded QEMU processes, and
  * the preallocation progress. */

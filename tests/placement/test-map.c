@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of explicit vCPU maps: --pin parsing, the expression language, map computation and
  * validation against hand-built hosts. */
 #include <qpin/placement.h>

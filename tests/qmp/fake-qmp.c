@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — a scripted fake QMP server, see fake-qmp.h. */
 #include "fake-qmp.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin tests — a scripted fake QMP server.
  *
  * A real socket peer on its own thread, either one end of a socketpair or a listening unix

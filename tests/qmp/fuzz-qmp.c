@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target for the QMP client: the input is everything a peer sends.
  *
  * Byte 0 configures the run (bit 0: a 512-byte message cap instead of the default; bit 1: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Records a QMP transcript from a real QEMU for the replay tests.
  *
  *   record-transcript [--command JSON]... -- qemu-system-x86_64 ARGS...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Integration: the QMP client and `qpin qmp` against the real qemu-system-x86_64, started paused
  * (-S), over a socketpair end passed as fd and over a unix socket path. Skips (77) only when
  * QEMU is not installed. Uses KVM when a quick probe shows it works, else multi-threaded TCG. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Replays transcripts recorded from QEMU 7.2 (tests/qmp/transcripts/, made with
  * record-transcript) through the fake server, and checks the structs the client builds against
  * the topology each guest was started with. Each transcript is replayed whole and in small

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the QMP client against a scripted fake server: framing, ids, events, deadlines,
  * size caps, hostile peers, connecting, and the typed commands. */
 #include "fake-qmp.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* `qpin qmp` against the fake server: its output and exit codes, and that no broken or hostile
  * peer makes it hang past --timeout, crash, or print a wrong answer as success. */
 #include "fake-qmp.h"

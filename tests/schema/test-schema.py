@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Validates the JSON documents qpin prints against docs/schema/*.schema.json.
 
 Produces real documents: `qpin host --json` of this machine and of every fixture under

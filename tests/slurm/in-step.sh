@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs inside a Slurm job step (srun -c1 in-step.sh ...) and checks qpin there.
 #
 #   in-step.sh auto BASE       qpin run --pin auto: every vCPU thread pinned inside the step's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A private single-node Slurm cluster on loopback, for tests.
 #
 #   slurm-cluster.sh up BASE     start munged, slurmctld and slurmd with everything under BASE

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qpin under a real Slurm: a private single-node cluster on loopback (task/cgroup, so a step's
 # CPUs are enforced), a job holding one CPU so that the step under test gets another, then
 #   - srun -c1 qpin run --pin auto ...: the vCPU threads end up inside the step's CPUs;

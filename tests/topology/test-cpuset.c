@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the CPU set and cpulist parser/formatter. */
 #include <stdbool.h>
 #include <qpin/cpuset.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tests of the host model: every fixture tree against its expected `qpin host --json`, key
  * facts of each machine through topo_host_read(), the live machine, degraded trees and errors. */
 #include <stdbool.h>

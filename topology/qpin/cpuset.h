@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — CPU sets and cpulist text.
  *
  * A TopoCpuSet is a CPU bitmap able to hold CPU numbers 0..TOPO_CPU_MAX-1, laid out as the

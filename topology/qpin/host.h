@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host model: CPUs, packages, dies, cores, SMT siblings, last-level-cache groups,
  * NUMA nodes with memory, distances and hugepages, isolated CPUs, and the process's allowed
  * CPUs and memory nodes. Read from a sysroot (default "/"), as `lscpu --sysroot` does.

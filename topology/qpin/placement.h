@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — placement: a guest vCPU list + host + policy -> a map (one host CPU set per vCPU).
  *
  * Map syntax (--pin MAP):

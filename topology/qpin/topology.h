@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the topology library: CPU sets and cpulists, the host's topology read from a sysroot,
  * and placement of guest vCPUs onto host CPUs. Include this one header (pkg-config
  * qpin-topology). Never prints, never exits; errors are GErrors in TOPO_ERROR. */

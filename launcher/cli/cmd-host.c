@@ -3,15 +3,11 @@
 #include "qpin-host-json.h"
 #include "qpin-file-write.h"
 #include "qpin-cli.h"
+#include "qpin-output-report.h"
+#include "qpin-output.h"
 #include "qpin-size.h"
 
 #include <stdio.h>
-
-static json_object *cpuset_json(const TopoCpuSet *set)
-{
-    g_autofree char *text = topo_cpuset_format(set);
-    return json_object_new_string(text);
-}
 
 static json_object *cpu_json(const TopoCpu *cpu)
 {
@@ -21,8 +17,8 @@ static json_object *cpu_json(const TopoCpu *cpu)
     json_object_object_add(obj, "die", json_object_new_int(cpu->die));
     json_object_object_add(obj, "core", json_object_new_int(cpu->core));
     json_object_object_add(obj, "node", json_object_new_int(cpu->node));
-    json_object_object_add(obj, "siblings", cpuset_json(cpu->siblings));
-    json_object_object_add(obj, "llc", cpuset_json(cpu->llc));
+    json_object_object_add(obj, "siblings", qpin_output_json_cpuset(cpu->siblings));
+    json_object_object_add(obj, "llc", qpin_output_json_cpuset(cpu->llc));
     return obj;
 }
 
@@ -30,7 +26,7 @@ static json_object *node_json(const TopoNode *node)
 {
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "id", json_object_new_int(node->id));
-    json_object_object_add(obj, "cpus", cpuset_json(node->cpus));
+    json_object_object_add(obj, "cpus", qpin_output_json_cpuset(node->cpus));
     json_object_object_add(obj, "memory_total_kib",
                            json_object_new_int64((int64_t)node->mem_total_kib));
     json_object_object_add(obj, "memory_free_kib",
@@ -58,13 +54,14 @@ json_object *qpin_host_to_json(const TopoHost *host)
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "schema_version", json_object_new_int(QPIN_HOST_SCHEMA_VERSION));
     json_object_object_add(obj, "sysroot", json_object_new_string(host->sysroot));
-    json_object_object_add(obj, "cpus_online", cpuset_json(host->online));
-    json_object_object_add(obj, "cpus_offline", cpuset_json(host->offline));
-    json_object_object_add(obj, "cpus_allowed", cpuset_json(host->cpus_allowed));
-    json_object_object_add(obj, "mems_allowed", cpuset_json(host->mems_allowed));
-    json_object_object_add(obj, "nodes_with_memory", cpuset_json(host->nodes_with_memory));
-    json_object_object_add(obj, "isolated", cpuset_json(host->isolated));
-    json_object_object_add(obj, "nohz_full", cpuset_json(host->nohz_full));
+    json_object_object_add(obj, "cpus_online", qpin_output_json_cpuset(host->online));
+    json_object_object_add(obj, "cpus_offline", qpin_output_json_cpuset(host->offline));
+    json_object_object_add(obj, "cpus_allowed", qpin_output_json_cpuset(host->cpus_allowed));
+    json_object_object_add(obj, "mems_allowed", qpin_output_json_cpuset(host->mems_allowed));
+    json_object_object_add(obj, "nodes_with_memory",
+                           qpin_output_json_cpuset(host->nodes_with_memory));
+    json_object_object_add(obj, "isolated", qpin_output_json_cpuset(host->isolated));
+    json_object_object_add(obj, "nohz_full", qpin_output_json_cpuset(host->nohz_full));
     json_object_object_add(obj, "cmdline", json_object_new_string(host->cmdline));
     json_object *cpus = json_object_new_array();
     for (guint i = 0; i < host->cpus->len; i++)
@@ -185,8 +182,7 @@ int qpin_cmd_host(int argc, char **argv)
         qpin_err("cannot read the host: %s", error->message);
         return QPIN_EXIT_HOST;
     }
-    for (guint i = 0; host->warnings && i < host->warnings->len; i++)
-        qpin_warn("%s", (const char *)host->warnings->pdata[i]);
+    qpin_output_host_warnings(host);
 
     g_autoptr(GString) text = g_string_new(NULL);
     if (json) {

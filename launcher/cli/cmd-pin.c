@@ -123,7 +123,7 @@ int qpin_cmd_pin(int argc, char **argv)
     s->report->qmp = g_strdup(opt->qmp);
     if (!qpin_flow_prepare(s, &error))
         return qpin_output_error(error, QPIN_EXIT_FAILURE);
-    qpin_output_host_warnings(s);
+    qpin_output_host_warnings(s->host);
 
     /* From here until qpin exits, SIGINT, SIGTERM and SIGHUP are only read from the signalfd:
      * an interruption rolls back what was changed instead of leaving a half-pinned guest. */

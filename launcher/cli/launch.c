@@ -182,7 +182,7 @@ int qpin_launch(QpinOptions *opt)
         g_error_free(error);
         return status;
     }
-    qpin_output_host_warnings(s);
+    qpin_output_host_warnings(s->host);
     l->sigfd = qpin_signals_setup(&error);
     if (l->sigfd < 0) {
         status = fail(l, error);

@@ -4,16 +4,9 @@
 #include "qpin-output-memory.h"
 
 #include "qpin-memory.h"
+#include "qpin-output-report.h"
 #include "qpin-placement-check.h"
 #include "qpin-size.h"
-
-static json_object *memory_json_cpuset(const TopoCpuSet *set)
-{
-    if (!set)
-        return NULL;
-    g_autofree char *text = topo_cpuset_format(set);
-    return json_object_new_string(text);
-}
 
 json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
 {
@@ -27,7 +20,7 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
         json_object_object_add(o, "backend_id", json_object_new_string(id));
         json_object_object_add(o, "size", json_object_new_string(size));
         json_object_object_add(o, "size_bytes", json_object_new_uint64(node->size_bytes));
-        json_object_object_add(o, "host_nodes", memory_json_cpuset(node->host_nodes));
+        json_object_object_add(o, "host_nodes", qpin_output_json_cpuset(node->host_nodes));
         json_object_object_add(o, "policy",
                                json_object_new_string(qpin_memory_policy_name(node->policy)));
         json_object_object_add(o, "backend",
@@ -36,7 +29,7 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
         json_object_object_add(o, "hugepage_kib", json_object_new_uint64(node->hugepage_kib));
         json_object_object_add(o, "prealloc", json_object_new_boolean(node->prealloc));
         json_object_object_add(o, "prealloc_threads", json_object_new_int(node->prealloc_threads));
-        json_object_object_add(o, "vcpus", memory_json_cpuset(node->vcpus));
+        json_object_object_add(o, "vcpus", qpin_output_json_cpuset(node->vcpus));
         json_object_array_add(array, o);
     }
     return array;

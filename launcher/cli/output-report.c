@@ -31,7 +31,7 @@ static void host_facts(const TopoHost *host, const TopoCpuSet *cpus, TopoCpuSet 
 
 /* ---- JSON ---- */
 
-static json_object *json_cpus(const TopoCpuSet *set)
+json_object *qpin_output_json_cpuset(const TopoCpuSet *set)
 {
     if (!set)
         return NULL;
@@ -78,15 +78,15 @@ static json_object *vcpu_to_json(const QpinReport *r, const QpinReportVcpu *v)
         if (p[i].value >= 0)
             json_object_object_add(props, p[i].name, json_object_new_int(p[i].value));
     json_object_object_add(o, "props", props);
-    json_object_object_add(o, "cpus", json_cpus(v->cpus));
+    json_object_object_add(o, "cpus", qpin_output_json_cpuset(v->cpus));
     if (v->cpus_actual)
-        json_object_object_add(o, "cpus_actual", json_cpus(v->cpus_actual));
+        json_object_object_add(o, "cpus_actual", qpin_output_json_cpuset(v->cpus_actual));
     g_autoptr(TopoCpuSet) nodes = NULL, siblings = NULL;
     host_facts(r->host, v->cpus ? v->cpus : v->cpus_actual, &nodes, &siblings);
     if (nodes)
-        json_object_object_add(o, "host_nodes", json_cpus(nodes));
+        json_object_object_add(o, "host_nodes", qpin_output_json_cpuset(nodes));
     if (siblings)
-        json_object_object_add(o, "siblings", json_cpus(siblings));
+        json_object_object_add(o, "siblings", qpin_output_json_cpuset(siblings));
     if (v->sched)
         json_object_object_add(o, "sched", json_object_new_string(v->sched));
     if (v->sched_actual)
@@ -103,9 +103,9 @@ static json_object *thread_to_json(const QpinReportThread *t, gboolean with_cpus
     if (t->name)
         json_object_object_add(o, "name", json_object_new_string(t->name));
     if (with_cpus)
-        json_object_object_add(o, "cpus", json_cpus(t->cpus));
+        json_object_object_add(o, "cpus", qpin_output_json_cpuset(t->cpus));
     if (t->cpus_actual)
-        json_object_object_add(o, "cpus_actual", json_cpus(t->cpus_actual));
+        json_object_object_add(o, "cpus_actual", qpin_output_json_cpuset(t->cpus_actual));
     return o;
 }
 
@@ -131,8 +131,10 @@ json_object *qpin_output_report_json(const QpinReport *r)
     if (r->host) {
         json_object *host = json_object_new_object();
         json_object_object_add(host, "sysroot", json_string_or_null(r->host->sysroot));
-        json_object_object_add(host, "cpus_allowed", json_cpus(r->host->cpus_allowed));
-        json_object_object_add(host, "mems_allowed", json_cpus(r->host->mems_allowed));
+        json_object_object_add(host, "cpus_allowed",
+                               qpin_output_json_cpuset(r->host->cpus_allowed));
+        json_object_object_add(host, "mems_allowed",
+                               qpin_output_json_cpuset(r->host->mems_allowed));
         json_object_object_add(o, "host", host);
     }
 
@@ -142,7 +144,7 @@ json_object *qpin_output_report_json(const QpinReport *r)
     json_object_object_add(o, "vcpus", vcpus);
 
     json_object *emulator = json_object_new_object();
-    json_object_object_add(emulator, "cpus", json_cpus(r->emulator_cpus));
+    json_object_object_add(emulator, "cpus", qpin_output_json_cpuset(r->emulator_cpus));
     json_object *threads = json_object_new_array();
     for (guint i = 0; i < r->emulator->len; i++)
         json_object_array_add(threads, thread_to_json(r->emulator->pdata[i], FALSE));

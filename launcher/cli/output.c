@@ -80,10 +80,10 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
     return ok;
 }
 
-void qpin_output_host_warnings(const QpinFlow *s)
+void qpin_output_host_warnings(const TopoHost *host)
 {
-    for (guint i = 0; s->host && s->host->warnings && i < s->host->warnings->len; i++)
-        qpin_warn("%s", (const char *)s->host->warnings->pdata[i]);
+    for (guint i = 0; host && host->warnings && i < host->warnings->len; i++)
+        qpin_warn("%s", (const char *)host->warnings->pdata[i]);
 }
 
 int qpin_output_failure(QpinFlow *s, GError *error, gboolean name_threads,

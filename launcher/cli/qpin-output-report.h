@@ -19,6 +19,10 @@ G_BEGIN_DECLS
  * it; a new member does not. */
 #define QPIN_REPORT_SCHEMA_VERSION 1
 
+/* A CPU set as a JSON cpulist string ("0-3,8"); NULL (JSON null) for a NULL set. The one JSON
+ * form of a CPU set in every document qpin prints. */
+json_object *qpin_output_json_cpuset(const TopoCpuSet *set);
+
 /* The JSON document of a plan or report (see docs/run.md for the fields), "schema_version"
  * first, the guest memory ("numa", "memory", see qpin-output-memory.h) included. The caller owns
  * the reference. */

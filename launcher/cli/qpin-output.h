@@ -22,7 +22,7 @@ void qpin_output_warnings(const QpinFlow *s);
 
 /* Prints what qpin noticed while reading the host (e.g. an isolcpus= value the kernel
  * ignores) to stderr, as warnings. */
-void qpin_output_host_warnings(const QpinFlow *s);
+void qpin_output_host_warnings(const TopoHost *host);
 
 /* The table to @table (unless -q, or --json also goes to the same stdout), the JSON document
  * to stdout with --json, and the --report file. Every write is checked, the final flush

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,17 +29,39 @@ static void stop_stray(QpinLaunch *l)
     pid_t pid = l->s->stray_pid;
     if (pid <= 0 || !qpin_process_descends_from(pid, getpid(), NULL))
         return;
+    /* A pidfd says when it ended, whether or not it is qpin's child (yet): no polling. */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0 && errno == ESRCH) {
+        waitpid(pid, NULL, WNOHANG);
+        return;
+    }
     kill(pid, SIGTERM);
     gint64 deadline = g_get_monotonic_time() + l->opt->kill_timeout_ms * 1000;
-    while (kill(pid, 0) == 0 && g_get_monotonic_time() < deadline) {
-        /* A child of qpin by now (reparented): reap it; else wait for its end on the signalfd. */
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct pollfd p = {.fd = l->sigfd, .events = POLLIN};
-        if (poll(&p, 1, 100) > 0)
-            qpin_signals_take(l->sigfd);
+    gboolean ended = FALSE;
+    while (pidfd >= 0 && !ended) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0)
+            break;
+        struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = l->sigfd, .events = POLLIN}};
+        int r = poll(p, 2, (int)MIN(left, G_MAXINT));
+        if (r < 0 && errno != EINTR)
+            break;
+        ended = r > 0 && (p[0].revents & POLLIN);
+        /* The user signals again: SIGKILL at once, as for the QEMU qpin started. */
+        if (r > 0 && (p[1].revents & POLLIN) && qpin_signals_take(l->sigfd))
+            break;
     }
-    kill(pid, SIGKILL);
+    if (!ended) {
+        kill(pid, SIGKILL);
+        if (pidfd >= 0) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    /* Reparented to qpin (a child subreaper) once the wrapper ended: reap it. */
     waitpid(pid, NULL, WNOHANG);
 }
 

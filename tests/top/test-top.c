@@ -416,12 +416,13 @@ static const char iothreads_reply[] =
 static const char stats_args[] = "{\"target\": \"vcpu\", \"providers\": [{\"provider\": \"kvm\"}]}";
 
 /* A StatsResult list as qapi/stats.json shapes it: per vCPU, provider kvm, its QOM path and a
- * list of {name, value} with scalar and histogram values. */
+ * list of {name, value} with scalar and histogram values; "guest_mode" is a boolean, as QEMU 7.2
+ * under KVM sends it although the schema says uint64. */
 static char *stats_reply(guint64 exits0, guint64 exits1)
 {
     return g_strdup_printf(
         "{\"return\": [{\"provider\": \"kvm\", \"qom-path\": \"/machine/unattached/device[0]\", "
-        "\"stats\": [{\"name\": \"guest_mode\", \"value\": 0}, {\"name\": \"halt_wait_hist\", "
+        "\"stats\": [{\"name\": \"guest_mode\", \"value\": false}, {\"name\": \"halt_wait_hist\", "
         "\"value\": [1, 2, 3]}, {\"name\": \"exits\", \"value\": %" G_GUINT64_FORMAT "}]}, "
         "{\"provider\": \"kvm\", \"qom-path\": \"/machine/unattached/device[1]\", \"stats\": "
         "[{\"name\": \"exits\", \"value\": %" G_GUINT64_FORMAT "}]}], \"id\": @ID@}\r\n",

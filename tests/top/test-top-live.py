@@ -85,7 +85,7 @@ cpu_a, cpu_b = allowed[0], allowed[1]
 
 run = subprocess.Popen(
     [qpin, "run", "--quiet", "--json", "--report", report, "--pin", f"{cpu_a},{cpu_b}",
-     "--emulator-pin", f"{cpu_a},{cpu_b}", "--", qemu, "-accel", accel(), "-cpu", "qemu64",
+     "--emulator-pin", str(cpu_b), "--", qemu, "-accel", accel(), "-cpu", "qemu64",
      "-display", "none", "-nodefaults", "-m", "64", "-smp", "2", "-bios", firmware,
      "-qmp", f"unix:{sock},server=on,wait=off"],
     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -245,11 +245,54 @@ try:
         check(r.returncode == 2 and r.stderr.startswith("qpin: top: "), f"usage error: {what}",
               r.stderr)
 
+    # The screen on a terminal: q quits, a signal ends it, and the terminal gets its modes back.
+    import pty, termios
+    for how in ("q", "SIGTERM"):
+        master, slave = pty.openpty()
+        screen = subprocess.Popen([qpin, "top", "-d", "0.2", "--report", report], stdin=slave,
+                                  stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        seen = b""
+        while b"(q quits)" not in seen:
+            chunk = os.read(master, 65536)
+            if not chunk:
+                break
+            seen += chunk
+        check(b"\033[?1049h" in seen and b"VCPU" in seen, f"screen ({how}): a frame is drawn",
+              seen[-500:])
+        raw = termios.tcgetattr(master)
+        check(not raw[3] & (termios.ICANON | termios.ECHO),
+              f"screen ({how}): keys are read one by one without echo", raw[3])
+        if how == "q":
+            os.write(master, b"q")
+        else:
+            screen.send_signal(signal.SIGTERM)
+        # Drain the terminal while top ends, so that its last writes never block.
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if b"\033[?1049l" in seen:
+                break
+        status = screen.wait(timeout=120)
+        modes = termios.tcgetattr(master)
+        check(status == 0 and modes[3] & termios.ICANON and modes[3] & termios.ECHO
+              and b"\033[?25h\033[?1049l" in seen,
+              f"screen ({how}): status 0, the terminal restored", f"{status} {modes[3]:o}")
+        os.close(master)
+
     # QEMU ending while top runs ends top cleanly.
     watcher = subprocess.Popen([qpin, "top", "--json", "-d", "0.2", "--report", report],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = watcher.stdout.readline()
     check(first.startswith('{"schema_version":1'), "top runs until stopped", first)
+    with open(f"/proc/{watcher.pid}/status") as f:
+        mine = [l.split()[1] for l in f if l.startswith("Cpus_allowed_list:")]
+    check(mine == [str(cpu_b)], "top runs on the plan's emulator CPUs", mine)
     os.kill(pid, signal.SIGTERM)
     out, err = watcher.communicate(timeout=120)
     check(watcher.returncode == 0 and "ended" in err and "nothing left to watch" in err,

@@ -34,18 +34,15 @@ static gint by_usage(gconstpointer a, gconstpointer b)
     return by_index(a, b);
 }
 
-static void thread_row(const QpinTop *top, const QpinTopThread *t, const char *first,
-                       GString *out)
+static void thread_row(const QpinTop *top, const QpinTopThread *t, const char *first, GString *out)
 {
     g_autofree char *cpus = cpus_text(t->cpus);
-    g_autofree char *migr = t->migrations < 0 ? g_strdup("-")
-                                              : g_strdup_printf("%" G_GINT64_FORMAT, t->migrations);
-    g_autofree char *exits =
-        t->has_exits ? g_strdup_printf("%.0f", t->exits_per_s) : g_strdup("-");
-    g_string_append_printf(out, "%-16s %8d %-12s %4d %6.1f %6.1f %5s %8.1f %8.1f %9s  %s\n",
-                           first, (int)t->tid, cpus, t->last_cpu, t->usage_pct, t->steal_pct,
-                           migr, t->nvcsw_per_s, t->nivcsw_per_s, exits,
-                           t->drift ? t->drift_reason : "");
+    g_autofree char *migr =
+        t->migrations < 0 ? g_strdup("-") : g_strdup_printf("%" G_GINT64_FORMAT, t->migrations);
+    g_autofree char *exits = t->has_exits ? g_strdup_printf("%.0f", t->exits_per_s) : g_strdup("-");
+    g_string_append_printf(out, "%-16s %8d %-12s %4d %6.1f %6.1f %5s %8.1f %8.1f %9s  %s\n", first,
+                           (int)t->tid, cpus, t->last_cpu, t->usage_pct, t->steal_pct, migr,
+                           t->nvcsw_per_s, t->nivcsw_per_s, exits, t->drift ? t->drift_reason : "");
 }
 
 static const char thread_header[] = "%-16s %8s %-12s %4s %6s %6s %5s %8s %8s %9s  %s\n";
@@ -57,13 +54,12 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
     guint drifted = 0;
     for (guint i = 0; i < top->threads->len; i++)
         drifted += ((const QpinTopThread *)g_ptr_array_index(top->threads, i))->drift;
-    g_string_append_printf(out,
-                           "qpin top - %s UTC  QEMU %d  interval %.2f s  vCPUs %u  emulator %u  "
-                           "iothreads %u  drift %u\n\n",
-                           clock, (int)top->pid, top->interval_s,
-                           qpin_top_count(top, QPIN_TOP_VCPU),
-                           qpin_top_count(top, QPIN_TOP_EMULATOR),
-                           qpin_top_count(top, QPIN_TOP_IOTHREAD), drifted);
+    g_string_append_printf(
+        out,
+        "qpin top - %s UTC  QEMU %d  interval %.2f s  vCPUs %u  emulator %u  "
+        "iothreads %u  drift %u\n\n",
+        clock, (int)top->pid, top->interval_s, qpin_top_count(top, QPIN_TOP_VCPU),
+        qpin_top_count(top, QPIN_TOP_EMULATOR), qpin_top_count(top, QPIN_TOP_IOTHREAD), drifted);
 
     g_autoptr(GPtrArray) vcpus = g_ptr_array_new();
     g_autoptr(GPtrArray) others = g_ptr_array_new();
@@ -72,8 +68,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         g_ptr_array_add(t->kind == QPIN_TOP_VCPU ? vcpus : others, t);
     }
     g_ptr_array_sort(vcpus, sort == QPIN_TOP_SORT_USAGE ? by_usage : by_index);
-    g_string_append_printf(out, thread_header, "VCPU", "TID", "CPUS", "LAST", "USAGE%",
-                           "STEAL%", "MIGR", "VCSW/s", "IVCSW/s", "EXITS/s", "DRIFT");
+    g_string_append_printf(out, thread_header, "VCPU", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
+                           "MIGR", "VCSW/s", "IVCSW/s", "EXITS/s", "DRIFT");
     guint shown = max_vcpus && max_vcpus < vcpus->len ? max_vcpus : vcpus->len;
     for (guint i = 0; i < shown; i++) {
         const QpinTopThread *t = g_ptr_array_index(vcpus, i);
@@ -85,8 +81,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
                                vcpus->len - shown);
 
     g_string_append_c(out, '\n');
-    g_string_append_printf(out, thread_header, "THREAD", "TID", "CPUS", "LAST", "USAGE%",
-                           "STEAL%", "MIGR", "VCSW/s", "IVCSW/s", "", "DRIFT");
+    g_string_append_printf(out, thread_header, "THREAD", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
+                           "MIGR", "VCSW/s", "IVCSW/s", "", "DRIFT");
     for (guint i = 0; i < others->len; i++) {
         const QpinTopThread *t = g_ptr_array_index(others, i);
         g_autofree char *first = t->kind == QPIN_TOP_IOTHREAD
@@ -210,9 +206,9 @@ char *qpin_output_top_json(const QpinTop *top)
         json_object_array_add(memory, memory_json(g_ptr_array_index(top->memory, i)));
     json_object_object_add(o, "memory", memory);
     json_object_object_add(o, "kvm_stats", json_object_new_boolean(top->kvm_stats));
-    return g_strconcat(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE),
-                       "\n", NULL);
+    return g_strconcat(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+        "\n", NULL);
 }
 
 /* ---- Prometheus textfile ---- */
@@ -237,12 +233,30 @@ typedef struct {
     double (*value)(const QpinTopThread *t, gboolean *present);
 } ThreadMetric;
 
-static double m_usage(const QpinTopThread *t, gboolean *ok) { return t->usage_pct / 100; }
-static double m_steal(const QpinTopThread *t, gboolean *ok) { return t->steal_pct / 100; }
-static double m_last(const QpinTopThread *t, gboolean *ok) { return t->last_cpu; }
-static double m_vcsw(const QpinTopThread *t, gboolean *ok) { return t->nvcsw_per_s; }
-static double m_ivcsw(const QpinTopThread *t, gboolean *ok) { return t->nivcsw_per_s; }
-static double m_drift(const QpinTopThread *t, gboolean *ok) { return t->drift; }
+static double m_usage(const QpinTopThread *t, gboolean *ok)
+{
+    return t->usage_pct / 100;
+}
+static double m_steal(const QpinTopThread *t, gboolean *ok)
+{
+    return t->steal_pct / 100;
+}
+static double m_last(const QpinTopThread *t, gboolean *ok)
+{
+    return t->last_cpu;
+}
+static double m_vcsw(const QpinTopThread *t, gboolean *ok)
+{
+    return t->nvcsw_per_s;
+}
+static double m_ivcsw(const QpinTopThread *t, gboolean *ok)
+{
+    return t->nivcsw_per_s;
+}
+static double m_drift(const QpinTopThread *t, gboolean *ok)
+{
+    return t->drift;
+}
 static double m_migr(const QpinTopThread *t, gboolean *ok)
 {
     *ok = t->migrations >= 0;
@@ -284,8 +298,7 @@ static void metric_value(GString *out, double v)
     g_string_append_printf(out, " %s\n", g_ascii_formatd(text, sizeof(text), "%.6g", v));
 }
 
-static void thread_family(GString *out, const QpinTop *top, const ThreadMetric *m,
-                          gboolean vcpus)
+static void thread_family(GString *out, const QpinTop *top, const ThreadMetric *m, gboolean vcpus)
 {
     const char *prefix = vcpus ? "qpin_vcpu_" : "qpin_thread_";
     gboolean header = FALSE;
@@ -298,9 +311,8 @@ static void thread_family(GString *out, const QpinTop *top, const ThreadMetric *
         if (!present)
             continue;
         if (!header) {
-            g_string_append_printf(out, "# HELP %s%s %s %s.\n# TYPE %s%s gauge\n", prefix,
-                                   m->name, vcpus ? "vCPU:" : "QEMU thread:", m->help, prefix,
-                                   m->name);
+            g_string_append_printf(out, "# HELP %s%s %s %s.\n# TYPE %s%s gauge\n", prefix, m->name,
+                                   vcpus ? "vCPU:" : "QEMU thread:", m->help, prefix, m->name);
             header = TRUE;
         }
         g_string_append_printf(out, "%s%s", prefix, m->name);
@@ -329,8 +341,9 @@ char *qpin_output_top_prometheus(const QpinTop *top)
          G_STRUCT_OFFSET(QpinTopHostCpu, other_per_s)},
     };
     for (guint m = 0; top->host_cpus->len && m < G_N_ELEMENTS(host); m++) {
-        g_string_append_printf(out, "# HELP qpin_host_cpu_%s Host CPU of the map: %s.\n"
-                                    "# TYPE qpin_host_cpu_%s gauge\n",
+        g_string_append_printf(out,
+                               "# HELP qpin_host_cpu_%s Host CPU of the map: %s.\n"
+                               "# TYPE qpin_host_cpu_%s gauge\n",
                                host[m].name, host[m].help, host[m].name);
         for (guint i = 0; i < top->host_cpus->len; i++) {
             const QpinTopHostCpu *h = &g_array_index(top->host_cpus, QpinTopHostCpu, i);
@@ -366,9 +379,10 @@ char *qpin_output_top_prometheus(const QpinTop *top)
             metric_value(out, !p->ok);
         }
     }
-    g_string_append_printf(out, "# HELP qpin_top_sample_timestamp_seconds When qpin top took "
-                                "this sample.\n# TYPE qpin_top_sample_timestamp_seconds gauge\n"
-                                "qpin_top_sample_timestamp_seconds{qemu_pid=\"%d\"}",
+    g_string_append_printf(out,
+                           "# HELP qpin_top_sample_timestamp_seconds When qpin top took "
+                           "this sample.\n# TYPE qpin_top_sample_timestamp_seconds gauge\n"
+                           "qpin_top_sample_timestamp_seconds{qemu_pid=\"%d\"}",
                            (int)top->pid);
     char text[G_ASCII_DTOSTR_BUF_SIZE];
     g_string_append_printf(out, " %s\n",

@@ -83,7 +83,7 @@ static QpinTop *top_new(pid_t pid, const char *proc_root, const char *source)
     top->host_cpus = g_array_new(FALSE, TRUE, sizeof(QpinTopHostCpu));
     top->memory_every_ns = TOP_MEMORY_EVERY_NS;
     top->fd_interrupts = -1;
-        return top;
+    return top;
 }
 
 static QpinTopThread *top_add(QpinTop *top, QpinTopKind kind, pid_t tid)
@@ -103,7 +103,9 @@ static gint compare_threads(gconstpointer a, gconstpointer b)
 {
     const QpinTopThread *x = *(QpinTopThread *const *)a, *y = *(QpinTopThread *const *)b;
     if (x->kind != y->kind)
-        return x->kind == QPIN_TOP_VCPU ? -1 : y->kind == QPIN_TOP_VCPU ? 1 : (int)x->kind - (int)y->kind;
+        return x->kind == QPIN_TOP_VCPU   ? -1
+               : y->kind == QPIN_TOP_VCPU ? 1
+                                          : (int)x->kind - (int)y->kind;
     if (x->index != y->index)
         return x->index < y->index ? -1 : 1;
     return x->tid < y->tid ? -1 : x->tid > y->tid;
@@ -136,8 +138,7 @@ static gboolean add_emulator_threads(QpinTop *top, GError **error)
     return TRUE;
 }
 
-static gboolean check_process(pid_t pid, const char *proc_root, const char *what,
-                              GError **error)
+static gboolean check_process(pid_t pid, const char *proc_root, const char *what, GError **error)
 {
     g_autoptr(GError) local = NULL;
     g_autofree char *status = qpin_proc_status_read(pid, proc_root, &local);
@@ -203,8 +204,7 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
 
 /* ---- discovery over QMP ---- */
 
-QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
-                               GError **error)
+QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error)
 {
     g_autofree char *what = g_strdup_printf("QEMU (process %d)", (int)pid);
     if (!check_process(pid, proc_root, what, error))
@@ -259,8 +259,8 @@ static json_object *member(json_object *o, const char *key)
 }
 
 /* A cpulist member: NULL for JSON null or absent; FALSE for a malformed one. */
-static gboolean report_cpuset(json_object *o, const char *key, TopoCpuSet **set,
-                              const char *path, GError **error)
+static gboolean report_cpuset(json_object *o, const char *key, TopoCpuSet **set, const char *path,
+                              GError **error)
 {
     json_object *v = member(o, key);
     *set = NULL;
@@ -451,14 +451,14 @@ QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GErro
         if (!report_thread(top, json_object_array_get_idx(vcpus, i), QPIN_TOP_VCPU, path, error))
             return NULL;
     for (size_t i = 0; i < json_object_array_length(emulator_threads); i++)
-        if (!report_thread(top, json_object_array_get_idx(emulator_threads, i),
-                           QPIN_TOP_EMULATOR, path, error))
+        if (!report_thread(top, json_object_array_get_idx(emulator_threads, i), QPIN_TOP_EMULATOR,
+                           path, error))
             return NULL;
     for (size_t i = 0; iothreads && json_object_is_type(iothreads, json_type_array) &&
                        i < json_object_array_length(iothreads);
          i++)
-        if (!report_thread(top, json_object_array_get_idx(iothreads, i), QPIN_TOP_IOTHREAD,
-                           path, error))
+        if (!report_thread(top, json_object_array_get_idx(iothreads, i), QPIN_TOP_IOTHREAD, path,
+                           error))
             return NULL;
     if (!report_cpuset(emulator, "cpus", &top->emulator_cpus, path, error) ||
         !report_numa(top, member(doc, "numa"), path, error))
@@ -550,8 +550,8 @@ static gboolean line_value(const char *text, const char *key, guint64 *value)
 {
     gsize klen = strlen(key);
     for (const char *line = text; line && *line;) {
-        if (!strncmp(line, key, klen) && (line[klen] == ':' || line[klen] == ' ' ||
-                                          line[klen] == '\t')) {
+        if (!strncmp(line, key, klen) &&
+            (line[klen] == ':' || line[klen] == ' ' || line[klen] == '\t')) {
             const char *p = strchr(line + klen, ':');
             if (!p)
                 return FALSE;
@@ -660,8 +660,8 @@ static gboolean sample_thread(QpinTop *top, QpinTopThread *t, GError **error)
         }
         if (e) {
             g_autofree char *label = thread_label(t);
-            g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "%s: cannot read its %s: %s",
-                        label, names[i], g_strerror(e));
+            g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "%s: cannot read its %s: %s", label,
+                        names[i], g_strerror(e));
             return FALSE;
         }
         const char *text = top->buf;
@@ -1054,8 +1054,7 @@ gboolean qpin_top_textfile_check(const char *path, GError **error)
     return TRUE;
 }
 
-gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len,
-                                 GError **error)
+gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len, GError **error)
 {
     if (textfile_refuse(path, QPIN_ERROR_FAILED, error))
         return FALSE;

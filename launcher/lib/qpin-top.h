@@ -35,18 +35,18 @@ typedef struct {
 
 typedef struct {
     QpinTopKind kind;
-    int index;      /* vCPU index; -1 for other threads */
-    char *id;       /* iothread id, or NULL */
+    int index; /* vCPU index; -1 for other threads */
+    char *id;  /* iothread id, or NULL */
     pid_t tid;
-    char *name;     /* comm when top started */
-    char *qom_path; /* vCPUs found over QMP: for query-stats */
+    char *name;       /* comm when top started */
+    char *qom_path;   /* vCPUs found over QMP: for query-stats */
     TopoCpuSet *plan; /* where it is meant to run; NULL when nothing is known */
 
     /* The last sample. */
-    TopoCpuSet *cpus; /* allowed CPUs now (Cpus_allowed_list) */
-    int last_cpu;     /* stat field 39 */
-    double usage_pct; /* of one CPU, over the interval */
-    double steal_pct; /* of the interval spent waiting on a run queue */
+    TopoCpuSet *cpus;  /* allowed CPUs now (Cpus_allowed_list) */
+    int last_cpu;      /* stat field 39 */
+    double usage_pct;  /* of one CPU, over the interval */
+    double steal_pct;  /* of the interval spent waiting on a run queue */
     gint64 migrations; /* in the interval; -1 when the kernel does not count them */
     double nvcsw_per_s, nivcsw_per_s;
     gboolean drift;
@@ -73,18 +73,18 @@ typedef struct {
 typedef struct {
     pid_t pid;
     char *proc_root;
-    char *source; /* "report", "qmp" or "pid" */
-    GPtrArray *threads;     /* QpinTopThread*: vCPUs by index, emulator threads, iothreads */
-    GArray *host_cpus;      /* QpinTopHostCpu, ascending: the CPUs of the vCPUs' plans */
+    char *source;              /* "report", "qmp" or "pid" */
+    GPtrArray *threads;        /* QpinTopThread*: vCPUs by index, emulator threads, iothreads */
+    GArray *host_cpus;         /* QpinTopHostCpu, ascending: the CPUs of the vCPUs' plans */
     TopoCpuSet *emulator_cpus; /* the plan's emulator CPUs, or NULL */
-    GPtrArray *numa_nodes;  /* QpinNumaNode* from the report, or NULL */
-    GPtrArray *memory;      /* QpinMemPlacement* of the last memory read, or NULL */
-    gint64 memory_read_ns;  /* when memory was last read */
-    gint64 memory_every_ns; /* how often numa_maps is read (it walks QEMU's page tables) */
-    QmpClient *qmp;         /* borrowed; NULL without --qmp */
-    gboolean kvm_stats;     /* QEMU answered query-stats with KVM vCPU stats */
-    gint64 time_ns;         /* CLOCK_REALTIME of the last sample */
-    double interval_s;      /* between the last two samples; 0 after the first */
+    GPtrArray *numa_nodes;     /* QpinNumaNode* from the report, or NULL */
+    GPtrArray *memory;         /* QpinMemPlacement* of the last memory read, or NULL */
+    gint64 memory_read_ns;     /* when memory was last read */
+    gint64 memory_every_ns;    /* how often numa_maps is read (it walks QEMU's page tables) */
+    QmpClient *qmp;            /* borrowed; NULL without --qmp */
+    gboolean kvm_stats;        /* QEMU answered query-stats with KVM vCPU stats */
+    gint64 time_ns;            /* CLOCK_REALTIME of the last sample */
+    double interval_s;         /* between the last two samples; 0 after the first */
     guint samples;
     char *ended; /* set when a thread or QEMU ended: what ended */
     /* private */
@@ -112,8 +112,7 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
  * iothreads from query-cpus-fast and query-iothreads, emulator threads the rest, the plan each
  * thread's affinity now; KVM exits from query-stats when QEMU has them. @qmp stays the
  * caller's and must outlive @top. */
-QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
-                               GError **error);
+QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error);
 
 /* Reads every thread, /proc/interrupts, numa_maps when due and KVM stats; @mono_ns is
  * CLOCK_MONOTONIC (tests pass their own). From the second sample on the rates cover the time
@@ -141,8 +140,7 @@ gboolean qpin_top_textfile_check(const char *path, GError **error);
  * user; the metrics hold no secret), renamed over @path, so the collector reads the old or
  * the new content, never half. Refuses what qpin_top_textfile_check() refuses; errors are
  * QPIN_ERROR, QPIN_ERROR_FAILED "PATH: reason". */
-gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len,
-                                 GError **error);
+gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len, GError **error);
 
 /* "vcpu", "emulator", "iothread". */
 const char *qpin_top_kind_name(QpinTopKind kind);

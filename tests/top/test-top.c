@@ -55,8 +55,8 @@ static void put_thread(const FakeThread *t)
         (int)t->tid, t->comm, PID, PID, t->utime, t->stime, t->cpu);
     put((p = g_strdup_printf("%s/stat", dir)), stat);
     g_free(p);
-    g_autofree char *schedstat = g_strdup_printf(
-        "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " 7\n", t->run_ns, t->delay_ns);
+    g_autofree char *schedstat =
+        g_strdup_printf("%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " 7\n", t->run_ns, t->delay_ns);
     put((p = g_strdup_printf("%s/schedstat", dir)), schedstat);
     g_free(p);
     g_autofree char *sched = g_strdup_printf(
@@ -67,12 +67,12 @@ static void put_thread(const FakeThread *t)
         t->comm, (int)t->tid, t->migrations);
     put((p = g_strdup_printf("%s/sched", dir)), sched);
     g_free(p);
-    g_autofree char *status = g_strdup_printf(
-        "Name:\t%s\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\nPPid:\t1\n"
-        "Cpus_allowed:\tff\nCpus_allowed_list:\t%s\nMems_allowed_list:\t0\n"
-        "voluntary_ctxt_switches:\t%" G_GUINT64_FORMAT "\n"
-        "nonvoluntary_ctxt_switches:\t%" G_GUINT64_FORMAT "\n",
-        t->comm, PID, (int)t->tid, t->allowed, t->nvcsw, t->nivcsw);
+    g_autofree char *status =
+        g_strdup_printf("Name:\t%s\nState:\tS (sleeping)\nTgid:\t%d\nPid:\t%d\nPPid:\t1\n"
+                        "Cpus_allowed:\tff\nCpus_allowed_list:\t%s\nMems_allowed_list:\t0\n"
+                        "voluntary_ctxt_switches:\t%" G_GUINT64_FORMAT "\n"
+                        "nonvoluntary_ctxt_switches:\t%" G_GUINT64_FORMAT "\n",
+                        t->comm, PID, (int)t->tid, t->allowed, t->nvcsw, t->nivcsw);
     put((p = g_strdup_printf("%s/status", dir)), status);
     g_free(p);
     g_autofree char *comm = g_strdup_printf("%s\n", t->comm);
@@ -159,7 +159,9 @@ static QpinTopThread *thread_of(QpinTop *top, pid_t tid)
     return NULL;
 }
 
-#define ck_assert_near(x, want) ck_assert_msg(fabs((x) - (want)) < 1e-6, "%s = %g, expected %g", #x, (double)(x), (double)(want))
+#define ck_assert_near(x, want)                                                                    \
+    ck_assert_msg(fabs((x) - (want)) < 1e-6, "%s = %g, expected %g", #x, (double)(x),              \
+                  (double)(want))
 
 START_TEST(test_discovery_by_names)
 {

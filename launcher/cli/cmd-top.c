@@ -16,7 +16,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -266,17 +268,50 @@ static gint64 now_ns(void)
     return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int loop(TopRun *r, int sigfd, int timerfd)
+/* On the screen: ^Z gives the terminal back before the stop and takes it again on fg; a new
+ * window size redraws at once. */
+static int screen_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTSTP);
+    sigaddset(&set, SIGWINCH);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void screen_job_control(TopRun *r, int jobfd, int shown)
+{
+    struct signalfd_siginfo info;
+    gboolean redraw = FALSE;
+    while (read(jobfd, &info, sizeof info) == (ssize_t)sizeof info) {
+        if (info.ssi_signo == SIGTSTP && r->screen.active) {
+            screen_leave(&r->screen);
+            raise(SIGSTOP);
+            /* Continued (fg): the terminal is ours again. */
+            screen_enter(&r->screen);
+        }
+        redraw = TRUE;
+    }
+    if (redraw && shown && r->screen.active) {
+        g_autofree char *frame = screen_frame(r->top);
+        qpin_stream_write(stdout, frame, NULL);
+    }
+}
+
+static int loop(TopRun *r, int sigfd, int timerfd, int jobfd)
 {
     GError *error = NULL;
     int shown = 0;
     for (;;) {
-        struct pollfd fds[3] = {
+        struct pollfd fds[4] = {
             {.fd = sigfd, .events = POLLIN},
             {.fd = timerfd, .events = POLLIN},
             {.fd = r->screen.active ? STDIN_FILENO : -1, .events = POLLIN},
+            {.fd = jobfd, .events = POLLIN},
         };
-        if (poll(fds, 3, -1) < 0) {
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             qpin_err("top: poll: %s", g_strerror(errno));
@@ -284,6 +319,8 @@ static int loop(TopRun *r, int sigfd, int timerfd)
         }
         if (fds[0].revents && qpin_signals_take(sigfd))
             return QPIN_EXIT_OK;
+        if (fds[3].revents)
+            screen_job_control(r, jobfd, shown);
         if (fds[2].revents) {
             char key = 0;
             ssize_t n = read(STDIN_FILENO, &key, 1);
@@ -384,10 +421,15 @@ int qpin_cmd_top(int argc, char **argv)
     timerfd_settime(timerfd, 0, &spec, NULL);
 
     TopRun r = {.o = &o, .top = top};
-    if (!o.json && !o.batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
+    int jobfd = -1;
+    if (!o.json && !o.batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
+        jobfd = screen_signals();
         screen_enter(&r.screen);
-    code = loop(&r, sigfd, timerfd);
+    }
+    code = loop(&r, sigfd, timerfd, jobfd);
     screen_leave(&r.screen);
+    if (jobfd >= 0)
+        close(jobfd);
     g_free(r.prometheus_error);
     close(timerfd);
     close(sigfd);

@@ -264,6 +264,22 @@ try:
         check(not raw[3] & (termios.ICANON | termios.ECHO),
               f"screen ({how}): keys are read one by one without echo", raw[3])
         if how == "q":
+            # ^Z: the terminal is given back before the stop, and taken again on fg.
+            screen.send_signal(signal.SIGTSTP)
+            _, st = os.waitpid(screen.pid, os.WUNTRACED)
+            stopped = termios.tcgetattr(master)
+            check(os.WIFSTOPPED(st) and stopped[3] & termios.ICANON and stopped[3] & termios.ECHO,
+                  "screen: stopped by SIGTSTP with the terminal restored", f"{st} {stopped[3]:o}")
+            seen = b""
+            os.kill(screen.pid, signal.SIGCONT)
+            while b"(q quits)" not in seen:
+                chunk = os.read(master, 65536)
+                if not chunk:
+                    break
+                seen += chunk
+            again = termios.tcgetattr(master)
+            check(not again[3] & (termios.ICANON | termios.ECHO) and b"\033[?1049h" in seen,
+                  "screen: continued, it takes the terminal again and redraws", again[3])
             os.write(master, b"q")
         else:
             screen.send_signal(signal.SIGTERM)

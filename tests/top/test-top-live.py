@@ -133,6 +133,42 @@ try:
             check(next(iter(line)) == "schema_version" and line["schema_version"] == 1,
                   f"{what}: line {n + 1} starts with schema_version 1", line)
 
+    # The schema is no blank cheque: broken copies of a real line are rejected.
+    def rejects(line, change, what):
+        if not validator:
+            return
+        import copy
+        bad = copy.deepcopy(line)
+        change(bad)
+        check(list(validator.iter_errors(bad)), f"top.schema.json rejects {what}")
+
+    def set_member(path, value):
+        def change(d):
+            for key in path[:-1]:
+                d = d[key]
+            d[path[-1]] = value
+        return change
+
+    def del_member(path):
+        def change(d):
+            for key in path[:-1]:
+                d = d[key]
+            del d[path[-1]]
+        return change
+
+    sample = top("--json", "-n", "1", "-d", "0.2", "--report", report)
+    real = json.loads(sample.stdout.splitlines()[0]) if sample.stdout else None
+    if check(real is not None, "a --json line to break", sample.stderr) and validator:
+        rejects(real, set_member(["schema_version"], 2), "schema_version 2")
+        rejects(real, del_member(["vcpus"]), "a line without vcpus")
+        rejects(real, set_member(["vcpus", 0, "usage_pct"], "99"), "usage_pct as a string")
+        rejects(real, del_member(["vcpus", 0, "drift"]), "a vCPU without drift")
+        rejects(real, set_member(["vcpus", 0, "cpus"], "0-"), "a malformed cpulist")
+        rejects(real, set_member(["emulator", 0, "kind"], "vcpu"), "an emulator thread of kind vcpu")
+        rejects(real, set_member(["host_cpus"], [{"cpu": 0}]), "a host CPU without rates")
+        extra = dict(real, something_new=1)
+        check(not list(validator.iter_errors(extra)), "top.schema.json accepts an added member")
+
     # Batch text, against the report's plan.
     r = top("-b", "-n", "2", "-d", "0.2", "--report", report)
     check(r.returncode == 0 and r.stdout.count("qpin top - ") == 2,

@@ -728,14 +728,19 @@ static void thread_drift(QpinTopThread *t)
     t->drift = FALSE;
     if (!t->plan || !t->cpus)
         return;
+    /* The reason is only written for a thread that drifted: the healthy case formats nothing. */
+    gboolean moved = !topo_cpuset_equal(t->cpus, t->plan);
+    gboolean outside = t->last_cpu >= 0 && !topo_cpuset_has(t->plan, t->last_cpu);
+    if (!moved && !outside)
+        return;
     g_autofree char *plan = topo_cpuset_format(t->plan);
-    if (!topo_cpuset_equal(t->cpus, t->plan)) {
+    if (moved) {
         g_autofree char *now = topo_cpuset_format(t->cpus);
         t->drift_reason = g_strdup_printf("allowed CPUs %s, planned %s", now, plan);
-    } else if (t->last_cpu >= 0 && !topo_cpuset_has(t->plan, t->last_cpu)) {
+    } else {
         t->drift_reason = g_strdup_printf("ran on CPU %d, planned %s", t->last_cpu, plan);
     }
-    t->drift = t->drift_reason != NULL;
+    t->drift = TRUE;
 }
 
 TopoCpuSet *qpin_top_map_cpus(const QpinTop *top)

@@ -138,13 +138,14 @@ static gboolean add_emulator_threads(QpinTop *top, GError **error)
     return TRUE;
 }
 
-static gboolean check_process(pid_t pid, const char *proc_root, const char *what, GError **error)
+/* @code and @hint say what a missing process means to the caller: a wrong --pid, or the end
+ * of the guest a report describes. */
+static gboolean check_process(pid_t pid, const char *proc_root, const char *what, int code,
+                              const char *hint, GError **error)
 {
-    g_autoptr(GError) local = NULL;
-    g_autofree char *status = qpin_proc_status_read(pid, proc_root, &local);
+    g_autofree char *status = qpin_proc_status_read(pid, proc_root, NULL);
     if (!status) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN, "%s: process %d does not exist (%s)", what,
-                    (int)pid, local->message);
+        g_set_error(error, QPIN_ERROR, code, "%s: there is no process %d%s", what, (int)pid, hint);
         return FALSE;
     }
     return TRUE;
@@ -170,7 +171,8 @@ static int vcpu_index_of_name(const char *name)
 QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
 {
     g_autofree char *what = g_strdup_printf("--pid %d", (int)pid);
-    if (!check_process(pid, proc_root, what, error))
+    if (!check_process(pid, proc_root, what, QPIN_ERROR_USAGE, "; give the pid of a running QEMU",
+                       error))
         return NULL;
     g_autoptr(QpinTop) top = top_new(pid, proc_root, "pid");
     g_autoptr(GPtrArray) all = qpin_threads_list(pid, top->proc_root, error);
@@ -207,7 +209,7 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
 QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error)
 {
     g_autofree char *what = g_strdup_printf("QEMU (process %d)", (int)pid);
-    if (!check_process(pid, proc_root, what, error))
+    if (!check_process(pid, proc_root, what, QPIN_ERROR_PIN, " any more", error))
         return NULL;
     g_autoptr(QpinTop) top = top_new(pid, proc_root, "qmp");
     top->qmp = qmp;
@@ -432,8 +434,9 @@ QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GErro
                     path, json_object_get_string(command), json_object_get_string(err));
         return NULL;
     }
-    g_autofree char *what = g_strdup_printf("--report %s: QEMU", path);
-    if (!check_process((pid_t)json_object_get_int64(pid), proc_root, what, error))
+    g_autofree char *what = g_strdup_printf("--report %s", path);
+    if (!check_process((pid_t)json_object_get_int64(pid), proc_root, what, QPIN_ERROR_PIN,
+                       " any more: the QEMU of this report has ended", error))
         return NULL;
     g_autoptr(QpinTop) top = top_new((pid_t)json_object_get_int64(pid), proc_root, "report");
 

@@ -371,6 +371,15 @@ START_TEST(test_report_refused)
     ck_assert_ptr_null(b);
     ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_USAGE));
     g_clear_error(&error);
+    /* The QEMU of the report has ended. */
+    g_autofree char *report = write_report("2", "CPU 1/KVM", "run");
+    g_autofree char *status = g_strdup_printf("%s/%d/status", root, PID);
+    ck_assert_int_eq(remove(status), 0);
+    g_autoptr(QpinTop) ended = qpin_top_new_from_report(report, root, &error);
+    ck_assert_ptr_null(ended);
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
+    ck_assert_ptr_nonnull(strstr(error->message, "has ended"));
+    g_clear_error(&error);
     /* Not a report at all. */
     g_autofree char *junk = g_build_filename(root, "junk.json", NULL);
     put(junk, "[1, 2]");

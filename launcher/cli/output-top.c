@@ -34,7 +34,7 @@ static gint by_usage(gconstpointer a, gconstpointer b)
     return by_index(a, b);
 }
 
-static void thread_row(const QpinTop *top, const QpinTopThread *t, const char *first, GString *out)
+static void thread_row(const QpinTopThread *t, const char *first, GString *out)
 {
     g_autofree char *cpus = cpus_text(t->cpus);
     g_autofree char *migr =
@@ -74,7 +74,7 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
     for (guint i = 0; i < shown; i++) {
         const QpinTopThread *t = g_ptr_array_index(vcpus, i);
         g_autofree char *first = g_strdup_printf("%d", t->index);
-        thread_row(top, t, first, out);
+        thread_row(t, first, out);
     }
     if (shown < vcpus->len)
         g_string_append_printf(out, "... %u more vCPUs (the busiest are shown)\n",
@@ -88,7 +88,7 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         g_autofree char *first = t->kind == QPIN_TOP_IOTHREAD
                                      ? g_strdup_printf("io %s", t->id ? t->id : "?")
                                      : g_strdup_printf("%.16s", t->name ? t->name : "?");
-        thread_row(top, t, first, out);
+        thread_row(t, first, out);
     }
 
     if (top->host_cpus->len) {

@@ -227,6 +227,7 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
                         c->thread_id, c->cpu_index, what);
             return NULL;
         }
+        /* Under single-threaded TCG every vCPU names the same thread: one row per vCPU. */
         QpinTopThread *t = top_add(top, QPIN_TOP_VCPU, (pid_t)c->thread_id);
         t->index = (int)c->cpu_index;
         t->qom_path = g_strdup(c->qom_path);
@@ -247,8 +248,8 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
     }
     if (!add_emulator_threads(top, error))
         return NULL;
-    /* Under single-threaded TCG every vCPU names the same thread: it is one row per vCPU. */
-    top->kvm_stats = TRUE; /* until QEMU says otherwise at the first sample */
+    /* Asked at the first sample; an empty reply (TCG) or an error turns it off. */
+    top->kvm_stats = TRUE;
     return g_steal_pointer(&top);
 }
 

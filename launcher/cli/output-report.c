@@ -172,6 +172,15 @@ json_object *qpin_output_report_json(const QpinReport *r)
     if (r->state)
         json_object_object_add(o, "state", json_object_new_string(r->state));
     json_object_object_add(o, "warnings", json_strings(r->warnings));
+    json_object *notes = json_object_new_array();
+    for (guint i = 0; i < r->notes->len; i++) {
+        const QpinNote *note = r->notes->pdata[i];
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "kind", json_object_new_string(note->kind));
+        json_object_object_add(n, "text", json_object_new_string(note->text));
+        json_object_array_add(notes, n);
+    }
+    json_object_object_add(o, "notes", notes);
     if (r->explain->len)
         json_object_object_add(o, "explain", json_strings(r->explain));
     if (r->error)
@@ -384,6 +393,8 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
     }
     if (r->memory_placements)
         qpin_output_memory_placement_table(r->memory_placements, out);
+    for (guint i = 0; i < r->notes->len; i++)
+        g_string_append_printf(out, "note: %s\n", ((const QpinNote *)r->notes->pdata[i])->text);
     for (guint i = 0; i < r->explain->len; i++)
         g_string_append_printf(out, "explain: %s\n", (const char *)r->explain->pdata[i]);
     if (r->timings->len) {

@@ -6,6 +6,7 @@
 #include "qpin-memory.h"
 #include "qpin-qemu-argv.h"
 #include "qpin-qemu-numa.h"
+#include "qpin-qemu-probe.h"
 #include "qpin-threads.h"
 
 #include <errno.h>
@@ -141,7 +142,12 @@ gboolean qpin_launch_cont_taken(QpinLaunch *l, guint sent, const GError *error)
 GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **error)
 {
     QpinFlow *s = l->s;
-    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(l->opt->qemu_argv, qmp_fd, error);
+    /* A plan asks QEMU only about the guest's shape: the disks, KVM and host nodes of the
+     * machine the plan is made for need not exist here. */
+    g_autoptr(GPtrArray) shape = probe ? qpin_qemu_argv_probe(l->opt->qemu_argv, s->report->notes)
+                                       : NULL;
+    char *const *user = shape ? (char *const *)shape->pdata : l->opt->qemu_argv;
+    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(user, qmp_fd, error);
     if (!argv)
         return NULL;
     GError *local = NULL;

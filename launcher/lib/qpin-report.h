@@ -31,6 +31,16 @@ typedef struct {
     TopoCpuSet *cpus_actual; /* read back, or NULL */
 } QpinReportThread;
 
+/* Something the user should know about how qpin built or read the plan: tests decide by the
+ * kind (a stable string such as "probe-tcg"), people read the text. */
+typedef struct {
+    const char *kind; /* static */
+    char *text;
+} QpinNote;
+
+QpinNote *qpin_note_new(const char *kind, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qpin_note_free(QpinNote *note);
+
 typedef struct {
     char *command; /* "run", "plan", "pin" */
     gint64 qemu_pid;
@@ -46,6 +56,7 @@ typedef struct {
     GPtrArray *iothreads; /* QpinReportThread* */
     GArray *timings;      /* QpinTiming, in phase order */
     GPtrArray *warnings;  /* char* */
+    GPtrArray *notes;     /* QpinNote* */
     GPtrArray *explain;   /* char* */
     guint qmp_commands;
     char *state; /* the guest's run state when qpin finished its part: "running", "paused" */

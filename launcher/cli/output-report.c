@@ -391,6 +391,8 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
         }
         table_render(it, "  ", out);
     }
+    if (r->numa_nodes)
+        qpin_output_memory_nodes_text(r->numa_nodes, out);
     if (r->memory_placements)
         qpin_output_memory_placement_table(r->memory_placements, out);
     for (guint i = 0; i < r->notes->len; i++)

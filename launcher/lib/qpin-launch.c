@@ -157,6 +157,9 @@ GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **
         qpin_error_propagate(error, local, QPIN_ERROR_USAGE);
         return NULL;
     }
+    /* The probe asks about vCPUs only: the distances matter on the host the plan is for. */
+    if (!probe && !l->opt->numa_dist_off)
+        qpin_qemu_numa_dist_args(s->numa_nodes, s->host, argv, s->report->notes);
     return g_steal_pointer(&argv);
 }
 

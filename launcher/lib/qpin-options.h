@@ -41,6 +41,7 @@ typedef struct {
     char *reserve;
     gboolean allow_overcommit;
     char **numa;   /* --numa texts from the command line (NULL-terminated), or NULL */
+    gboolean numa_dist_off; /* --numa-dist off: no -numa dist from the host's distances */
     gboolean cont; /* run: default TRUE (--no-cont); pin: default FALSE (--cont) */
     gboolean quiet;
     gboolean json;

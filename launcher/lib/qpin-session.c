@@ -8,6 +8,7 @@
 #include "qpin-placement-check.h"
 #include "qpin-preflight.h"
 #include "qpin-process.h"
+#include "qpin-qemu-numa.h"
 
 #include <sched.h>
 #include <stdarg.h>
@@ -138,7 +139,7 @@ static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error
 
 /* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
  * checked against the host before QEMU starts. */
-static gboolean prepare_numa(QpinFlow *s, GError **error)
+static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **error)
 {
     const QpinOptions *o = s->opt;
     GError *local = NULL;
@@ -159,10 +160,13 @@ static gboolean prepare_numa(QpinFlow *s, GError **error)
         return TRUE;
     if (!qpin_memory_validate(s->numa_nodes, &local))
         return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
-    s->node_binding = qpin_memory_binding(s->numa_nodes);
     s->report->numa_nodes = s->numa_nodes;
+    if (!qpin_preflight_auto_nodes(s->numa_nodes, s->host, s->reserved, s->report->notes, &local))
+        return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    s->node_binding = qpin_memory_binding(s->numa_nodes);
     if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    qpin_qemu_numa_prealloc_threads(s->numa_nodes, s->host, reserve);
     return TRUE;
 }
 
@@ -234,8 +238,6 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
      * be written would only show once the guest runs, so it is checked before anything starts. */
     if (o->report && !qpin_report_path_check(o->report, error))
         return FALSE;
-    if (!prepare_numa(s, error))
-        return FALSE;
 
     if (o->pin) {
         s->spec = topo_map_spec_parse(o->pin, &local);
@@ -273,6 +275,9 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
             return FALSE;
         topo_cpuset_union(s->reserved, reserve);
     }
+    /* After the reserved CPUs: SIZE@auto and prealloc-threads leave them out. */
+    if (!prepare_numa(s, reserve, error))
+        return FALSE;
 
     s->ctx.host = s->host;
     s->ctx.allowed = s->host->cpus_allowed;

@@ -213,6 +213,93 @@ static void check_report_memory(json_object *doc)
     }
 }
 
+/* The distance=... of each QPIN-NODE line of @console, by node id ("10,21"). */
+static GHashTable *guest_distances(const char *console)
+{
+    GHashTable *dist = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_auto(GStrv) lines = g_strsplit(console, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_strchomp(lines[i]);
+        const char *line = strstr(lines[i], "QPIN-NODE ");
+        const char *d = line ? strstr(line, "distance=") : NULL;
+        unsigned id = 0;
+        if (d && sscanf(line, "QPIN-NODE %u", &id) == 1)
+            g_hash_table_insert(dist, GUINT_TO_POINTER(id), g_strdup(d + strlen("distance=")));
+    }
+    return dist;
+}
+
+/* The guest node distances qpin derives from a host: `qpin plan --sysroot` of the EPYC 7452
+ * fixture (8 nodes: 12 within a socket, 32 across) with guest nodes on host nodes 0, 1 and 4
+ * gives -numa dist options; a guest booted here with them (a -numa dist of the user's is kept
+ * next to qpin's nodes) reports the host's distances between those nodes as its own. */
+static void check_distances(const char *qpin, const char *qemu, const char *kernel,
+                            const char *initrd)
+{
+    const char *root = g_getenv("QPIN_SOURCE_ROOT");
+    CHECK(root != NULL, "QPIN_SOURCE_ROOT is not set (run through meson test)");
+    if (!root)
+        return;
+    g_autofree char *sysroot = g_build_filename(root, "tests/fixtures/hosts/epyc-7452-2s-nps4",
+                                                NULL);
+    char *plan_argv[] = {(char *)qpin, "plan",   "--sysroot", sysroot,        "--json",
+                         "-q",         "--numa", "128M@0:vcpus=0",            "--numa",
+                         "128M@1:vcpus=1",       "--numa",    "128M@4",       "--",
+                         (char *)qemu, "-smp",   "2",         "-nodefaults",  NULL};
+    RunResult plan = run_collect(plan_argv, 120);
+    CHECK(WIFEXITED(plan.status) && WEXITSTATUS(plan.status) == 0, "qpin plan: %s", plan.err);
+    json_object *doc = json_tokener_parse(plan.out), *qa = NULL;
+    CHECK(doc && json_object_object_get_ex(doc, "qemu_argv", &qa), "no qemu_argv: %s", plan.out);
+    g_autoptr(GPtrArray) dist_args = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; qa && i + 1 < json_object_array_length(qa); i++) {
+        const char *a = json_object_get_string(json_object_array_get_idx(qa, i));
+        const char *v = json_object_get_string(json_object_array_get_idx(qa, i + 1));
+        if (!strcmp(a, "-numa") && g_str_has_prefix(v, "dist,")) {
+            g_ptr_array_add(dist_args, g_strdup(a));
+            g_ptr_array_add(dist_args, g_strdup(v));
+        }
+    }
+    /* Six ordered pairs of three nodes, each the host's distance. */
+    CHECK(dist_args->len == 12, "the plan has %u -numa dist words, expected 12", dist_args->len);
+    tap_step("qpin plan derives -numa dist for three guest nodes from the host's distances");
+    if (failures) {
+        json_object_put(doc);
+        return;
+    }
+
+    g_autoptr(GPtrArray) cmd = g_ptr_array_new();
+    char *head[] = {(char *)qpin, "run", "-q", "--numa", "128M:vcpus=0", "--numa",
+                    "128M:vcpus=1", "--numa", "128M", "--", (char *)qemu, "-accel",
+                    "tcg,thread=multi", "-smp", "2", "-kernel", (char *)kernel, "-initrd",
+                    (char *)initrd, "-append", "console=ttyS0 panic=-1 quiet", "-no-reboot",
+                    "-nodefaults", "-display", "none", "-serial", "stdio", NULL};
+    for (int i = 0; head[i]; i++)
+        g_ptr_array_add(cmd, head[i]);
+    for (guint i = 0; i < dist_args->len; i++)
+        g_ptr_array_add(cmd, dist_args->pdata[i]);
+    g_ptr_array_add(cmd, NULL);
+    g_autofree char *joined = g_strjoinv(" ", (char **)cmd->pdata);
+    fprintf(stderr, "running: %s\n", joined);
+    RunResult run = run_collect((char **)cmd->pdata, BOOT_TIMEOUT_S);
+    fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    CHECK(!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+          "qpin run with the plan's distances exited with status 0x%x", run.status);
+    g_autoptr(GHashTable) seen = guest_distances(run.out);
+    /* Host nodes 0, 1, 4 of the fixture: node0 "10 12 12 12 32 ...", node4 "32 32 32 32 10". */
+    static const char *const want[] = {"10,12,32", "12,10,32", "32,32,10"};
+    for (guint n = 0; n < G_N_ELEMENTS(want); n++) {
+        const char *got = g_hash_table_lookup(seen, GUINT_TO_POINTER(n));
+        CHECK(got && !strcmp(got, want[n]), "guest node %u reports distances '%s', expected '%s'",
+              n, got ? got : "(none)", want[n]);
+    }
+    tap_step("the booted guest reports the host's distances between the bound nodes");
+    json_object_put(doc);
+    g_free(plan.out);
+    g_free(plan.err);
+    g_free(run.out);
+    g_free(run.err);
+}
+
 int main(int argc, char **argv)
 {
     const char *qpin = g_getenv("QPIN");
@@ -264,8 +351,9 @@ int main(int argc, char **argv)
     g_autofree char *joined = g_strjoinv(" ", (char **)cmd->pdata);
     fprintf(stderr, "running: %s\n", joined);
     RunResult run = run_collect((char **)cmd->pdata, BOOT_TIMEOUT_S);
-    unlink(initrd);
     fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    check_distances(qpin, qemu, kernel, initrd);
+    unlink(initrd);
     json_object *doc = json_object_from_file(report);
     unlink(report);
     g_rmdir(dir);

@@ -53,13 +53,17 @@ START_TEST(test_seed240_on_xeon_phi)
     json_object_put(numa);
     ck_assert_msg(strstr(argv, " -object thread-context,id=qpin-tc0,node-affinity=0 -object "
                                "memory-backend-ram,id=qpin-mem0,size=80G,host-nodes=0,policy=bind,"
-                               "prealloc=on,prealloc-context=qpin-tc0 -numa "
+                               "prealloc=on,prealloc-threads=16,prealloc-context=qpin-tc0 -numa "
                                "node,nodeid=0,cpus=0-239,memdev=qpin-mem0 "),
                   "%s", argv);
     ck_assert_msg(strstr(argv, " -object memory-backend-ram,id=qpin-mem1,size=15G,host-nodes=1,"
                                "policy=bind -numa node,nodeid=1,memdev=qpin-mem1"),
                   "%s", argv);
     ck_assert_msg(strstr(argv, " -m 95G"), "%s", argv);
+    /* DDR4 to MCDRAM is 31 on that host. */
+    ck_assert_msg(g_str_has_suffix(argv, " -numa dist,src=0,dst=1,val=31 -numa dist,src=1,dst=0,"
+                                         "val=31"),
+                  "%s", argv);
     qpin_test_run_clear(&r);
 }
 END_TEST
@@ -74,9 +78,36 @@ START_TEST(test_seed002_on_gold)
     ck_assert_msg(strstr(argv, " -object thread-context,id=qpin-tc0,node-affinity=1 -object "
                                "memory-backend-memfd,id=qpin-mem0,size=160G,hugetlb=on,"
                                "hugetlbsize=1G,host-nodes=1,policy=bind,prealloc=on,"
-                               "prealloc-context=qpin-tc0 -numa "
+                               "prealloc-threads=16,prealloc-context=qpin-tc0 -numa "
                                "node,nodeid=0,cpus=0-39,memdev=qpin-mem0 "),
                   "%s", argv);
+    qpin_test_run_clear(&r);
+}
+END_TEST
+
+/* --numa-dist off (and numa-dist=off in [qpin]) leaves QEMU's default distances; a bad value is
+ * a usage error. */
+START_TEST(test_numa_dist_off)
+{
+    g_autofree char *sysroot =
+        g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
+    const char *words[] = {"off", "auto", NULL};
+    for (int i = 0; words[i]; i++) {
+        const char *args[] = {"--sysroot", sysroot, "--numa-dist", words[i], "--numa", "1G@0",
+                              "--numa", "1G@1", "--json", "-q", "--", qemu, "-smp", "2", NULL};
+        QpinTestRun r = qpin_test_run_qpin("plan", args);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        json_object *numa = NULL;
+        g_autofree char *argv = plan_argv(&r, &numa);
+        json_object_put(numa);
+        gboolean has = strstr(argv, " -numa dist,src=0,dst=1,val=21") != NULL;
+        ck_assert_msg(has == (i == 1), "--numa-dist %s: %s", words[i], argv);
+        qpin_test_run_clear(&r);
+    }
+    const char *bad[] = {"--sysroot", sysroot, "--numa-dist", "on", "--", qemu, NULL};
+    QpinTestRun r = qpin_test_run_qpin("plan", bad);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--numa-dist 'on': expected auto"), "%s", r.err);
     qpin_test_run_clear(&r);
 }
 END_TEST
@@ -120,6 +151,7 @@ int main(void)
     tcase_add_test(tc, test_seed240_on_xeon_phi);
     tcase_add_test(tc, test_seed002_on_gold);
     tcase_add_test(tc, test_refused_elsewhere);
+    tcase_add_test(tc, test_numa_dist_off);
     suite_add_tcase(s, tc);
     return qpin_check_run(s);
 }

@@ -150,6 +150,10 @@ GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **
     g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(user, qmp_fd, error);
     if (!argv)
         return NULL;
+    if (s->mirror) {
+        g_ptr_array_add(argv, g_strdup("-smp"));
+        g_ptr_array_add(argv, g_strdup(s->mirror->smp));
+    }
     GError *local = NULL;
     gboolean ok = probe ? qpin_qemu_numa_args_probe(s->numa_nodes, argv, &local)
                         : qpin_qemu_numa_args_host(s->numa_nodes, s->host, argv, &local);
@@ -267,7 +271,9 @@ gboolean qpin_launch_start(QpinLaunch *l, const QpinLaunchObserver *observer, in
      * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
     gpointer building =
         observer ? observer->begin(QPIN_LAUNCH_BUILDING, l, 0,
-                                   qpin_launch_smp_vcpus(l->opt->qemu_argv), observer->user)
+                                   s->mirror ? s->mirror->n_vcpus
+                                             : qpin_launch_smp_vcpus(l->opt->qemu_argv),
+                                   observer->user)
                  : NULL;
     l->guard = (QpinWaitGuard){.sigfd = l->sigfd,
                                .qemu = l->qemu,

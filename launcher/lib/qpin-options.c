@@ -15,7 +15,7 @@
 typedef struct {
     char *config, *pin, *emulator_pin, *vcpu_sched, *reserve, *report, *sysroot, *qmp, *pid;
     char *kill_timeout, *qmp_timeout;
-    char *numa_dist;
+    char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
 } Cli;
@@ -34,6 +34,8 @@ static void cli_clear(Cli *cli)
     g_free(cli->kill_timeout);
     g_free(cli->qmp_timeout);
     g_free(cli->numa_dist);
+    g_free(cli->mirror);
+    g_free(cli->mirror_memory);
     g_strfreev(cli->iothread_pin);
     g_strfreev(cli->numa);
 }
@@ -76,6 +78,8 @@ void qpin_options_free(QpinOptions *options)
     g_free(options->vcpu_sched);
     g_free(options->reserve);
     g_strfreev(options->numa);
+    g_free(options->mirror);
+    g_free(options->mirror_memory);
     g_free(options->report);
     g_free(options->sysroot);
     g_free(options->qmp);
@@ -126,6 +130,15 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
          {"numa-dist", 0, 0, G_OPTION_ARG_STRING, &cli->numa_dist,
           "Guest node distances: auto (from the host's, the default) or off (QEMU's default)",
           "auto|off"}},
+        {RUN | PLAN,
+         {"mirror", 0, 0, G_OPTION_ARG_STRING, &cli->mirror,
+          "Shape the guest like host nodes N (or the whole host): -smp, NUMA nodes, distances "
+          "and the 1:1 map",
+          "node=N[,N...]|host"}},
+        {RUN | PLAN,
+         {"mirror-memory", 0, 0, G_OPTION_ARG_STRING, &cli->mirror_memory,
+          "Memory of each mirrored guest node (with :split, SIZE in all), and --numa keys",
+          "SIZE[:split][:KEY=VALUE...]"}},
         {PLAN,
          {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &cli->sysroot,
           "Read the host's /sys and /proc under DIR (plan for another machine)", "DIR"}},
@@ -169,7 +182,7 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",  "qmp-timeout",  "numa-dist", NULL,
+    "pid",  "qmp-timeout",  "numa-dist", "mirror", "mirror-memory", NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -485,6 +498,10 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
     if (o->command == QPIN_COMMAND_PLAN &&
         !config_string(kf, path, "qpin", "sysroot", &o->sysroot, error))
         return FALSE;
+    if (o->command != QPIN_COMMAND_PIN &&
+        (!config_string(kf, path, "qpin", "mirror", &o->mirror, error) ||
+         !config_string(kf, path, "qpin", "mirror-memory", &o->mirror_memory, error)))
+        return FALSE;
     if (o->command == QPIN_COMMAND_PIN && !config_string(kf, path, "qpin", "qmp", &o->qmp, error))
         return FALSE;
 
@@ -641,6 +658,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->sysroot = g_steal_pointer(&cli.sysroot);
     o->qmp = g_steal_pointer(&cli.qmp);
     o->numa = g_steal_pointer(&cli.numa);
+    o->mirror = g_steal_pointer(&cli.mirror);
+    o->mirror_memory = g_steal_pointer(&cli.mirror_memory);
     o->allow_overcommit = cli.allow_overcommit;
     o->quiet = cli.quiet;
     o->json = cli.json;

@@ -42,6 +42,8 @@ typedef struct {
     gboolean allow_overcommit;
     char **numa;   /* --numa texts from the command line (NULL-terminated), or NULL */
     gboolean numa_dist_off; /* --numa-dist off: no -numa dist from the host's distances */
+    char *mirror;           /* --mirror node=N[,N...]|host, or NULL */
+    char *mirror_memory;    /* --mirror-memory SIZE[:split][:KEY=VALUE...], or NULL */
     gboolean cont; /* run: default TRUE (--no-cont); pin: default FALSE (--cont) */
     gboolean quiet;
     gboolean json;

@@ -4,6 +4,8 @@
  * plans and reports (launcher/cli/output-report.c). */
 #pragma once
 
+#include "qpin-mirror.h"
+
 #include <qpin/host.h>
 #include <qpin/placement.h>
 
@@ -64,6 +66,9 @@ typedef struct {
     /* The guest memory, as structs. */
     const GPtrArray *numa_nodes;  /* borrowed: the guest NUMA nodes (QpinNumaNode*), or NULL */
     GPtrArray *memory_placements; /* owned: memory read back (QpinMemPlacement*), or NULL */
+    /* --mirror: the shape (borrowed, or NULL) and the bare-metal twin's numactl argv (owned). */
+    const QpinMirror *mirror;
+    char **numactl;
 } QpinReport;
 
 typedef struct {

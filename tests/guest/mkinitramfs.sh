@@ -8,6 +8,7 @@
 # Output lines (console=ttyS0):
 #   QPIN-GUEST-BEGIN
 #   QPIN-NODE <id> cpulist=<cpulist> memtotal_kb=<kB> distance=<d0>,<d1>,...
+#   QPIN-CPU <id> package=<id> core=<id> siblings=<cpulist>
 #   QPIN-GUEST-END
 set -eu
 
@@ -40,6 +41,13 @@ for dir in /sys/devices/system/node/node*; do
     mem=$(awk '/MemTotal/ { print $4 }' "$dir/meminfo")
     dist=$(tr ' ' ',' < "$dir/distance")
     echo "QPIN-NODE $id cpulist=$cpus memtotal_kb=$mem distance=$dist"
+done
+for dir in /sys/devices/system/cpu/cpu[0-9]*; do
+    [ -d "$dir/topology" ] || continue
+    id=${dir##*/cpu}
+    echo "QPIN-CPU $id package=$(cat "$dir/topology/physical_package_id")" \
+        "core=$(cat "$dir/topology/core_id")" \
+        "siblings=$(cat "$dir/topology/thread_siblings_list")"
 done
 echo QPIN-GUEST-END
 poweroff -f

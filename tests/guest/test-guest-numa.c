@@ -300,6 +300,76 @@ static void check_distances(const char *qpin, const char *qemu, const char *kern
     g_free(run.err);
 }
 
+/* A guest shaped like this machine: `qpin run --mirror host` with no -smp of its own boots, and
+ * the guest's /sys/devices/system/cpu/cpu*\/topology shows the shape the report's mirror gives
+ * (CPUs, threads per core, cores per package); its one node holds every vCPU. */
+static void check_mirror(const char *qpin, const char *qemu, const char *kernel,
+                         const char *initrd, const char *dir)
+{
+    g_autofree char *report = g_build_filename(dir, "mirror-report.json", NULL);
+    /* TCG's default CPU models are AMD ones without topoext, whose guests see every thread as
+     * a core of its own; an Intel vendor makes the guest read the threads from CPUID leaf 0xB. */
+    char *argv[] = {(char *)qpin, "run", "-q", "--report", report, "--mirror", "host",
+                    "--mirror-memory", "256M", "--", (char *)qemu, "-accel",
+                    "tcg,thread=multi", "-cpu", "qemu64,vendor=GenuineIntel", "-kernel", (char *)kernel, "-initrd", (char *)initrd,
+                    "-append", "console=ttyS0 panic=-1 quiet", "-no-reboot", "-nodefaults",
+                    "-display", "none", "-serial", "stdio", NULL};
+    g_autofree char *joined = g_strjoinv(" ", argv);
+    fprintf(stderr, "running: %s\n", joined);
+    RunResult run = run_collect(argv, BOOT_TIMEOUT_S);
+    fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    CHECK(!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+          "qpin run --mirror host exited with status 0x%x", run.status);
+    json_object *doc = json_object_from_file(report), *mirror = NULL, *v = NULL;
+    unlink(report);
+    CHECK(doc && json_object_object_get_ex(doc, "mirror", &mirror), "the report has no mirror");
+    int threads = 0, cores = 0, sockets = 0;
+    if (mirror) {
+        if (json_object_object_get_ex(mirror, "threads", &v))
+            threads = json_object_get_int(v);
+        if (json_object_object_get_ex(mirror, "cores", &v))
+            cores = json_object_get_int(v);
+        if (json_object_object_get_ex(mirror, "sockets", &v))
+            sockets = json_object_get_int(v);
+    }
+    tap_step("qpin run --mirror host boots a guest shaped like this machine");
+
+    int n_cpus = 0;
+    g_autoptr(GHashTable) package_cores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                                NULL);
+    g_auto(GStrv) lines = g_strsplit(run.out, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_strchomp(lines[i]);
+        const char *line = strstr(lines[i], "QPIN-CPU ");
+        unsigned id = 0, package = 0, core = 0;
+        char siblings[128] = "";
+        if (!line || sscanf(line, "QPIN-CPU %u package=%u core=%u siblings=%127s", &id, &package,
+                            &core, siblings) != 4)
+            continue;
+        n_cpus++;
+        /* "0-1" or "0,2" for two threads, "3" for one. */
+        int n_siblings = 1;
+        for (const char *p = siblings; *p; p++)
+            n_siblings += *p == ',' || *p == '-';
+        CHECK(n_siblings == threads, "guest CPU %u has siblings %s, the mirror %d threads per core",
+              id, siblings, threads);
+        g_hash_table_add(package_cores, g_strdup_printf("%u/%u", package, core));
+    }
+    CHECK(n_cpus > 0 && n_cpus == sockets * cores * threads,
+          "the guest has %d CPUs, the mirror %d x %d x %d", n_cpus, sockets, cores, threads);
+    CHECK((int)g_hash_table_size(package_cores) == sockets * cores,
+          "the guest has %u cores, the mirror %d x %d", g_hash_table_size(package_cores), sockets,
+          cores);
+    g_autofree char *all = n_cpus > 1 ? g_strdup_printf("0-%d", n_cpus - 1) : g_strdup("0");
+    CHECK(strstr(run.out, "QPIN-NODE 0 cpulist=") &&
+              g_str_has_prefix(strstr(run.out, "QPIN-NODE 0 cpulist=") + 20, all),
+          "guest node 0 does not hold CPUs %s", all);
+    tap_step("the guest's CPU topology is the mirror's");
+    json_object_put(doc);
+    g_free(run.out);
+    g_free(run.err);
+}
+
 int main(int argc, char **argv)
 {
     const char *qpin = g_getenv("QPIN");
@@ -353,6 +423,7 @@ int main(int argc, char **argv)
     RunResult run = run_collect((char **)cmd->pdata, BOOT_TIMEOUT_S);
     fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
     check_distances(qpin, qemu, kernel, initrd);
+    check_mirror(qpin, qemu, kernel, initrd, dir);
     unlink(initrd);
     json_object *doc = json_object_from_file(report);
     unlink(report);

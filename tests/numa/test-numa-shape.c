@@ -4,6 +4,7 @@
 #include "qpin-check.h"
 #include "qpin-error.h"
 #include "qpin-memory.h"
+#include "qpin-mirror.h"
 #include "qpin-preflight.h"
 #include "qpin-qemu-numa.h"
 
@@ -311,6 +312,186 @@ START_TEST(test_prealloc_threads_args)
 }
 END_TEST
 
+/* ---- --mirror ---------------------------------------------------------------------------- */
+
+/* The invariants of a mirror of @host: vCPUs = sockets x dies x cores x threads = the chosen
+ * CPUs; each guest core's threads on the threads of one host core (siblings on siblings); each
+ * guest node's vCPUs on its host node; the guest nodes' distances the host's. */
+static void assert_mirror_invariants(const TopoHost *host, const QpinMirror *m)
+{
+    ck_assert_uint_eq(m->n_vcpus, (guint)(m->sockets * m->dies * m->cores * m->threads));
+    ck_assert_uint_eq(m->n_vcpus, topo_cpuset_count(m->cpus));
+    g_autoptr(TopoCpuSet) used = topo_cpuset_new();
+    for (guint v = 0; v < m->n_vcpus; v++) {
+        int cpu = m->vcpu_cpu[v];
+        ck_assert_msg(topo_cpuset_has(m->cpus, cpu), "vCPU %u on CPU %d outside the mirror", v,
+                      cpu);
+        ck_assert_msg(topo_cpuset_add(used, cpu) && topo_cpuset_count(used) == v + 1,
+                      "CPU %d given twice", cpu);
+        /* Guest thread t of guest core c: host thread t of one host core. */
+        guint first = v - v % (guint)m->threads;
+        const TopoCpu *a = topo_host_cpu(host, m->vcpu_cpu[first]), *b = topo_host_cpu(host, cpu);
+        ck_assert_msg(a && b && a->package == b->package && a->die == b->die &&
+                          a->core == b->core,
+                      "vCPU %u (CPU %d) and vCPU %u (CPU %d) are guest siblings, not host ones", v,
+                      cpu, first, m->vcpu_cpu[first]);
+        if (v > first)
+            ck_assert_int_gt(cpu, m->vcpu_cpu[v - 1]);
+    }
+    ck_assert_uint_eq(m->node_vcpus->len, topo_cpuset_count(m->host_nodes));
+    g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(m, "1G:prealloc", NULL);
+    ck_assert_ptr_nonnull(nodes);
+    guint i = 0;
+    for (int h = topo_cpuset_first(m->host_nodes); h >= 0;
+         h = topo_cpuset_next(m->host_nodes, h), i++) {
+        const QpinNumaNode *node = nodes->pdata[i];
+        ck_assert(topo_cpuset_has(node->host_nodes, h) && topo_cpuset_count(node->host_nodes) == 1);
+        ck_assert(topo_cpuset_equal(node->vcpus, m->node_vcpus->pdata[i]));
+        for (int v = topo_cpuset_first(node->vcpus); v >= 0; v = topo_cpuset_next(node->vcpus, v))
+            ck_assert_int_eq(topo_host_cpu(host, m->vcpu_cpu[v])->node, h);
+    }
+    if (nodes->len > 1) {
+        g_autofree char *why = NULL;
+        g_autofree int *t = qpin_qemu_numa_distances(nodes, host, &why);
+        ck_assert_msg(t, "%s", why);
+        guint n = nodes->len, a = 0;
+        for (int x = topo_cpuset_first(m->host_nodes); x >= 0;
+             x = topo_cpuset_next(m->host_nodes, x), a++) {
+            guint b = 0;
+            for (int y = topo_cpuset_first(m->host_nodes); y >= 0;
+                 y = topo_cpuset_next(m->host_nodes, y), b++)
+                ck_assert_int_eq(t[a * n + b], topo_host_distance(host, x, y));
+        }
+    }
+}
+
+static QpinMirror *mirror_of(const TopoHost *host, const char *spec)
+{
+    GError *error = NULL;
+    QpinMirror *m = qpin_mirror_derive(host, spec, &error);
+    ck_assert_msg(m, "%s: %s", spec, error ? error->message : "?");
+    assert_mirror_invariants(host, m);
+    return m;
+}
+
+START_TEST(test_mirror_gold_node1)
+{
+    g_autoptr(TopoHost) host = host_read("xeon-gold-6148-2s");
+    g_autoptr(QpinMirror) m = mirror_of(host, "node=1");
+    ck_assert_str_eq(m->smp, "40,sockets=1,cores=20,threads=2");
+    /* The seed's own map: 1 + v/2*2 + v%2*40. */
+    for (guint v = 0; v < m->n_vcpus; v++)
+        ck_assert_int_eq(m->vcpu_cpu[v], 1 + (int)v / 2 * 2 + (int)v % 2 * 40);
+    g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(m, "160G:hugepages=1G:prealloc", NULL);
+    ck_assert_uint_eq(nodes->len, 1);
+    g_auto(GStrv) numactl = qpin_mirror_numactl(m, nodes);
+    g_autofree char *line = g_strjoinv(" ", numactl);
+    GString *want = g_string_new("numactl --physcpubind=1");
+    for (int c = 3; c < 80; c += 2)
+        g_string_append_printf(want, ",%d", c);
+    g_string_append(want, " --membind=1");
+    ck_assert_str_eq(line, want->str);
+    g_string_free(want, TRUE);
+}
+END_TEST
+
+START_TEST(test_mirror_shapes)
+{
+    static const struct {
+        const char *host, *spec, *smp, *first_cpus;
+    } cases[] = {
+        {"xeon-gold-6148-2s", "host", "80,sockets=2,cores=20,threads=2", "0,40,2,42"},
+        {"xeon-gold-6148-2s", "node=0", "40,sockets=1,cores=20,threads=2", "0,40,2,42"},
+        {"epyc-7452-2s-nps4", "node=0,1", "32,sockets=1,cores=16,threads=2", "0,64,1,65"},
+        {"epyc-7452-2s-nps4", "node=3-4", "32,sockets=2,cores=8,threads=2", "24,88,25,89"},
+        {"epyc-7452-2s-nps4", "host", "128,sockets=2,cores=32,threads=2", "0,64,1,65"},
+        {"xeon-phi-7250", "host", "272,sockets=1,cores=68,threads=4", "0,68,136,204"},
+        {"epyc-7313p-nps2-isolated", "node=1", "16,sockets=1,cores=8,threads=2", "8,24,9,25"},
+        {"this-machine", "host", NULL, NULL},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoHost) host = host_read(cases[i].host);
+        g_autoptr(QpinMirror) m = mirror_of(host, cases[i].spec);
+        if (!cases[i].smp)
+            continue;
+        ck_assert_msg(!strcmp(m->smp, cases[i].smp), "%s %s: -smp %s, want %s", cases[i].host,
+                      cases[i].spec, m->smp, cases[i].smp);
+        g_autofree char *first = g_strdup_printf("%d,%d,%d,%d", m->vcpu_cpu[0], m->vcpu_cpu[1],
+                                                 m->vcpu_cpu[2], m->vcpu_cpu[3]);
+        ck_assert_msg(!strcmp(first, cases[i].first_cpus), "%s %s: vCPUs 0-3 on %s, want %s",
+                      cases[i].host, cases[i].spec, first, cases[i].first_cpus);
+    }
+}
+END_TEST
+
+START_TEST(test_mirror_refused)
+{
+    static const struct {
+        const char *host, *spec, *needle;
+    } cases[] = {
+        /* Offline CPUs leave cores with one thread next to cores with two. */
+        {"offline-isolated", "host", "no uniform shape"},
+        /* A cgroup that allows part of the cores' threads. */
+        {"cgroup-subset-gold-6148", "host", "no uniform shape"},
+        {"xeon-phi-7250", "node=1", "host node 1 has no online, allowed CPU"},
+        {"xeon-gold-6148-2s", "node=7", "host node 7 does not exist"},
+        {"xeon-gold-6148-2s", "nodes=1", "expected node=N"},
+        {"xeon-gold-6148-2s", "node=x", "is not a list of host node ids"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(TopoHost) host = host_read(cases[i].host);
+        GError *error = NULL;
+        g_autoptr(QpinMirror) m = qpin_mirror_derive(host, cases[i].spec, &error);
+        ck_assert_msg(!m, "%s %s accepted", cases[i].host, cases[i].spec);
+        ck_assert_int_eq(error->code, QPIN_ERROR_USAGE);
+        ck_assert_msg(strstr(error->message, cases[i].needle), "%s", error->message);
+        g_error_free(error);
+    }
+}
+END_TEST
+
+START_TEST(test_mirror_memory)
+{
+    g_autoptr(TopoHost) host = host_read("epyc-7452-2s-nps4");
+    g_autoptr(QpinMirror) m = mirror_of(host, "node=0-2");
+    static const struct {
+        const char *memory;
+        guint64 sizes_mib[3];
+        const char *needle; /* error, or NULL */
+    } cases[] = {
+        {"4G", {4096, 4096, 4096}, NULL},
+        {"6G:split", {2048, 2048, 2048}, NULL},
+        /* 5 GiB in 2 MiB units: 2560 units, 854 + 853 + 853. */
+        {"5G:split", {1708, 1706, 1706}, NULL},
+        /* 1 GiB pages: 5 of them, 2 + 2 + 1. */
+        {"5G:split:hugepages=1G", {2048, 2048, 1024}, NULL},
+        {"1G:split:hugepages=1G", {0}, "at least 3"},
+        {"4G:vcpus=0-3", {0}, "vcpus=0-3 is the mirror's"},
+        {"4G:host-nodes=1", {0}, "the mirror's"},
+        {"lots", {0}, "is not a size"},
+        {"4G:colour=red", {0}, "colour"},
+        {"", {0}, "needs --mirror-memory"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *error = NULL;
+        g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(m, cases[i].memory, &error);
+        if (cases[i].needle) {
+            ck_assert_msg(!nodes, "'%s' accepted", cases[i].memory);
+            ck_assert_msg(strstr(error->message, cases[i].needle), "'%s': %s", cases[i].memory,
+                          error->message);
+            g_error_free(error);
+            continue;
+        }
+        ck_assert_msg(nodes, "'%s': %s", cases[i].memory, error ? error->message : "?");
+        for (guint n = 0; n < 3; n++)
+            ck_assert_msg(((QpinNumaNode *)nodes->pdata[n])->size_bytes ==
+                              cases[i].sizes_mib[n] * 1024 * 1024,
+                          "'%s': node %u has %" G_GUINT64_FORMAT " bytes", cases[i].memory, n,
+                          ((QpinNumaNode *)nodes->pdata[n])->size_bytes);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("numa-shape");
@@ -325,6 +506,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_auto_nodes_refused);
     tcase_add_test(tc, test_prealloc_threads);
     tcase_add_test(tc, test_prealloc_threads_args);
+    tcase_add_test(tc, test_mirror_gold_node1);
+    tcase_add_test(tc, test_mirror_shapes);
+    tcase_add_test(tc, test_mirror_refused);
+    tcase_add_test(tc, test_mirror_memory);
     suite_add_tcase(s, tc);
     return s;
 }

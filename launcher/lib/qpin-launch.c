@@ -144,8 +144,8 @@ GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **
     QpinFlow *s = l->s;
     /* A plan asks QEMU only about the guest's shape: the disks, KVM and host nodes of the
      * machine the plan is made for need not exist here. */
-    g_autoptr(GPtrArray) shape = probe ? qpin_qemu_argv_probe(l->opt->qemu_argv, s->report->notes)
-                                       : NULL;
+    g_autoptr(GPtrArray) shape =
+        probe ? qpin_qemu_argv_probe(l->opt->qemu_argv, s->report->notes) : NULL;
     char *const *user = shape ? (char *const *)shape->pdata : l->opt->qemu_argv;
     g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(user, qmp_fd, error);
     if (!argv)
@@ -269,12 +269,12 @@ gboolean qpin_launch_start(QpinLaunch *l, const QpinLaunchObserver *observer, in
 
     /* QEMU greets at once but answers the negotiation only once it has built every vCPU: that
      * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
-    gpointer building =
-        observer ? observer->begin(QPIN_LAUNCH_BUILDING, l, 0,
-                                   s->mirror ? s->mirror->n_vcpus
-                                             : qpin_launch_smp_vcpus(l->opt->qemu_argv),
-                                   observer->user)
-                 : NULL;
+    gpointer building = observer
+                            ? observer->begin(QPIN_LAUNCH_BUILDING, l, 0,
+                                              s->mirror ? s->mirror->n_vcpus
+                                                        : qpin_launch_smp_vcpus(l->opt->qemu_argv),
+                                              observer->user)
+                            : NULL;
     l->guard = (QpinWaitGuard){.sigfd = l->sigfd,
                                .qemu = l->qemu,
                                .tick = building ? observer->tick : NULL,

@@ -79,8 +79,8 @@ static gboolean mirror_nodes(const TopoHost *host, const char *spec, TopoCpuSet 
 
 /* Checks that every element of @counts (a GHashTable of key -> count) is the same; @what
  * names the count ("threads per core"), @unit the key ("core"). */
-static gboolean mirror_uniform(GHashTable *counts, const char *spec, const char *what,
-                               int *value, GError **error)
+static gboolean mirror_uniform(GHashTable *counts, const char *spec, const char *what, int *value,
+                               GError **error)
 {
     GHashTableIter it;
     gpointer key, val;
@@ -173,7 +173,8 @@ QpinMirror *qpin_mirror_derive(const TopoHost *host, const char *spec, GError **
             core = g_new0(MirrorCore, 1);
             core->package = cpu->package;
             core->die = cpu->die;
-            core->node_pos = GPOINTER_TO_INT(g_hash_table_lookup(node_pos, GINT_TO_POINTER(cpu->node)));
+            core->node_pos =
+                GPOINTER_TO_INT(g_hash_table_lookup(node_pos, GINT_TO_POINTER(cpu->node)));
             core->first = c;
             core->cpus = g_array_new(FALSE, FALSE, sizeof(int));
             g_hash_table_insert(cores, key, core);
@@ -191,8 +192,7 @@ QpinMirror *qpin_mirror_derive(const TopoHost *host, const char *spec, GError **
     g_autoptr(GHashTable) dies_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0; i < list->len; i++) {
         const MirrorCore *core = list->pdata[i];
-        g_hash_table_replace(threads,
-                             g_strdup_printf("core with CPU %d", core->first),
+        g_hash_table_replace(threads, g_strdup_printf("core with CPU %d", core->first),
                              GINT_TO_POINTER((int)core->cpus->len));
         count_add(die_cores, g_strdup_printf("die %d of package %d", core->die, core->package));
         char *die = g_strdup_printf("%d/%d", core->package, core->die);
@@ -267,8 +267,8 @@ GPtrArray *qpin_mirror_numa_nodes(const QpinMirror *m, const char *memory, GErro
     g_autoptr(GError) local = NULL;
     if (!qpin_size_parse(parts[0], &size, &local) || size == 0) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
-                    "--mirror-memory '%s': '%s' is not a size%s%s; write e.g. 16G or 512M",
-                    memory, parts[0], local ? ": " : "", local ? local->message : "");
+                    "--mirror-memory '%s': '%s' is not a size%s%s; write e.g. 16G or 512M", memory,
+                    parts[0], local ? ": " : "", local ? local->message : "");
         return NULL;
     }
     guint n = topo_cpuset_count(m->host_nodes);

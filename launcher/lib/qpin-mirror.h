@@ -15,16 +15,16 @@
 G_BEGIN_DECLS
 
 typedef struct {
-    char *spec;             /* "node=1", "node=0,1" or "host", as given */
-    TopoCpuSet *host_nodes; /* the mirrored host nodes */
-    TopoCpuSet *cpus;       /* their online, allowed CPUs: the vCPUs' CPUs */
+    char *spec;                        /* "node=1", "node=0,1" or "host", as given */
+    TopoCpuSet *host_nodes;            /* the mirrored host nodes */
+    TopoCpuSet *cpus;                  /* their online, allowed CPUs: the vCPUs' CPUs */
     int sockets, dies, cores, threads; /* dies per socket, cores per die, threads per core */
     guint n_vcpus;
-    int *vcpu_cpu;          /* host CPU of vCPU index v (QEMU's cpu-index order) */
-    GPtrArray *node_vcpus;  /* TopoCpuSet*: guest node i's vCPUs; guest node i mirrors the
-                             * i-th host node of host_nodes in ascending order */
-    char *smp;              /* the -smp value */
-    char *pin;              /* the 1:1 map as a --pin cpulist */
+    int *vcpu_cpu;         /* host CPU of vCPU index v (QEMU's cpu-index order) */
+    GPtrArray *node_vcpus; /* TopoCpuSet*: guest node i's vCPUs; guest node i mirrors the
+                            * i-th host node of host_nodes in ascending order */
+    char *smp;             /* the -smp value */
+    char *pin;             /* the 1:1 map as a --pin cpulist */
 } QpinMirror;
 
 void qpin_mirror_free(QpinMirror *mirror);

@@ -180,9 +180,9 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
 }
 
 static const char *const qpin_keys[] = {
-    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
-    "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",  "qmp-timeout",  "numa-dist", "mirror", "mirror-memory", NULL,
+    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
+    "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
+    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -262,8 +262,7 @@ static gboolean parse_pid(const char *text, const char *source, gint64 *pid, GEr
     return TRUE;
 }
 
-static gboolean parse_numa_dist(const char *text, const char *source, gboolean *off,
-                                GError **error)
+static gboolean parse_numa_dist(const char *text, const char *source, gboolean *off, GError **error)
 {
     if (strcmp(text, "auto") && strcmp(text, "off")) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,

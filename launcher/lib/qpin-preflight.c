@@ -329,13 +329,12 @@ gboolean qpin_preflight_auto_nodes(GPtrArray *nodes, const TopoHost *host,
             guint64 free = auto_node_free(hn, node, &claims[k]);
             g_autofree char *free_text = qpin_size_format_human(
                 node->hugepage_kib ? free * node->hugepage_kib * 1024 : free * 1024);
-            g_string_append_printf(seen, "%shost node %d: %s free, %u CPUs left", seen->len ? "; " : "",
-                                    hn->id, free_text, free_cpus);
+            g_string_append_printf(seen, "%shost node %d: %s free, %u CPUs left",
+                                   seen->len ? "; " : "", hn->id, free_text, free_cpus);
             if (free < need || free_cpus < need_cpus)
                 continue;
             /* A node no other guest node uses first, then the most free memory, then CPUs. */
-            gboolean better = best < 0 ||
-                              (claims[k].guests == 0 && claims[best].guests > 0) ||
+            gboolean better = best < 0 || (claims[k].guests == 0 && claims[best].guests > 0) ||
                               ((claims[k].guests == 0) == (claims[best].guests == 0) &&
                                (free > best_free || (free == best_free && free_cpus > best_cpus)));
             if (better) {

@@ -234,8 +234,7 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
         char *value = g_ptr_array_steal_index(qemu_argv, at);
         g_ptr_array_insert(qemu_argv, (gint)(qemu_argv->len - 2 * (user_dist->len - 1 - i)),
                            option);
-        g_ptr_array_insert(qemu_argv, (gint)(qemu_argv->len - 2 * (user_dist->len - 1 - i)),
-                           value);
+        g_ptr_array_insert(qemu_argv, (gint)(qemu_argv->len - 2 * (user_dist->len - 1 - i)), value);
     }
     return TRUE;
 }
@@ -313,7 +312,7 @@ int *qpin_qemu_numa_distances(const GPtrArray *nodes, const TopoHost *host, char
             return NULL;
         }
     }
-    g_autofree int *table = g_new0(int, n * n);
+    g_autofree int *table = g_new0(int, n *n);
     for (guint i = 0; i < n; i++) {
         const QpinNumaNode *a = g_ptr_array_index(nodes, i);
         for (guint j = 0; j < n; j++) {
@@ -347,9 +346,10 @@ void qpin_qemu_numa_dist_args(const GPtrArray *nodes, const TopoHost *host, GPtr
     for (QpinQemuArg a = QPIN_QEMU_ARG_INIT; qpin_qemu_argv_next(words, (int)qemu_argv->len, &a);)
         if (strcmp(a.name, "numa") == 0 && a.value >= 0 && is_numa_dist(words[a.value])) {
             if (notes)
-                g_ptr_array_add(notes, qpin_note_new(QPIN_NOTE_NUMA_DIST,
-                                                     "the command line sets the guest node "
-                                                     "distances itself (-numa dist): qpin adds none"));
+                g_ptr_array_add(notes,
+                                qpin_note_new(QPIN_NOTE_NUMA_DIST,
+                                              "the command line sets the guest node "
+                                              "distances itself (-numa dist): qpin adds none"));
             return;
         }
     g_autofree char *why = NULL;

@@ -205,9 +205,10 @@ GPtrArray *qpin_qemu_argv_probe(char *const *user_argv, GPtrArray *notes)
                                              "command line asks for KVM, and the vCPU topology "
                                              "QEMU reports does not depend on the accelerator"));
     if (host_cpu)
-        g_ptr_array_add(notes, qpin_note_new(QPIN_NOTE_PROBE_CPU,
-                                             "the plan asked QEMU with -cpu max instead of the "
-                                             "host model, which only KVM has; run keeps -cpu host"));
+        g_ptr_array_add(notes,
+                        qpin_note_new(QPIN_NOTE_PROBE_CPU,
+                                      "the plan asked QEMU with -cpu max instead of the "
+                                      "host model, which only KVM has; run keeps -cpu host"));
     if (memory)
         g_ptr_array_add(notes,
                         qpin_note_new(QPIN_NOTE_PROBE_MEMORY,

@@ -10,9 +10,9 @@
 G_BEGIN_DECLS
 
 /* Note kinds of qpin_qemu_argv_probe() (QpinNote.kind). */
-#define QPIN_NOTE_PROBE_TCG "probe-tcg"         /* the probe runs under TCG, not KVM */
-#define QPIN_NOTE_PROBE_CPU "probe-cpu"         /* -cpu host became -cpu max for the probe */
-#define QPIN_NOTE_PROBE_MEMORY "probe-memory"   /* user memory backends as reserve=off RAM */
+#define QPIN_NOTE_PROBE_TCG     "probe-tcg"     /* the probe runs under TCG, not KVM */
+#define QPIN_NOTE_PROBE_CPU     "probe-cpu"     /* -cpu host became -cpu max for the probe */
+#define QPIN_NOTE_PROBE_MEMORY  "probe-memory"  /* user memory backends as reserve=off RAM */
 #define QPIN_NOTE_PROBE_DROPPED "probe-dropped" /* options left out of the probe */
 
 /* The user command line (@user_argv: NULL-terminated, [0] the QEMU binary or a wrapper that

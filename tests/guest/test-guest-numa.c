@@ -240,12 +240,12 @@ static void check_distances(const char *qpin, const char *qemu, const char *kern
     CHECK(root != NULL, "QPIN_SOURCE_ROOT is not set (run through meson test)");
     if (!root)
         return;
-    g_autofree char *sysroot = g_build_filename(root, "tests/fixtures/hosts/epyc-7452-2s-nps4",
-                                                NULL);
-    char *plan_argv[] = {(char *)qpin, "plan",   "--sysroot", sysroot,        "--json",
-                         "-q",         "--numa", "128M@0:vcpus=0",            "--numa",
-                         "128M@1:vcpus=1",       "--numa",    "128M@4",       "--",
-                         (char *)qemu, "-smp",   "2",         "-nodefaults",  NULL};
+    g_autofree char *sysroot =
+        g_build_filename(root, "tests/fixtures/hosts/epyc-7452-2s-nps4", NULL);
+    char *plan_argv[] = {
+        (char *)qpin,     "plan",   "--sysroot",      sysroot,  "--json", "-q", "--numa",
+        "128M@0:vcpus=0", "--numa", "128M@1:vcpus=1", "--numa", "128M@4", "--", (char *)qemu,
+        "-smp",           "2",      "-nodefaults",    NULL};
     RunResult plan = run_collect(plan_argv, 120);
     CHECK(WIFEXITED(plan.status) && WEXITSTATUS(plan.status) == 0, "qpin plan: %s", plan.err);
     json_object *doc = json_tokener_parse(plan.out), *qa = NULL;
@@ -268,11 +268,34 @@ static void check_distances(const char *qpin, const char *qemu, const char *kern
     }
 
     g_autoptr(GPtrArray) cmd = g_ptr_array_new();
-    char *head[] = {(char *)qpin, "run", "-q", "--numa", "128M:vcpus=0", "--numa",
-                    "128M:vcpus=1", "--numa", "128M", "--", (char *)qemu, "-accel",
-                    "tcg,thread=multi", "-smp", "2", "-kernel", (char *)kernel, "-initrd",
-                    (char *)initrd, "-append", "console=ttyS0 panic=-1 quiet", "-no-reboot",
-                    "-nodefaults", "-display", "none", "-serial", "stdio", NULL};
+    char *head[] = {(char *)qpin,
+                    "run",
+                    "-q",
+                    "--numa",
+                    "128M:vcpus=0",
+                    "--numa",
+                    "128M:vcpus=1",
+                    "--numa",
+                    "128M",
+                    "--",
+                    (char *)qemu,
+                    "-accel",
+                    "tcg,thread=multi",
+                    "-smp",
+                    "2",
+                    "-kernel",
+                    (char *)kernel,
+                    "-initrd",
+                    (char *)initrd,
+                    "-append",
+                    "console=ttyS0 panic=-1 quiet",
+                    "-no-reboot",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-serial",
+                    "stdio",
+                    NULL};
     for (int i = 0; head[i]; i++)
         g_ptr_array_add(cmd, head[i]);
     for (guint i = 0; i < dist_args->len; i++)
@@ -303,17 +326,40 @@ static void check_distances(const char *qpin, const char *qemu, const char *kern
 /* A guest shaped like this machine: `qpin run --mirror host` with no -smp of its own boots, and
  * the guest's /sys/devices/system/cpu/cpu*\/topology shows the shape the report's mirror gives
  * (CPUs, threads per core, cores per package); its one node holds every vCPU. */
-static void check_mirror(const char *qpin, const char *qemu, const char *kernel,
-                         const char *initrd, const char *dir)
+static void check_mirror(const char *qpin, const char *qemu, const char *kernel, const char *initrd,
+                         const char *dir)
 {
     g_autofree char *report = g_build_filename(dir, "mirror-report.json", NULL);
     /* TCG's default CPU models are AMD ones without topoext, whose guests see every thread as
      * a core of its own; an Intel vendor makes the guest read the threads from CPUID leaf 0xB. */
-    char *argv[] = {(char *)qpin, "run", "-q", "--report", report, "--mirror", "host",
-                    "--mirror-memory", "256M", "--", (char *)qemu, "-accel",
-                    "tcg,thread=multi", "-cpu", "qemu64,vendor=GenuineIntel", "-kernel", (char *)kernel, "-initrd", (char *)initrd,
-                    "-append", "console=ttyS0 panic=-1 quiet", "-no-reboot", "-nodefaults",
-                    "-display", "none", "-serial", "stdio", NULL};
+    char *argv[] = {(char *)qpin,
+                    "run",
+                    "-q",
+                    "--report",
+                    report,
+                    "--mirror",
+                    "host",
+                    "--mirror-memory",
+                    "256M",
+                    "--",
+                    (char *)qemu,
+                    "-accel",
+                    "tcg,thread=multi",
+                    "-cpu",
+                    "qemu64,vendor=GenuineIntel",
+                    "-kernel",
+                    (char *)kernel,
+                    "-initrd",
+                    (char *)initrd,
+                    "-append",
+                    "console=ttyS0 panic=-1 quiet",
+                    "-no-reboot",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-serial",
+                    "stdio",
+                    NULL};
     g_autofree char *joined = g_strjoinv(" ", argv);
     fprintf(stderr, "running: %s\n", joined);
     RunResult run = run_collect(argv, BOOT_TIMEOUT_S);
@@ -335,8 +381,8 @@ static void check_mirror(const char *qpin, const char *qemu, const char *kernel,
     tap_step("qpin run --mirror host boots a guest shaped like this machine");
 
     int n_cpus = 0;
-    g_autoptr(GHashTable) package_cores = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                                NULL);
+    g_autoptr(GHashTable) package_cores =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_auto(GStrv) lines = g_strsplit(run.out, "\n", -1);
     for (guint i = 0; lines[i]; i++) {
         g_strchomp(lines[i]);

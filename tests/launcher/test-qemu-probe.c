@@ -31,8 +31,7 @@ START_TEST(test_probe_classes)
         {{"qemu-system-x86_64", "-smp", "4,sockets=2", "-m", "1G", "-name", "vm", NULL},
          "qemu-system-x86_64 -smp 4,sockets=2 -m 1G -name vm" TAIL,
          ""},
-        {{"qemu-system-x86_64", "-numa", "node,nodeid=0", "-numa", "dist,src=0,dst=1,val=20",
-          NULL},
+        {{"qemu-system-x86_64", "-numa", "node,nodeid=0", "-numa", "dist,src=0,dst=1,val=20", NULL},
          "qemu-system-x86_64 -numa node,nodeid=0 -numa dist,src=0,dst=1,val=20" TAIL,
          ""},
         /* The accelerator: KVM goes, TCG comes, with a note. */
@@ -70,10 +69,30 @@ START_TEST(test_probe_classes)
          "memory-backend-ram,id=m1,size=1073741824,reserve=off -object iothread,id=io0" TAIL,
          "probe-memory probe-dropped"},
         /* Disks, network, devices, kernel, display, chardevs, monitors, serial, firmware. */
-        {{"qemu-system-x86_64", "-drive", "file=/absent.qcow2,if=virtio", "disk.img", "-netdev",
-          "user,id=n0", "-device", "virtio-net-pci,netdev=n0", "-kernel", "/boot/absent",
-          "-append", "-smp 99", "-nographic", "-chardev", "socket,id=c,path=/x", "-serial",
-          "stdio", "-qmp", "unix:/x,server", "-bios", "/absent.fd", "-smp", "2", NULL},
+        {{"qemu-system-x86_64",
+          "-drive",
+          "file=/absent.qcow2,if=virtio",
+          "disk.img",
+          "-netdev",
+          "user,id=n0",
+          "-device",
+          "virtio-net-pci,netdev=n0",
+          "-kernel",
+          "/boot/absent",
+          "-append",
+          "-smp 99",
+          "-nographic",
+          "-chardev",
+          "socket,id=c,path=/x",
+          "-serial",
+          "stdio",
+          "-qmp",
+          "unix:/x,server",
+          "-bios",
+          "/absent.fd",
+          "-smp",
+          "2",
+          NULL},
          "qemu-system-x86_64 -smp 2" TAIL,
          "probe-dropped"},
         /* A wrapper is not part of the probe: its options name this host's nodes or not. */
@@ -94,8 +113,8 @@ END_TEST
 
 START_TEST(test_probe_dropped_note_names_options)
 {
-    const char *user[] = {"qemu-system-x86_64", "-drive", "file=a", "-drive", "file=b",
-                          "-vnc", ":0", NULL};
+    const char *user[] = {
+        "qemu-system-x86_64", "-drive", "file=a", "-drive", "file=b", "-vnc", ":0", NULL};
     g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_note_free);
     g_autoptr(GPtrArray) argv = qpin_qemu_argv_probe((char *const *)user, notes);
     ck_assert_uint_eq(notes->len, 1);

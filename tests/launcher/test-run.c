@@ -910,10 +910,12 @@ START_TEST(test_plan_anywhere)
     g_autofree char *name = unique_name();
     g_autofree char *disk = g_strdup_printf("%s/%s-absent.qcow2", tmpdir, name);
     g_autofree char *drive = g_strdup_printf("file=%s,format=qcow2,if=virtio", disk);
-    const char *argv[] = {qpin, "plan", "--json", "--", QEMU, "-enable-kvm", "-cpu", "host",
-                          "-smp", "4,sockets=2,cores=2", "-m", "128", "-name", name,
-                          "-drive", drive, "-netdev", "user,id=n0", "-device",
-                          "virtio-net-pci,netdev=n0", "-serial", "stdio", NULL};
+    const char *argv[] = {
+        qpin,          "plan",    "--json",     "--",      QEMU,
+        "-enable-kvm", "-cpu",    "host",       "-smp",    "4,sockets=2,cores=2",
+        "-m",          "128",     "-name",      name,      "-drive",
+        drive,         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+        "-serial",     "stdio",   NULL};
     g_autoptr(Proc) p = run_qpin((char **)argv, 120000);
     g_autofree char *err = slurp(p->err);
     ck_assert_msg(p->status == 0, "exit %d: %s", p->status, err);
@@ -948,8 +950,8 @@ START_TEST(test_plan_examples_as_written)
     };
     ck_assert_int_eq(chdir(g_getenv("QPIN_SOURCE_ROOT")), 0);
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        const char *argv[] = {qpin, "plan", "--sysroot", cases[i].host, "--config",
-                              cases[i].config, "--json", NULL};
+        const char *argv[] = {qpin,       "plan",          "--sysroot", cases[i].host,
+                              "--config", cases[i].config, "--json",    NULL};
         g_autoptr(Proc) p = run_qpin((char **)argv, 300000);
         g_autofree char *err = slurp(p->err);
         ck_assert_msg(p->status == 0, "%s: exit %d: %s", cases[i].config, p->status, err);

@@ -93,8 +93,9 @@ START_TEST(test_numa_dist_off)
         g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
     const char *words[] = {"off", "auto", NULL};
     for (int i = 0; words[i]; i++) {
-        const char *args[] = {"--sysroot", sysroot, "--numa-dist", words[i], "--numa", "1G@0",
-                              "--numa", "1G@1", "--json", "-q", "--", qemu, "-smp", "2", NULL};
+        const char *args[] = {"--sysroot", sysroot,  "--numa-dist", words[i], "--numa",
+                              "1G@0",      "--numa", "1G@1",        "--json", "-q",
+                              "--",        qemu,     "-smp",        "2",      NULL};
         QpinTestRun r = qpin_test_run_qpin("plan", args);
         ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
         json_object *numa = NULL;
@@ -118,10 +119,22 @@ START_TEST(test_mirror_plan)
 {
     g_autofree char *sysroot =
         g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
-    const char *args[] = {"--sysroot", sysroot, "--mirror", "node=1", "--mirror-memory",
-                          "160G:hugepages=1G:prealloc", "--json", "-q", "--", qemu,
-                          "-enable-kvm", "-cpu", "host", "-drive",
-                          "file=/var/lib/images/specjbb-guest.qcow2,if=virtio", NULL};
+    const char *args[] = {"--sysroot",
+                          sysroot,
+                          "--mirror",
+                          "node=1",
+                          "--mirror-memory",
+                          "160G:hugepages=1G:prealloc",
+                          "--json",
+                          "-q",
+                          "--",
+                          qemu,
+                          "-enable-kvm",
+                          "-cpu",
+                          "host",
+                          "-drive",
+                          "file=/var/lib/images/specjbb-guest.qcow2,if=virtio",
+                          NULL};
     QpinTestRun r = qpin_test_run_qpin("plan", args);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_object *doc = json_tokener_parse(r.out), *vcpus = NULL, *mirror = NULL, *v = NULL;

@@ -87,8 +87,8 @@ START_TEST(test_distances_epyc)
     /* Every entry equals the host's distances for single-node bindings. */
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
-            ck_assert_msg(t[i * 4 + j] == want[i][j], "[%d][%d] = %d, want %d", i, j,
-                          t[i * 4 + j], want[i][j]);
+            ck_assert_msg(t[i * 4 + j] == want[i][j], "[%d][%d] = %d, want %d", i, j, t[i * 4 + j],
+                          want[i][j]);
 }
 END_TEST
 
@@ -149,8 +149,8 @@ START_TEST(test_user_numa_dist_allowed)
 {
     const char *specs[] = {"1G@0", "1G@1", NULL};
     g_autoptr(GPtrArray) nodes = nodes_parse(specs);
-    const char *ok_words[] = {"qemu-system-x86_64", "-numa", "dist,src=0,dst=1,val=30", "-smp",
-                              "2", NULL};
+    const char *ok_words[] = {
+        "qemu-system-x86_64", "-numa", "dist,src=0,dst=1,val=30", "-smp", "2", NULL};
     const char *bad_words[] = {"qemu-system-x86_64", "-numa", "node,nodeid=0", NULL};
     for (int pass = 0; pass < 2; pass++) {
         const char *const *words = pass ? bad_words : ok_words;
@@ -174,8 +174,8 @@ END_TEST
 
 /* ---- SIZE@auto ---------------------------------------------------------------------------- */
 
-static GPtrArray *auto_nodes(const char *host_name, const char *const *specs,
-                             const char *reserve, GError **error)
+static GPtrArray *auto_nodes(const char *host_name, const char *const *specs, const char *reserve,
+                             GError **error)
 {
     g_autoptr(TopoHost) host = host_read(host_name);
     GPtrArray *nodes = nodes_parse(specs);
@@ -331,8 +331,7 @@ static void assert_mirror_invariants(const TopoHost *host, const QpinMirror *m)
         /* Guest thread t of guest core c: host thread t of one host core. */
         guint first = v - v % (guint)m->threads;
         const TopoCpu *a = topo_host_cpu(host, m->vcpu_cpu[first]), *b = topo_host_cpu(host, cpu);
-        ck_assert_msg(a && b && a->package == b->package && a->die == b->die &&
-                          a->core == b->core,
+        ck_assert_msg(a && b && a->package == b->package && a->die == b->die && a->core == b->core,
                       "vCPU %u (CPU %d) and vCPU %u (CPU %d) are guest siblings, not host ones", v,
                       cpu, first, m->vcpu_cpu[first]);
         if (v > first)

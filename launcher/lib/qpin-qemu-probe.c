@@ -165,7 +165,12 @@ GPtrArray *qpin_qemu_argv_probe(char *const *user_argv, GPtrArray *notes)
             continue;
         }
         if ((!strcmp(a.name, "machine") || !strcmp(a.name, "M")) && value) {
-            add_pair(argv, opt, probe_machine(value, &kvm));
+            char *machine = probe_machine(value, &kvm);
+            /* `-machine accel=kvm` alone names no machine: QEMU's default is the user's too. */
+            if (*machine)
+                add_pair(argv, opt, machine);
+            else
+                g_free(machine);
             continue;
         }
         if (!strcmp(a.name, "cpu") && value) {

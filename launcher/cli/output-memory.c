@@ -47,8 +47,8 @@ void qpin_output_memory_nodes_text(const GPtrArray *nodes, GString *out)
         g_string_append_printf(out, "guest node %d: %s", node->guest_node, size);
         if (node->host_nodes) {
             g_autofree char *hn = topo_cpuset_format(node->host_nodes);
-            g_string_append_printf(out, " on host node %s%s (%s)", hn,
-                                   node->host_nodes_auto ? " (auto)" : "",
+            g_string_append_printf(out, " on host node %s (%s%s)", hn,
+                                   node->host_nodes_auto ? "auto, " : "",
                                    qpin_memory_policy_name(node->policy));
         }
         if (node->hugepage_kib) {

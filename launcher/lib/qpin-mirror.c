@@ -53,7 +53,8 @@ static gboolean mirror_nodes(const TopoHost *host, const char *spec, TopoCpuSet 
         *nodes = topo_cpuset_new();
         for (guint i = 0; i < host->nodes->len; i++) {
             const TopoNode *hn = g_ptr_array_index(host->nodes, i);
-            if (hn->cpus && topo_cpuset_intersects(hn->cpus, host->cpus_allowed))
+            if (hn->cpus && !topo_cpuset_is_empty(hn->cpus) &&
+                (!host->cpus_allowed || topo_cpuset_intersects(hn->cpus, host->cpus_allowed)))
                 topo_cpuset_add(*nodes, hn->id);
         }
         return TRUE;
@@ -150,7 +151,8 @@ QpinMirror *qpin_mirror_derive(const TopoHost *host, const char *spec, GError **
         if (cpus && host->cpus_allowed)
             topo_cpuset_intersect(cpus, host->cpus_allowed);
         if (!cpus || topo_cpuset_is_empty(cpus)) {
-            g_autofree char *allowed = topo_cpuset_format(host->cpus_allowed);
+            g_autofree char *allowed =
+                host->cpus_allowed ? topo_cpuset_format(host->cpus_allowed) : g_strdup("all");
             g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                         "--mirror %s: host node %d %s (allowed CPUs: %s)", spec, n,
                         hn ? "has no online, allowed CPU" : "does not exist", allowed);

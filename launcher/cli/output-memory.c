@@ -29,10 +29,40 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
         json_object_object_add(o, "hugepage_kib", json_object_new_uint64(node->hugepage_kib));
         json_object_object_add(o, "prealloc", json_object_new_boolean(node->prealloc));
         json_object_object_add(o, "prealloc_threads", json_object_new_int(node->prealloc_threads));
+        json_object_object_add(o, "prealloc_threads_auto",
+                               json_object_new_boolean(node->prealloc_threads_auto));
+        json_object_object_add(o, "host_nodes_auto",
+                               json_object_new_boolean(node->host_nodes_auto));
         json_object_object_add(o, "vcpus", qpin_output_json_cpuset(node->vcpus));
         json_object_array_add(array, o);
     }
     return array;
+}
+
+void qpin_output_memory_nodes_text(const GPtrArray *nodes, GString *out)
+{
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        g_autofree char *size = qpin_size_format(node->size_bytes);
+        g_string_append_printf(out, "guest node %d: %s", node->guest_node, size);
+        if (node->host_nodes) {
+            g_autofree char *hn = topo_cpuset_format(node->host_nodes);
+            g_string_append_printf(out, " on host node %s (%s%s)", hn,
+                                   node->host_nodes_auto ? "auto, " : "",
+                                   qpin_memory_policy_name(node->policy));
+        }
+        if (node->hugepage_kib) {
+            g_autofree char *page = qpin_size_format(node->hugepage_kib * 1024);
+            g_string_append_printf(out, ", %s pages", page);
+        }
+        if (node->prealloc && node->prealloc_threads)
+            g_string_append_printf(out, ", preallocated by %d thread%s (%s)",
+                                   node->prealloc_threads, node->prealloc_threads == 1 ? "" : "s",
+                                   node->prealloc_threads_auto ? "qpin's choice" : "given");
+        else if (node->prealloc)
+            g_string_append(out, ", preallocated by QEMU's default thread count");
+        g_string_append_c(out, '\n');
+    }
 }
 
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements)

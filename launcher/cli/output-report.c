@@ -109,6 +109,39 @@ static json_object *thread_to_json(const QpinReportThread *t, gboolean with_cpus
     return o;
 }
 
+static char *numactl_line(const QpinReport *r)
+{
+    return r->numactl ? g_strjoinv(" ", r->numactl) : NULL;
+}
+
+/* --mirror: the shape derived from the host, and the bare-metal twin of the guest. */
+static json_object *mirror_to_json(const QpinReport *r)
+{
+    const QpinMirror *m = r->mirror;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "spec", json_object_new_string(m->spec));
+    json_object_object_add(o, "host_nodes", qpin_output_json_cpuset(m->host_nodes));
+    json_object_object_add(o, "cpus", qpin_output_json_cpuset(m->cpus));
+    json_object_object_add(o, "smp", json_object_new_string(m->smp));
+    json_object_object_add(o, "sockets", json_object_new_int(m->sockets));
+    json_object_object_add(o, "dies", json_object_new_int(m->dies));
+    json_object_object_add(o, "cores", json_object_new_int(m->cores));
+    json_object_object_add(o, "threads", json_object_new_int(m->threads));
+    json_object *bare = json_object_new_object();
+    json_object *argv = json_object_new_array();
+    for (int i = 0; r->numactl && r->numactl[i]; i++)
+        json_object_array_add(argv, json_object_new_string(r->numactl[i]));
+    json_object_object_add(bare, "numactl", argv);
+    g_autofree char *cpus = topo_cpuset_format(m->cpus);
+    json_object *taskset = json_object_new_array();
+    json_object_array_add(taskset, json_object_new_string("taskset"));
+    json_object_array_add(taskset, json_object_new_string("-c"));
+    json_object_array_add(taskset, json_object_new_string(cpus));
+    json_object_object_add(bare, "taskset", taskset);
+    json_object_object_add(o, "bare_metal", bare);
+    return o;
+}
+
 json_object *qpin_output_report_json(const QpinReport *r)
 {
     json_object *o = json_object_new_object();
@@ -158,6 +191,8 @@ json_object *qpin_output_report_json(const QpinReport *r)
 
     if (r->numa_nodes)
         json_object_object_add(o, "numa", qpin_output_memory_nodes_json(r->numa_nodes));
+    if (r->mirror)
+        json_object_object_add(o, "mirror", mirror_to_json(r));
     if (r->memory_placements)
         json_object_object_add(o, "memory",
                                qpin_output_memory_placement_json(r->memory_placements));
@@ -172,6 +207,15 @@ json_object *qpin_output_report_json(const QpinReport *r)
     if (r->state)
         json_object_object_add(o, "state", json_object_new_string(r->state));
     json_object_object_add(o, "warnings", json_strings(r->warnings));
+    json_object *notes = json_object_new_array();
+    for (guint i = 0; i < r->notes->len; i++) {
+        const QpinNote *note = r->notes->pdata[i];
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "kind", json_object_new_string(note->kind));
+        json_object_object_add(n, "text", json_object_new_string(note->text));
+        json_object_array_add(notes, n);
+    }
+    json_object_object_add(o, "notes", notes);
     if (r->explain->len)
         json_object_object_add(o, "explain", json_strings(r->explain));
     if (r->error)
@@ -382,8 +426,20 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
         }
         table_render(it, "  ", out);
     }
+    if (r->numa_nodes)
+        qpin_output_memory_nodes_text(r->numa_nodes, out);
+    if (r->mirror) {
+        g_autofree char *cpus = topo_cpuset_format(r->mirror->cpus);
+        g_autofree char *numactl = numactl_line(r);
+        g_string_append_printf(out, "mirror %s: -smp %s on host CPUs %s\n", r->mirror->spec,
+                               r->mirror->smp, cpus);
+        g_string_append_printf(out, "bare metal, same CPUs and memory: %s COMMAND\n",
+                               numactl ? numactl : "numactl");
+    }
     if (r->memory_placements)
         qpin_output_memory_placement_table(r->memory_placements, out);
+    for (guint i = 0; i < r->notes->len; i++)
+        g_string_append_printf(out, "note: %s\n", ((const QpinNote *)r->notes->pdata[i])->text);
     for (guint i = 0; i < r->explain->len; i++)
         g_string_append_printf(out, "explain: %s\n", (const char *)r->explain->pdata[i]);
     if (r->timings->len) {

@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes);
 /* JSON array of the placements (QpinMemPlacement*), the "memory" member of reports. */
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements);
+/* One line per guest node (QpinNumaNode*) for the human plan and report: size, host nodes and
+ * policy, pages, and the preallocation with its thread count and whose choice it is. */
+void qpin_output_memory_nodes_text(const GPtrArray *nodes, GString *out);
 /* Human table of the placements, appended to @out. */
 void qpin_output_memory_placement_table(const GPtrArray *placements, GString *out);
 

@@ -6,6 +6,7 @@
 #include "qpin-memory.h"
 #include "qpin-qemu-argv.h"
 #include "qpin-qemu-numa.h"
+#include "qpin-qemu-probe.h"
 #include "qpin-threads.h"
 
 #include <errno.h>
@@ -141,9 +142,18 @@ gboolean qpin_launch_cont_taken(QpinLaunch *l, guint sent, const GError *error)
 GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **error)
 {
     QpinFlow *s = l->s;
-    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(l->opt->qemu_argv, qmp_fd, error);
+    /* A plan asks QEMU only about the guest's shape: the disks, KVM and host nodes of the
+     * machine the plan is made for need not exist here. */
+    g_autoptr(GPtrArray) shape =
+        probe ? qpin_qemu_argv_probe(l->opt->qemu_argv, s->report->notes) : NULL;
+    char *const *user = shape ? (char *const *)shape->pdata : l->opt->qemu_argv;
+    g_autoptr(GPtrArray) argv = qpin_qemu_argv_build(user, qmp_fd, error);
     if (!argv)
         return NULL;
+    if (s->mirror) {
+        g_ptr_array_add(argv, g_strdup("-smp"));
+        g_ptr_array_add(argv, g_strdup(s->mirror->smp));
+    }
     GError *local = NULL;
     gboolean ok = probe ? qpin_qemu_numa_args_probe(s->numa_nodes, argv, &local)
                         : qpin_qemu_numa_args_host(s->numa_nodes, s->host, argv, &local);
@@ -151,6 +161,9 @@ GPtrArray *qpin_launch_argv(QpinLaunch *l, int qmp_fd, gboolean probe, GError **
         qpin_error_propagate(error, local, QPIN_ERROR_USAGE);
         return NULL;
     }
+    /* The probe asks about vCPUs only: the distances matter on the host the plan is for. */
+    if (!probe && !l->opt->numa_dist_off)
+        qpin_qemu_numa_dist_args(s->numa_nodes, s->host, argv, s->report->notes);
     return g_steal_pointer(&argv);
 }
 
@@ -256,10 +269,12 @@ gboolean qpin_launch_start(QpinLaunch *l, const QpinLaunchObserver *observer, in
 
     /* QEMU greets at once but answers the negotiation only once it has built every vCPU: that
      * wait lasts as long as QEMU is alive, and shows itself on a terminal after a while. */
-    gpointer building =
-        observer ? observer->begin(QPIN_LAUNCH_BUILDING, l, 0,
-                                   qpin_launch_smp_vcpus(l->opt->qemu_argv), observer->user)
-                 : NULL;
+    gpointer building = observer
+                            ? observer->begin(QPIN_LAUNCH_BUILDING, l, 0,
+                                              s->mirror ? s->mirror->n_vcpus
+                                                        : qpin_launch_smp_vcpus(l->opt->qemu_argv),
+                                              observer->user)
+                            : NULL;
     l->guard = (QpinWaitGuard){.sigfd = l->sigfd,
                                .qemu = l->qemu,
                                .tick = building ? observer->tick : NULL,

@@ -157,10 +157,17 @@ static gboolean numa_set_host_nodes(QpinNumaNode *node, const char *key, const c
                                     GError **error)
 {
     g_autoptr(GError) local = NULL;
+    /* The host node comes from the host's free memory and allowed CPUs, once the host is read. */
+    if (strcmp(value, "auto") == 0) {
+        topo_cpuset_free(node->host_nodes);
+        node->host_nodes = NULL;
+        node->host_nodes_auto = TRUE;
+        return TRUE;
+    }
     g_autoptr(TopoCpuSet) set = topo_cpuset_parse(value, &local);
     if (!set) {
         numa_fail(error, node, key,
-                  "'%s' is not a list of host node ids (%s); write e.g. 0, 0-1 or 0,2", value,
+                  "'%s' is not a list of host node ids (%s); write e.g. 0, 0-1, 0,2 or auto", value,
                   local->message);
         return FALSE;
     }
@@ -171,6 +178,7 @@ static gboolean numa_set_host_nodes(QpinNumaNode *node, const char *key, const c
     }
     topo_cpuset_free(node->host_nodes);
     node->host_nodes = g_steal_pointer(&set);
+    node->host_nodes_auto = FALSE;
     return TRUE;
 }
 
@@ -304,7 +312,7 @@ static gboolean numa_set_key(QpinNumaNode *node, NumaParse *st, const char *key,
 /* Defaults and the checks that need all keys of the node. */
 static gboolean numa_finish_node(QpinNumaNode *node, const NumaParse *st, GError **error)
 {
-    if (!node->host_nodes) {
+    if (!node->host_nodes && !node->host_nodes_auto) {
         if (st->policy_set) {
             g_autofree char *size = qpin_size_format(node->size_bytes);
             numa_fail(error, node, "policy",

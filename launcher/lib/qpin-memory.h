@@ -30,15 +30,17 @@ typedef struct {
     int guest_node; /* position among --numa options, 0-based */
     char *spec;     /* the text as given, for error messages */
     guint64 size_bytes;
-    TopoCpuSet *host_nodes; /* NULL when no @HOSTNODES */
+    TopoCpuSet *host_nodes;   /* NULL when no @HOSTNODES (or @auto, until resolved) */
+    gboolean host_nodes_auto; /* @auto: qpin_preflight_auto_nodes() chooses the host node */
     QpinNumaPolicy policy;
     QpinNumaBackend backend;
     char *path;           /* backend=file (or hugetlbfs mount for hugepages), else NULL */
     guint64 hugepage_kib; /* 0, 2048 or 1048576 */
     gboolean prealloc;
-    int prealloc_threads; /* 0 = QEMU's default */
-    TopoCpuSet *vcpus;    /* NULL when not given (memory-only node or QEMU default) */
-    char *origin;         /* "--numa '80G@0'" or "[numa.0]", names the node in messages */
+    int prealloc_threads;           /* 0 = QEMU's default */
+    gboolean prealloc_threads_auto; /* prealloc_threads is qpin's choice, not the user's */
+    TopoCpuSet *vcpus;              /* NULL when not given (memory-only node or QEMU default) */
+    char *origin;                   /* "--numa '80G@0'" or "[numa.0]", names the node in messages */
 } QpinNumaNode;
 
 void qpin_memory_node_free(QpinNumaNode *node);

@@ -15,6 +15,7 @@
 typedef struct {
     char *config, *pin, *emulator_pin, *vcpu_sched, *reserve, *report, *sysroot, *qmp, *pid;
     char *kill_timeout, *qmp_timeout;
+    char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
 } Cli;
@@ -32,6 +33,9 @@ static void cli_clear(Cli *cli)
     g_free(cli->pid);
     g_free(cli->kill_timeout);
     g_free(cli->qmp_timeout);
+    g_free(cli->numa_dist);
+    g_free(cli->mirror);
+    g_free(cli->mirror_memory);
     g_strfreev(cli->iothread_pin);
     g_strfreev(cli->numa);
 }
@@ -74,6 +78,8 @@ void qpin_options_free(QpinOptions *options)
     g_free(options->vcpu_sched);
     g_free(options->reserve);
     g_strfreev(options->numa);
+    g_free(options->mirror);
+    g_free(options->mirror_memory);
     g_free(options->report);
     g_free(options->sysroot);
     g_free(options->qmp);
@@ -120,6 +126,19 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
          {"numa", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli->numa,
           "Guest NUMA node N (repeatable, in node order): SIZE[@HOSTNODES][:KEY=VALUE...]",
           "SPEC"}},
+        {RUN | PLAN,
+         {"numa-dist", 0, 0, G_OPTION_ARG_STRING, &cli->numa_dist,
+          "Guest node distances: auto (from the host's, the default) or off (QEMU's default)",
+          "auto|off"}},
+        {RUN | PLAN,
+         {"mirror", 0, 0, G_OPTION_ARG_STRING, &cli->mirror,
+          "Shape the guest like host nodes N (or the whole host): -smp, NUMA nodes, distances "
+          "and the 1:1 map",
+          "node=N[,N...]|host"}},
+        {RUN | PLAN,
+         {"mirror-memory", 0, 0, G_OPTION_ARG_STRING, &cli->mirror_memory,
+          "Memory of each mirrored guest node (with :split, SIZE in all), and --numa keys",
+          "SIZE[:split][:KEY=VALUE...]"}},
         {PLAN,
          {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &cli->sysroot,
           "Read the host's /sys and /proc under DIR (plan for another machine)", "DIR"}},
@@ -161,9 +180,9 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
 }
 
 static const char *const qpin_keys[] = {
-    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
-    "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",  "qmp-timeout",  NULL,
+    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
+    "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
+    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -240,6 +259,18 @@ static gboolean parse_pid(const char *text, const char *source, gint64 *pid, GEr
         return FALSE;
     }
     *pid = (gint64)v;
+    return TRUE;
+}
+
+static gboolean parse_numa_dist(const char *text, const char *source, gboolean *off, GError **error)
+{
+    if (strcmp(text, "auto") && strcmp(text, "off")) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
+                    "%s '%s': expected auto (distances from the host's) or off (QEMU's default)",
+                    source, text);
+        return FALSE;
+    }
+    *off = strcmp(text, "off") == 0;
     return TRUE;
 }
 
@@ -466,6 +497,10 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
     if (o->command == QPIN_COMMAND_PLAN &&
         !config_string(kf, path, "qpin", "sysroot", &o->sysroot, error))
         return FALSE;
+    if (o->command != QPIN_COMMAND_PIN &&
+        (!config_string(kf, path, "qpin", "mirror", &o->mirror, error) ||
+         !config_string(kf, path, "qpin", "mirror-memory", &o->mirror_memory, error)))
+        return FALSE;
     if (o->command == QPIN_COMMAND_PIN && !config_string(kf, path, "qpin", "qmp", &o->qmp, error))
         return FALSE;
 
@@ -496,6 +531,13 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
         g_autofree char *text = g_key_file_get_string(kf, "qpin", "qmp-timeout", NULL);
         g_autofree char *source = g_strdup_printf("%s: [qpin] qmp-timeout", path);
         if (!parse_seconds(text ? text : "", source, FALSE, &o->qmp_timeout_ms, error))
+            return FALSE;
+    }
+    if (!cli->numa_dist && o->command != QPIN_COMMAND_PIN &&
+        g_key_file_has_key(kf, "qpin", "numa-dist", NULL)) {
+        g_autofree char *text = g_key_file_get_string(kf, "qpin", "numa-dist", NULL);
+        g_autofree char *source = g_strdup_printf("%s: [qpin] numa-dist", path);
+        if (!parse_numa_dist(text ? text : "", source, &o->numa_dist_off, error))
             return FALSE;
     }
     if (!cli->pid && o->command == QPIN_COMMAND_PIN &&
@@ -615,6 +657,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->sysroot = g_steal_pointer(&cli.sysroot);
     o->qmp = g_steal_pointer(&cli.qmp);
     o->numa = g_steal_pointer(&cli.numa);
+    o->mirror = g_steal_pointer(&cli.mirror);
+    o->mirror_memory = g_steal_pointer(&cli.mirror_memory);
     o->allow_overcommit = cli.allow_overcommit;
     o->quiet = cli.quiet;
     o->json = cli.json;
@@ -637,6 +681,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
         ok = parse_seconds(cli.qmp_timeout, "--qmp-timeout", FALSE, &o->qmp_timeout_ms, error);
     if (ok && cli.pid)
         ok = parse_pid(cli.pid, "--pid", &o->pid, error);
+    if (ok && cli.numa_dist)
+        ok = parse_numa_dist(cli.numa_dist, "--numa-dist", &o->numa_dist_off, error);
 
     gboolean sched_from_cli = o->vcpu_sched != NULL;
     if (ok && o->config) {

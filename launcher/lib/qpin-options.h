@@ -40,8 +40,11 @@ typedef struct {
     QpinSched sched;          /* parsed --vcpu-sched */
     char *reserve;
     gboolean allow_overcommit;
-    char **numa;   /* --numa texts from the command line (NULL-terminated), or NULL */
-    gboolean cont; /* run: default TRUE (--no-cont); pin: default FALSE (--cont) */
+    char **numa;            /* --numa texts from the command line (NULL-terminated), or NULL */
+    gboolean numa_dist_off; /* --numa-dist off: no -numa dist from the host's distances */
+    char *mirror;           /* --mirror node=N[,N...]|host, or NULL */
+    char *mirror_memory;    /* --mirror-memory SIZE[:split][:KEY=VALUE...], or NULL */
+    gboolean cont;          /* run: default TRUE (--no-cont); pin: default FALSE (--cont) */
     gboolean quiet;
     gboolean json;
     gboolean explain;

@@ -273,3 +273,124 @@ gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GEr
     }
     return TRUE;
 }
+
+/* ---- SIZE@auto ---------------------------------------------------------------------------- */
+
+/* What guest nodes already ask of one host node while @auto nodes are placed. */
+typedef struct {
+    guint64 kib;   /* plain memory */
+    guint64 pages; /* hugepages of the node's page size (one size per guest node) */
+    guint64 page_kib;
+    guint vcpus;
+    guint guests;
+} AutoClaim;
+
+/* The allowed CPUs of host node @hn that --reserve leaves. */
+static guint auto_node_cpus(const TopoNode *hn, const TopoHost *host, const TopoCpuSet *reserved)
+{
+    if (!hn->cpus)
+        return 0;
+    g_autoptr(TopoCpuSet) cpus = topo_cpuset_copy(hn->cpus);
+    if (host->cpus_allowed)
+        topo_cpuset_intersect(cpus, host->cpus_allowed);
+    if (reserved)
+        topo_cpuset_subtract(cpus, reserved);
+    return topo_cpuset_count(cpus);
+}
+
+/* Free memory of @hn for @node after @claim: KiB of plain memory, or free pages of the node's
+ * hugepage size. */
+static guint64 auto_node_free(const TopoNode *hn, const QpinNumaNode *node, const AutoClaim *claim)
+{
+    if (node->hugepage_kib) {
+        const TopoHugepages *hp = topo_node_hugepages(hn, node->hugepage_kib);
+        guint64 taken = claim->page_kib == node->hugepage_kib ? claim->pages : 0;
+        return hp && hp->free > taken ? hp->free - taken : 0;
+    }
+    return hn->mem_free_kib > claim->kib ? hn->mem_free_kib - claim->kib : 0;
+}
+
+static void auto_claim(AutoClaim *claim, const QpinNumaNode *node, guint n_host)
+{
+    guint vcpus = node->vcpus ? topo_cpuset_count(node->vcpus) : 0;
+    claim->vcpus += vcpus / n_host;
+    claim->guests++;
+    if (node->hugepage_kib) {
+        claim->page_kib = node->hugepage_kib;
+        claim->pages += node->size_bytes / (node->hugepage_kib * 1024) / n_host;
+    } else {
+        claim->kib += node->size_bytes / 1024 / n_host;
+    }
+}
+
+gboolean qpin_preflight_auto_nodes(GPtrArray *nodes, const TopoHost *host,
+                                   const TopoCpuSet *reserved, GPtrArray *notes, GError **error)
+{
+    guint n = host->nodes->len;
+    g_autofree AutoClaim *claims = g_new0(AutoClaim, n);
+    /* What the nodes with explicit host nodes already take. */
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        if (!node->host_nodes)
+            continue;
+        for (guint k = 0; k < n; k++) {
+            const TopoNode *hn = g_ptr_array_index(host->nodes, k);
+            if (topo_cpuset_has(node->host_nodes, hn->id))
+                auto_claim(&claims[k], node, topo_cpuset_count(node->host_nodes));
+        }
+    }
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        if (!node->host_nodes_auto || node->host_nodes)
+            continue;
+        guint need_cpus = node->vcpus ? topo_cpuset_count(node->vcpus) : 0;
+        guint64 need = node->hugepage_kib ? node->size_bytes / (node->hugepage_kib * 1024)
+                                          : node->size_bytes / 1024;
+        int best = -1;
+        guint64 best_free = 0;
+        guint best_cpus = 0;
+        g_autoptr(GString) seen = g_string_new(NULL);
+        for (guint k = 0; k < n; k++) {
+            const TopoNode *hn = g_ptr_array_index(host->nodes, k);
+            if (host->mems_allowed && !topo_cpuset_has(host->mems_allowed, hn->id))
+                continue;
+            guint cpus = auto_node_cpus(hn, host, reserved);
+            guint free_cpus = cpus > claims[k].vcpus ? cpus - claims[k].vcpus : 0;
+            guint64 free = auto_node_free(hn, node, &claims[k]);
+            g_autofree char *free_text = qpin_size_format_human(
+                node->hugepage_kib ? free * node->hugepage_kib * 1024 : free * 1024);
+            g_string_append_printf(seen, "%shost node %d: %s free, %u CPUs left",
+                                   seen->len ? "; " : "", hn->id, free_text, free_cpus);
+            if (free < need || free_cpus < need_cpus)
+                continue;
+            /* A node no other guest node uses first, then the most free memory, then CPUs. */
+            gboolean better = best < 0 || (claims[k].guests == 0 && claims[best].guests > 0) ||
+                              ((claims[k].guests == 0) == (claims[best].guests == 0) &&
+                               (free > best_free || (free == best_free && free_cpus > best_cpus)));
+            if (better) {
+                best = (int)k;
+                best_free = free;
+                best_cpus = free_cpus;
+            }
+        }
+        if (best < 0) {
+            g_autofree char *size = qpin_size_format(node->size_bytes);
+            g_set_error(error, QPIN_ERROR, QPIN_ERROR_PREFLIGHT,
+                        "guest node %d (%s): no allowed host node has %s%s free and %u CPUs for "
+                        "its vCPUs (%s); name the host node after '@' instead of auto",
+                        node->guest_node, node->origin, size,
+                        node->hugepage_kib ? " of hugepages" : "", need_cpus,
+                        seen->len ? seen->str : "no allowed node with memory");
+            return FALSE;
+        }
+        const TopoNode *chosen = g_ptr_array_index(host->nodes, best);
+        node->host_nodes = topo_cpuset_new();
+        topo_cpuset_add(node->host_nodes, chosen->id);
+        auto_claim(&claims[best], node, 1);
+        if (notes)
+            g_ptr_array_add(notes, qpin_note_new(QPIN_NOTE_NUMA_AUTO,
+                                                 "guest node %d: @auto chose host node %d (%s)",
+                                                 node->guest_node, chosen->id, seen->str));
+    }
+    return TRUE;
+}

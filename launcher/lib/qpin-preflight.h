@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qpin-memory.h"
+#include "qpin-report.h"
 
 #include <qpin/host.h>
 
@@ -19,5 +20,20 @@ G_BEGIN_DECLS
  * Errors are QPIN_ERROR, QPIN_ERROR_PREFLIGHT with every problem in the message
  * (QPIN_ERROR_USAGE when qpin_memory_validate() refuses the nodes). */
 gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GError **error);
+
+/* Note kind of qpin_preflight_auto_nodes(). */
+#define QPIN_NOTE_NUMA_AUTO "numa-auto"
+
+/* Binds each guest node of @nodes given as SIZE@auto (host_nodes_auto, no host_nodes yet) to one
+ * host node, in guest node order: among the allowed host nodes (host->mems_allowed) whose free
+ * memory (MemFree, or free hugepages of the node's page size) and allowed CPUs outside
+ * @reserved (may be NULL) still hold the node's size and vCPUs once the guest nodes bound
+ * before it are counted, a node no other guest node uses, else the one with the most free
+ * memory, then the most CPUs left, then the lowest id. Auto placement (--pin auto) then puts the
+ * vCPUs on that node, as on any bound node. One QPIN_NOTE_NUMA_AUTO note per choice is added to
+ * @notes (QpinNote*, may be NULL). QPIN_ERROR_PREFLIGHT when no host node fits, naming what each
+ * one has. */
+gboolean qpin_preflight_auto_nodes(GPtrArray *nodes, const TopoHost *host,
+                                   const TopoCpuSet *reserved, GPtrArray *notes, GError **error);
 
 G_END_DECLS

@@ -132,6 +132,12 @@ static char *numa_backend_object(const QpinNumaNode *node, const char *mem_id, c
     return g_string_free(obj, FALSE);
 }
 
+/* -numa dist,...: the one kind of -numa that may stand next to qpin's nodes. */
+static gboolean is_numa_dist(const char *value)
+{
+    return g_str_has_prefix(value, "dist,") || g_str_has_prefix(value, "type=dist,");
+}
+
 static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gboolean probe,
                                GPtrArray *qemu_argv, GError **error)
 {
@@ -142,11 +148,16 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
 
     const char *user_m = NULL;
     char *const *words = (char *const *)qemu_argv->pdata;
+    g_autoptr(GArray) user_dist = g_array_new(FALSE, FALSE, sizeof(int));
     for (QpinQemuArg a = QPIN_QEMU_ARG_INIT; qpin_qemu_argv_next(words, (int)qemu_argv->len, &a);) {
-        if (strcmp(a.name, "numa") == 0) {
+        if (strcmp(a.name, "numa") == 0 && a.value >= 0 && is_numa_dist(words[a.value]))
+            g_array_append_val(user_dist, a.index);
+        /* The user's own distances between qpin's nodes are kept (and qpin writes none). */
+        if (strcmp(a.name, "numa") == 0 && !(a.value >= 0 && is_numa_dist(words[a.value]))) {
             g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                         "the QEMU command line already has -numa; describe the guest nodes with "
-                        "--numa (or [numa.N]) only, qpin writes the -numa options");
+                        "--numa (or [numa.N]) only, qpin writes the -numa options (a -numa "
+                        "dist,src=I,dst=J,val=D of your own is kept)");
             return FALSE;
         }
         if (strcmp(a.name, "m") == 0 && a.value >= 0)
@@ -215,6 +226,16 @@ static gboolean numa_qemu_args(const GPtrArray *nodes, const TopoHost *host, gbo
         g_ptr_array_add(qemu_argv, g_strdup("-m"));
         g_ptr_array_add(qemu_argv, g_strdup(total_text));
     }
+    /* QEMU reads -numa in order and refuses a distance between nodes not declared yet: the
+     * user's distances move behind qpin's nodes, in their own order. */
+    for (guint i = user_dist->len; i-- > 0;) {
+        int at = g_array_index(user_dist, int, i);
+        char *option = g_ptr_array_steal_index(qemu_argv, at);
+        char *value = g_ptr_array_steal_index(qemu_argv, at);
+        g_ptr_array_insert(qemu_argv, (gint)(qemu_argv->len - 2 * (user_dist->len - 1 - i)),
+                           option);
+        g_ptr_array_insert(qemu_argv, (gint)(qemu_argv->len - 2 * (user_dist->len - 1 - i)), value);
+    }
     return TRUE;
 }
 
@@ -232,4 +253,122 @@ gboolean qpin_qemu_numa_args(const GPtrArray *nodes, GPtrArray *qemu_argv, GErro
 gboolean qpin_qemu_numa_args_probe(const GPtrArray *nodes, GPtrArray *qemu_argv, GError **error)
 {
     return numa_qemu_args(nodes, NULL, TRUE, qemu_argv, error);
+}
+
+void qpin_qemu_numa_prealloc_threads(GPtrArray *nodes, const TopoHost *host,
+                                     const TopoCpuSet *reserve)
+{
+    for (guint i = 0; nodes && host && i < nodes->len; i++) {
+        QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        if (!node->prealloc || node->prealloc_threads || !node->host_nodes)
+            continue;
+        g_autoptr(TopoCpuSet) tc_nodes = numa_context_nodes(node, host);
+        if (!tc_nodes)
+            continue;
+        /* Before the guest runs, every allowed CPU of these nodes is idle or the guest's own,
+         * except those --reserve leaves to others. */
+        g_autoptr(TopoCpuSet) cpus = topo_cpuset_new();
+        for (int h = topo_cpuset_first(tc_nodes); h >= 0; h = topo_cpuset_next(tc_nodes, h)) {
+            const TopoNode *hn = topo_host_node(host, h);
+            if (hn && hn->cpus)
+                topo_cpuset_union(cpus, hn->cpus);
+        }
+        if (host->cpus_allowed)
+            topo_cpuset_intersect(cpus, host->cpus_allowed);
+        if (reserve)
+            topo_cpuset_subtract(cpus, reserve);
+        guint n = topo_cpuset_count(cpus);
+        node->prealloc_threads = (int)CLAMP(n, 1, QPIN_PREALLOC_THREADS_MAX);
+        node->prealloc_threads_auto = TRUE;
+    }
+}
+
+/* The distance between guest nodes bound to host nodes @a and @b: the mean of the host
+ * distances between them, rounded; -1 when the host has none. */
+static int guest_distance(const TopoHost *host, const TopoCpuSet *a, const TopoCpuSet *b)
+{
+    int sum = 0, count = 0;
+    for (int x = topo_cpuset_first(a); x >= 0; x = topo_cpuset_next(a, x))
+        for (int y = topo_cpuset_first(b); y >= 0; y = topo_cpuset_next(b, y)) {
+            int d = topo_host_distance(host, x, y);
+            if (d < 0)
+                return -1;
+            sum += d;
+            count++;
+        }
+    return count ? (sum + count / 2) / count : -1;
+}
+
+int *qpin_qemu_numa_distances(const GPtrArray *nodes, const TopoHost *host, char **why)
+{
+    *why = NULL;
+    guint n = nodes ? nodes->len : 0;
+    if (n < 2 || !host)
+        return NULL;
+    for (guint i = 0; i < n; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        if (!node->host_nodes) {
+            *why = g_strdup_printf("guest node %d is bound to no host node", node->guest_node);
+            return NULL;
+        }
+    }
+    g_autofree int *table = g_new0(int, n *n);
+    for (guint i = 0; i < n; i++) {
+        const QpinNumaNode *a = g_ptr_array_index(nodes, i);
+        for (guint j = 0; j < n; j++) {
+            const QpinNumaNode *b = g_ptr_array_index(nodes, j);
+            int d = i == j ? 10 : guest_distance(host, a->host_nodes, b->host_nodes);
+            if (d < 0) {
+                *why = g_strdup("the host has no distance table");
+                return NULL;
+            }
+            /* QEMU takes 10 between two nodes, but the guest kernel then throws the whole
+             * table (ACPI SLIT) away: only the local distance may be 10. */
+            if (i != j && d <= 10) {
+                *why = g_strdup_printf("guest nodes %u and %u are on the same host memory "
+                                       "(distance %d), which a guest cannot be told",
+                                       i, j, d);
+                return NULL;
+            }
+            table[i * n + j] = d;
+        }
+    }
+    return g_steal_pointer(&table);
+}
+
+void qpin_qemu_numa_dist_args(const GPtrArray *nodes, const TopoHost *host, GPtrArray *qemu_argv,
+                              GPtrArray *notes)
+{
+    guint n = nodes ? nodes->len : 0;
+    if (n < 2)
+        return;
+    char *const *words = (char *const *)qemu_argv->pdata;
+    for (QpinQemuArg a = QPIN_QEMU_ARG_INIT; qpin_qemu_argv_next(words, (int)qemu_argv->len, &a);)
+        if (strcmp(a.name, "numa") == 0 && a.value >= 0 && is_numa_dist(words[a.value])) {
+            if (notes)
+                g_ptr_array_add(notes,
+                                qpin_note_new(QPIN_NOTE_NUMA_DIST,
+                                              "the command line sets the guest node "
+                                              "distances itself (-numa dist): qpin adds none"));
+            return;
+        }
+    g_autofree char *why = NULL;
+    g_autofree int *table = qpin_qemu_numa_distances(nodes, host, &why);
+    if (!table) {
+        if (notes && why)
+            g_ptr_array_add(notes, qpin_note_new(QPIN_NOTE_NUMA_DIST,
+                                                 "the guest keeps QEMU's default node distances: "
+                                                 "%s",
+                                                 why));
+        return;
+    }
+    for (guint i = 0; i < n; i++)
+        for (guint j = 0; j < n; j++) {
+            if (i == j)
+                continue;
+            const QpinNumaNode *a = g_ptr_array_index(nodes, i), *b = g_ptr_array_index(nodes, j);
+            g_ptr_array_add(qemu_argv, g_strdup("-numa"));
+            g_ptr_array_add(qemu_argv, g_strdup_printf("dist,src=%d,dst=%d,val=%d", a->guest_node,
+                                                       b->guest_node, table[i * n + j]));
+        }
 }

@@ -4,6 +4,7 @@
 
 #include "qpin-file-write.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 static void report_vcpu_free(QpinReportVcpu *v)
@@ -29,6 +30,25 @@ static void report_thread_free(QpinReportThread *t)
     g_free(t);
 }
 
+QpinNote *qpin_note_new(const char *kind, const char *fmt, ...)
+{
+    QpinNote *note = g_new0(QpinNote, 1);
+    va_list ap;
+    va_start(ap, fmt);
+    note->kind = kind;
+    note->text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return note;
+}
+
+void qpin_note_free(QpinNote *note)
+{
+    if (!note)
+        return;
+    g_free(note->text);
+    g_free(note);
+}
+
 QpinReport *qpin_report_new(const char *command)
 {
     QpinReport *r = g_new0(QpinReport, 1);
@@ -38,6 +58,7 @@ QpinReport *qpin_report_new(const char *command)
     r->iothreads = g_ptr_array_new_with_free_func((GDestroyNotify)report_thread_free);
     r->timings = g_array_new(FALSE, FALSE, sizeof(QpinTiming));
     r->warnings = g_ptr_array_new_with_free_func(g_free);
+    r->notes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_note_free);
     r->explain = g_ptr_array_new_with_free_func(g_free);
     return r;
 }
@@ -58,6 +79,8 @@ void qpin_report_free(QpinReport *r)
     g_ptr_array_unref(r->iothreads);
     g_array_unref(r->timings);
     g_ptr_array_unref(r->warnings);
+    g_ptr_array_unref(r->notes);
+    g_strfreev(r->numactl);
     g_ptr_array_unref(r->explain);
     g_free(r->state);
     g_free(r->error);

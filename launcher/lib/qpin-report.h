@@ -4,6 +4,8 @@
  * plans and reports (launcher/cli/output-report.c). */
 #pragma once
 
+#include "qpin-mirror.h"
+
 #include <qpin/host.h>
 #include <qpin/placement.h>
 
@@ -31,6 +33,16 @@ typedef struct {
     TopoCpuSet *cpus_actual; /* read back, or NULL */
 } QpinReportThread;
 
+/* Something the user should know about how qpin built or read the plan: tests decide by the
+ * kind (a stable string such as "probe-tcg"), people read the text. */
+typedef struct {
+    const char *kind; /* static */
+    char *text;
+} QpinNote;
+
+QpinNote *qpin_note_new(const char *kind, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qpin_note_free(QpinNote *note);
+
 typedef struct {
     char *command; /* "run", "plan", "pin" */
     gint64 qemu_pid;
@@ -46,6 +58,7 @@ typedef struct {
     GPtrArray *iothreads; /* QpinReportThread* */
     GArray *timings;      /* QpinTiming, in phase order */
     GPtrArray *warnings;  /* char* */
+    GPtrArray *notes;     /* QpinNote* */
     GPtrArray *explain;   /* char* */
     guint qmp_commands;
     char *state; /* the guest's run state when qpin finished its part: "running", "paused" */
@@ -53,6 +66,9 @@ typedef struct {
     /* The guest memory, as structs. */
     const GPtrArray *numa_nodes;  /* borrowed: the guest NUMA nodes (QpinNumaNode*), or NULL */
     GPtrArray *memory_placements; /* owned: memory read back (QpinMemPlacement*), or NULL */
+    /* --mirror: the shape (borrowed, or NULL) and the bare-metal twin's numactl argv (owned). */
+    const QpinMirror *mirror;
+    char **numactl;
 } QpinReport;
 
 typedef struct {

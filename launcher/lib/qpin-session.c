@@ -8,6 +8,8 @@
 #include "qpin-placement-check.h"
 #include "qpin-preflight.h"
 #include "qpin-process.h"
+#include "qpin-qemu-argv.h"
+#include "qpin-qemu-numa.h"
 
 #include <sched.h>
 #include <stdarg.h>
@@ -72,6 +74,7 @@ void qpin_flow_free(QpinFlow *s)
     if (!s)
         return;
     qpin_report_free(s->report);
+    qpin_mirror_free(s->mirror);
     topo_host_free(s->host);
     topo_cpuset_free(s->reserved);
     topo_map_spec_free(s->spec);
@@ -138,13 +141,19 @@ static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error
 
 /* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
  * checked against the host before QEMU starts. */
-static gboolean prepare_numa(QpinFlow *s, GError **error)
+static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **error)
 {
     const QpinOptions *o = s->opt;
     GError *local = NULL;
     s->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     if (o->command == QPIN_COMMAND_PIN)
         return TRUE;
+    if (s->mirror) {
+        GPtrArray *nodes = qpin_mirror_numa_nodes(s->mirror, o->mirror_memory, &local);
+        if (!nodes)
+            return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
+        g_ptr_array_extend_and_steal(s->numa_nodes, nodes);
+    }
     /* The memory functions fail with QPIN_ERROR codes (usage, preflight); a GKeyFile error
      * from a [numa.N] section is a usage error too. */
     for (int i = 0; o->numa && o->numa[i]; i++) {
@@ -153,16 +162,22 @@ static gboolean prepare_numa(QpinFlow *s, GError **error)
             return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
         g_ptr_array_add(s->numa_nodes, node);
     }
-    if (!o->numa && o->keyfile && !qpin_memory_from_keyfile(o->keyfile, s->numa_nodes, &local))
+    if (!s->mirror && !o->numa && o->keyfile &&
+        !qpin_memory_from_keyfile(o->keyfile, s->numa_nodes, &local))
         return fail_with(error, local, QPIN_ERROR_USAGE, o->config);
     if (s->numa_nodes->len == 0)
         return TRUE;
     if (!qpin_memory_validate(s->numa_nodes, &local))
         return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
-    s->node_binding = qpin_memory_binding(s->numa_nodes);
     s->report->numa_nodes = s->numa_nodes;
+    if (!qpin_preflight_auto_nodes(s->numa_nodes, s->host, s->reserved, s->report->notes, &local))
+        return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    s->node_binding = qpin_memory_binding(s->numa_nodes);
     if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    qpin_qemu_numa_prealloc_threads(s->numa_nodes, s->host, reserve);
+    if (s->mirror)
+        s->report->numactl = qpin_mirror_numactl(s->mirror, s->numa_nodes);
     return TRUE;
 }
 
@@ -217,6 +232,39 @@ static gboolean precheck_map(QpinFlow *s, GError **error)
     return TRUE;
 }
 
+/* --mirror: the guest's -smp, nodes and map come from the host, so nothing else may give them. */
+static gboolean prepare_mirror(QpinFlow *s, GError **error)
+{
+    const QpinOptions *o = s->opt;
+    const char *other = NULL;
+    g_autofree char *other_text = NULL;
+    if (o->numa)
+        other_text = g_strdup_printf("--numa '%s'", o->numa[0]);
+    else if (o->keyfile && g_key_file_has_group(o->keyfile, "numa.0"))
+        other_text = g_strdup_printf("[numa.0] of %s", o->config);
+    else if (o->pin)
+        other_text = g_strdup_printf("--pin '%s'", o->pin);
+    for (QpinQemuArg a = QPIN_QEMU_ARG_INIT;
+         !other_text && o->qemu_argv && qpin_qemu_argv_next(o->qemu_argv, -1, &a);)
+        if (!strcmp(a.name, "smp") || !strcmp(a.name, "numa"))
+            other_text = g_strdup_printf("the QEMU option %s %s", o->qemu_argv[a.index],
+                                         a.value >= 0 ? o->qemu_argv[a.value] : "");
+    other = other_text;
+    if (other) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
+                    "--mirror %s and %s both shape the guest; --mirror derives -smp, the NUMA "
+                    "nodes and the map from the host: drop one of them (memory keys go to "
+                    "--mirror-memory)",
+                    o->mirror, other);
+        return FALSE;
+    }
+    s->mirror = qpin_mirror_derive(s->host, o->mirror, error);
+    if (!s->mirror)
+        return FALSE;
+    s->report->mirror = s->mirror;
+    return TRUE;
+}
+
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
 {
     const QpinOptions *o = s->opt;
@@ -234,11 +282,12 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
      * be written would only show once the guest runs, so it is checked before anything starts. */
     if (o->report && !qpin_report_path_check(o->report, error))
         return FALSE;
-    if (!prepare_numa(s, error))
-        return FALSE;
 
-    if (o->pin) {
-        s->spec = topo_map_spec_parse(o->pin, &local);
+    if (o->mirror && !prepare_mirror(s, error))
+        return FALSE;
+    const char *map = s->mirror ? s->mirror->pin : o->pin;
+    if (map) {
+        s->spec = topo_map_spec_parse(map, &local);
         if (!s->spec)
             return fail_with(error, local, QPIN_ERROR_MAP, NULL);
         s->report->map = g_strdup(topo_map_spec_text(s->spec));
@@ -247,7 +296,8 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
         s->report->vcpu_sched = qpin_sched_format(&o->sched);
 
     s->reserved = topo_cpuset_new();
-    if (o->emulator_pin && !strcmp(o->emulator_pin, "auto")) {
+    /* A mirrored guest's emulator threads go to housekeeping CPUs outside it, unless told. */
+    if ((o->emulator_pin && !strcmp(o->emulator_pin, "auto")) || (s->mirror && !o->emulator_pin)) {
         s->emulator_auto = TRUE;
     } else if (o->emulator_pin) {
         g_autofree char *what = g_strdup_printf("--emulator-pin '%s'", o->emulator_pin);
@@ -273,6 +323,9 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
             return FALSE;
         topo_cpuset_union(s->reserved, reserve);
     }
+    /* After the reserved CPUs: SIZE@auto and prealloc-threads leave them out. */
+    if (!prepare_numa(s, reserve, error))
+        return FALSE;
 
     s->ctx.host = s->host;
     s->ctx.allowed = s->host->cpus_allowed;

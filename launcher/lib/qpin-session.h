@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qpin-error.h"
+#include "qpin-mirror.h"
 #include "qpin-options.h"
 #include <qpin/placement.h>
 #include <qpin/qmp.h>
@@ -39,6 +40,7 @@ typedef struct {
     GPtrArray *iothread_cpus; /* TopoCpuSet*, parallel to opt->iothread_pins */
     GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */
     GPtrArray *node_binding;  /* guest node -> host nodes (TopoCpuSet* or NULL), or NULL */
+    QpinMirror *mirror;       /* --mirror: the guest's shape from the host's, or NULL */
     QmpClient *qmp;           /* borrowed */
     int sigfd;                /* borrowed signalfd: a terminating signal stops apply (-1: none) */
     pid_t pid;                /* run: the process qpin started; pin: the QMP socket's peer */

@@ -11,10 +11,10 @@ _qpin_top_options="-h --help -V --version"
 
 # Options of each command, as its --help lists them.
 _qpin_options_run="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --no-cont --cont --kill-timeout --qmp-timeout --report --json
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --no-cont --cont --kill-timeout --qmp-timeout --report --json
     --explain -q --quiet -h --help"
 _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --sysroot --qmp-timeout --report --json --explain -q --quiet
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain -q --quiet
     -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
     --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain -q --quiet
@@ -29,6 +29,7 @@ _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --
 _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve --numa "
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
 _qpin_value_options+="-d --delay -n --iterations --prometheus "
+_qpin_value_options+="--numa-dist --mirror --mirror-memory "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -77,6 +78,13 @@ _qpin_value()
         ;;
     --vcpu-sched)
         _qpin_words "fifo rr batch idle other" "$cur"
+        ;;
+    --numa-dist)
+        _qpin_words "auto off" "$cur"
+        ;;
+    --mirror)
+        _qpin_words "host node=" "$cur"
+        [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
         ;;
     --pid)
         _qpin_words "$(pgrep -d ' ' qemu 2>/dev/null)" "$cur"

@@ -35,9 +35,6 @@ QPIN_COMMAND = re.compile(
     r"(^|[\s'\"(/$])qpin(\s+|$)(run|plan|pin|host|qmp|check|top|-V\b|--version|--help|-h\b|\[)")
 MARKER = re.compile(r"^\s*(?:<!--\s*(docs:[^>]*?)\s*-->|#\s*(docs:\S.*?))\s*$")
 EXIT_LINE = re.compile(r"^#\s*exit\s+(\d+)\s*$")
-# Markers a block may carry until a feature it needs is on the branch: the block is run and
-# must fail; when it passes, the test says so, so that the marker is removed.
-PENDING = {"plan-anywhere"}
 # Words standing for the qpin under test.
 QPIN_WORDS = {"qpin", "./build/qpin", "build/qpin"}
 # Paths of the source tree the commands name relative to its top.
@@ -363,23 +360,13 @@ def main():
         elif kinds[0] == "docs:illustrative":
             ok, what = True, "illustrative (checked by eye)"
         else:
-            opts = dict(o.split("=", 1) for o in b.marker[0].split()[1:] if "=" in o)
-            needs = opts.get("needs")
-            if needs and needs not in PENDING:
-                ok, what = False, f"unknown needs={needs}"
+            if len(b.marker[0].split()) > 1:
+                ok, what = False, f"docs:run takes no arguments: {b.marker[0]}"
             else:
                 passed = run_block(b, accel_kvm, diag)
                 ok = passed
-                if needs:
-                    # Known not to run until the feature lands: a TAP TODO. A failure is
-                    # expected and does not fail the suite; a pass is reported as unexpected
-                    # (meson fails it), so that the needs= marker is removed then.
-                    what = (f"runs now: remove needs={needs} from its marker # TODO needs {needs}"
-                            if passed else f"# TODO needs {needs}")
-                    diag = ["(pending) " + d for d in diag[:8]]
-                else:
-                    what = "ran as documented" if passed else "does not run as documented"
-        if not ok and "# TODO" not in what:
+                what = "ran as documented" if passed else "does not run as documented"
+        if not ok:
             failed += 1
         print(f"{'ok' if ok else 'not ok'} {n} - {b.name()} {what}")
         for d in diag:

@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Builds the guest-view initramfs: busybox-static and an /init that prints, for every guest NUMA
-# node, its CPU list and MemTotal, between markers on the console, then powers off.
+# node, its CPU list, MemTotal and distances, between markers on the console, then powers off.
 #
 #   mkinitramfs.sh OUTPUT.cpio.gz
 #
 # Output lines (console=ttyS0):
 #   QPIN-GUEST-BEGIN
-#   QPIN-NODE <id> cpulist=<cpulist> memtotal_kb=<kB>
+#   QPIN-NODE <id> cpulist=<cpulist> memtotal_kb=<kB> distance=<d0>,<d1>,...
+#   QPIN-CPU <id> package=<id> core=<id> siblings=<cpulist>
 #   QPIN-GUEST-END
 set -eu
 
@@ -38,7 +39,15 @@ for dir in /sys/devices/system/node/node*; do
     id=${dir##*/node}
     cpus=$(cat "$dir/cpulist")
     mem=$(awk '/MemTotal/ { print $4 }' "$dir/meminfo")
-    echo "QPIN-NODE $id cpulist=$cpus memtotal_kb=$mem"
+    dist=$(tr ' ' ',' < "$dir/distance")
+    echo "QPIN-NODE $id cpulist=$cpus memtotal_kb=$mem distance=$dist"
+done
+for dir in /sys/devices/system/cpu/cpu[0-9]*; do
+    [ -d "$dir/topology" ] || continue
+    id=${dir##*/cpu}
+    echo "QPIN-CPU $id package=$(cat "$dir/topology/physical_package_id")" \
+        "core=$(cat "$dir/topology/core_id")" \
+        "siblings=$(cat "$dir/topology/thread_siblings_list")"
 done
 echo QPIN-GUEST-END
 poweroff -f

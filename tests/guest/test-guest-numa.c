@@ -213,6 +213,209 @@ static void check_report_memory(json_object *doc)
     }
 }
 
+/* The distance=... of each QPIN-NODE line of @console, by node id ("10,21"). */
+static GHashTable *guest_distances(const char *console)
+{
+    GHashTable *dist = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_auto(GStrv) lines = g_strsplit(console, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_strchomp(lines[i]);
+        const char *line = strstr(lines[i], "QPIN-NODE ");
+        const char *d = line ? strstr(line, "distance=") : NULL;
+        unsigned id = 0;
+        if (d && sscanf(line, "QPIN-NODE %u", &id) == 1)
+            g_hash_table_insert(dist, GUINT_TO_POINTER(id), g_strdup(d + strlen("distance=")));
+    }
+    return dist;
+}
+
+/* The guest node distances qpin derives from a host: `qpin plan --sysroot` of the EPYC 7452
+ * fixture (8 nodes: 12 within a socket, 32 across) with guest nodes on host nodes 0, 1 and 4
+ * gives -numa dist options; a guest booted here with them (a -numa dist of the user's is kept
+ * next to qpin's nodes) reports the host's distances between those nodes as its own. */
+static void check_distances(const char *qpin, const char *qemu, const char *kernel,
+                            const char *initrd)
+{
+    const char *root = g_getenv("QPIN_SOURCE_ROOT");
+    CHECK(root != NULL, "QPIN_SOURCE_ROOT is not set (run through meson test)");
+    if (!root)
+        return;
+    g_autofree char *sysroot =
+        g_build_filename(root, "tests/fixtures/hosts/epyc-7452-2s-nps4", NULL);
+    char *plan_argv[] = {
+        (char *)qpin,     "plan",   "--sysroot",      sysroot,  "--json", "-q", "--numa",
+        "128M@0:vcpus=0", "--numa", "128M@1:vcpus=1", "--numa", "128M@4", "--", (char *)qemu,
+        "-smp",           "2",      "-nodefaults",    NULL};
+    RunResult plan = run_collect(plan_argv, 120);
+    CHECK(WIFEXITED(plan.status) && WEXITSTATUS(plan.status) == 0, "qpin plan: %s", plan.err);
+    json_object *doc = json_tokener_parse(plan.out), *qa = NULL;
+    CHECK(doc && json_object_object_get_ex(doc, "qemu_argv", &qa), "no qemu_argv: %s", plan.out);
+    g_autoptr(GPtrArray) dist_args = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; qa && i + 1 < json_object_array_length(qa); i++) {
+        const char *a = json_object_get_string(json_object_array_get_idx(qa, i));
+        const char *v = json_object_get_string(json_object_array_get_idx(qa, i + 1));
+        if (!strcmp(a, "-numa") && g_str_has_prefix(v, "dist,")) {
+            g_ptr_array_add(dist_args, g_strdup(a));
+            g_ptr_array_add(dist_args, g_strdup(v));
+        }
+    }
+    /* Six ordered pairs of three nodes, each the host's distance. */
+    CHECK(dist_args->len == 12, "the plan has %u -numa dist words, expected 12", dist_args->len);
+    tap_step("qpin plan derives -numa dist for three guest nodes from the host's distances");
+    if (failures) {
+        json_object_put(doc);
+        return;
+    }
+
+    g_autoptr(GPtrArray) cmd = g_ptr_array_new();
+    char *head[] = {(char *)qpin,
+                    "run",
+                    "-q",
+                    "--numa",
+                    "128M:vcpus=0",
+                    "--numa",
+                    "128M:vcpus=1",
+                    "--numa",
+                    "128M",
+                    "--",
+                    (char *)qemu,
+                    "-accel",
+                    "tcg,thread=multi",
+                    "-smp",
+                    "2",
+                    "-kernel",
+                    (char *)kernel,
+                    "-initrd",
+                    (char *)initrd,
+                    "-append",
+                    "console=ttyS0 panic=-1 quiet",
+                    "-no-reboot",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-serial",
+                    "stdio",
+                    NULL};
+    for (int i = 0; head[i]; i++)
+        g_ptr_array_add(cmd, head[i]);
+    for (guint i = 0; i < dist_args->len; i++)
+        g_ptr_array_add(cmd, dist_args->pdata[i]);
+    g_ptr_array_add(cmd, NULL);
+    g_autofree char *joined = g_strjoinv(" ", (char **)cmd->pdata);
+    fprintf(stderr, "running: %s\n", joined);
+    RunResult run = run_collect((char **)cmd->pdata, BOOT_TIMEOUT_S);
+    fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    CHECK(!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+          "qpin run with the plan's distances exited with status 0x%x", run.status);
+    g_autoptr(GHashTable) seen = guest_distances(run.out);
+    /* Host nodes 0, 1, 4 of the fixture: node0 "10 12 12 12 32 ...", node4 "32 32 32 32 10". */
+    static const char *const want[] = {"10,12,32", "12,10,32", "32,32,10"};
+    for (guint n = 0; n < G_N_ELEMENTS(want); n++) {
+        const char *got = g_hash_table_lookup(seen, GUINT_TO_POINTER(n));
+        CHECK(got && !strcmp(got, want[n]), "guest node %u reports distances '%s', expected '%s'",
+              n, got ? got : "(none)", want[n]);
+    }
+    tap_step("the booted guest reports the host's distances between the bound nodes");
+    json_object_put(doc);
+    g_free(plan.out);
+    g_free(plan.err);
+    g_free(run.out);
+    g_free(run.err);
+}
+
+/* A guest shaped like this machine: `qpin run --mirror host` with no -smp of its own boots, and
+ * the guest's /sys/devices/system/cpu/cpu*\/topology shows the shape the report's mirror gives
+ * (CPUs, threads per core, cores per package); its one node holds every vCPU. */
+static void check_mirror(const char *qpin, const char *qemu, const char *kernel, const char *initrd,
+                         const char *dir)
+{
+    g_autofree char *report = g_build_filename(dir, "mirror-report.json", NULL);
+    /* TCG's default CPU models are AMD ones without topoext, whose guests see every thread as
+     * a core of its own; an Intel vendor makes the guest read the threads from CPUID leaf 0xB. */
+    char *argv[] = {(char *)qpin,
+                    "run",
+                    "-q",
+                    "--report",
+                    report,
+                    "--mirror",
+                    "host",
+                    "--mirror-memory",
+                    "256M",
+                    "--",
+                    (char *)qemu,
+                    "-accel",
+                    "tcg,thread=multi",
+                    "-cpu",
+                    "qemu64,vendor=GenuineIntel",
+                    "-kernel",
+                    (char *)kernel,
+                    "-initrd",
+                    (char *)initrd,
+                    "-append",
+                    "console=ttyS0 panic=-1 quiet",
+                    "-no-reboot",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-serial",
+                    "stdio",
+                    NULL};
+    g_autofree char *joined = g_strjoinv(" ", argv);
+    fprintf(stderr, "running: %s\n", joined);
+    RunResult run = run_collect(argv, BOOT_TIMEOUT_S);
+    fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    CHECK(!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+          "qpin run --mirror host exited with status 0x%x", run.status);
+    json_object *doc = json_object_from_file(report), *mirror = NULL, *v = NULL;
+    unlink(report);
+    CHECK(doc && json_object_object_get_ex(doc, "mirror", &mirror), "the report has no mirror");
+    int threads = 0, cores = 0, sockets = 0;
+    if (mirror) {
+        if (json_object_object_get_ex(mirror, "threads", &v))
+            threads = json_object_get_int(v);
+        if (json_object_object_get_ex(mirror, "cores", &v))
+            cores = json_object_get_int(v);
+        if (json_object_object_get_ex(mirror, "sockets", &v))
+            sockets = json_object_get_int(v);
+    }
+    tap_step("qpin run --mirror host boots a guest shaped like this machine");
+
+    int n_cpus = 0;
+    g_autoptr(GHashTable) package_cores =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_auto(GStrv) lines = g_strsplit(run.out, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_strchomp(lines[i]);
+        const char *line = strstr(lines[i], "QPIN-CPU ");
+        unsigned id = 0, package = 0, core = 0;
+        char siblings[128] = "";
+        if (!line || sscanf(line, "QPIN-CPU %u package=%u core=%u siblings=%127s", &id, &package,
+                            &core, siblings) != 4)
+            continue;
+        n_cpus++;
+        /* "0-1" or "0,2" for two threads, "3" for one. */
+        int n_siblings = 1;
+        for (const char *p = siblings; *p; p++)
+            n_siblings += *p == ',' || *p == '-';
+        CHECK(n_siblings == threads, "guest CPU %u has siblings %s, the mirror %d threads per core",
+              id, siblings, threads);
+        g_hash_table_add(package_cores, g_strdup_printf("%u/%u", package, core));
+    }
+    CHECK(n_cpus > 0 && n_cpus == sockets * cores * threads,
+          "the guest has %d CPUs, the mirror %d x %d x %d", n_cpus, sockets, cores, threads);
+    CHECK((int)g_hash_table_size(package_cores) == sockets * cores,
+          "the guest has %u cores, the mirror %d x %d", g_hash_table_size(package_cores), sockets,
+          cores);
+    g_autofree char *all = n_cpus > 1 ? g_strdup_printf("0-%d", n_cpus - 1) : g_strdup("0");
+    CHECK(strstr(run.out, "QPIN-NODE 0 cpulist=") &&
+              g_str_has_prefix(strstr(run.out, "QPIN-NODE 0 cpulist=") + 20, all),
+          "guest node 0 does not hold CPUs %s", all);
+    tap_step("the guest's CPU topology is the mirror's");
+    json_object_put(doc);
+    g_free(run.out);
+    g_free(run.err);
+}
+
 int main(int argc, char **argv)
 {
     const char *qpin = g_getenv("QPIN");
@@ -264,8 +467,10 @@ int main(int argc, char **argv)
     g_autofree char *joined = g_strjoinv(" ", (char **)cmd->pdata);
     fprintf(stderr, "running: %s\n", joined);
     RunResult run = run_collect((char **)cmd->pdata, BOOT_TIMEOUT_S);
-    unlink(initrd);
     fprintf(stderr, "--- qpin stderr ---\n%s--- guest console ---\n%s---\n", run.err, run.out);
+    check_distances(qpin, qemu, kernel, initrd);
+    check_mirror(qpin, qemu, kernel, initrd, dir);
+    unlink(initrd);
     json_object *doc = json_object_from_file(report);
     unlink(report);
     g_rmdir(dir);

@@ -325,6 +325,38 @@ START_TEST(test_config_per_command_keys)
 }
 END_TEST
 
+/* --numa-dist, --mirror and --mirror-memory: from the command line over the file, run and plan
+ * only, and a bad --numa-dist refused with what would be right. */
+START_TEST(test_shape_options)
+{
+    g_autofree char *path = write_config("[qpin]\nnuma-dist = off\nmirror = node=1\n"
+                                         "mirror-memory = 16G:prealloc\n");
+    const char *plan[] = {"plan", "--config", path, "--", "q", NULL};
+    g_autoptr(QpinOptions) pl = parse_ok(QPIN_COMMAND_PLAN, plan);
+    ck_assert(pl->numa_dist_off);
+    ck_assert_str_eq(pl->mirror, "node=1");
+    ck_assert_str_eq(pl->mirror_memory, "16G:prealloc");
+    const char *run[] = {"run",  "--config",        path,   "--numa-dist", "auto", "--mirror",
+                         "host", "--mirror-memory", "1G",   "--",          "q",    NULL};
+    g_autoptr(QpinOptions) r = parse_ok(QPIN_COMMAND_RUN, run);
+    ck_assert(!r->numa_dist_off);
+    ck_assert_str_eq(r->mirror, "host");
+    ck_assert_str_eq(r->mirror_memory, "1G");
+    const char *pin[] = {"pin", "--config", path, "--qmp", "/s", NULL};
+    g_autoptr(QpinOptions) p = parse_ok(QPIN_COMMAND_PIN, pin);
+    ck_assert_ptr_null(p->mirror);
+    const char *bad[] = {"run", "--numa-dist", "yes", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, bad, "--numa-dist 'yes': expected auto");
+    const char *pin_mirror[] = {"pin", "--qmp", "/s", "--mirror", "host", NULL};
+    assert_fails(QPIN_COMMAND_PIN, pin_mirror, "--mirror");
+    g_unlink(path);
+    g_autofree char *bad_file = write_config("[qpin]\nnuma-dist = maybe\n");
+    const char *from_file[] = {"plan", "--config", bad_file, "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_PLAN, from_file, "[qpin] numa-dist 'maybe'");
+    g_unlink(bad_file);
+}
+END_TEST
+
 /* Parses `run --config FILE -- q` for a file holding @text and checks the whole message. */
 static void assert_config_message(const char *text, const char *fmt_line)
 {
@@ -545,6 +577,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_command_line_overrides_config);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_config_per_command_keys);
+    tcase_add_test(tc, test_shape_options);
     tcase_add_test(tc, test_config_duplicate_keys);
     tcase_add_test(tc, test_numbers_are_strict_decimal);
     tcase_add_test(tc, test_qmp_timeout);

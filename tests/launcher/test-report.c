@@ -4,6 +4,8 @@
 #include "qpin-error.h"
 #include "qpin-check.h"
 #include "qpin-file-write.h"
+#include "qpin-memory.h"
+#include "qpin-mirror.h"
 #include "qpin-output-report.h"
 
 #include <errno.h>
@@ -218,6 +220,56 @@ START_TEST(test_table)
         ck_assert_int_eq(strstr(raw[i], sib) - raw[i], strstr(raw[1], "siblings") - raw[1]);
         ck_assert_int_eq(strstr(raw[i], "fifo:1") - raw[i], strstr(raw[1], "sched") - raw[1]);
     }
+}
+END_TEST
+
+/* Notes, guest nodes and a mirror: in the table as lines, in JSON as structured members. */
+START_TEST(test_notes_nodes_mirror)
+{
+    g_autoptr(TopoHost) host = fixture_host();
+    g_autoptr(QpinReport) r = sample(host, TRUE);
+    g_ptr_array_add(r->notes, qpin_note_new("probe-tcg", "asked under %s", "TCG"));
+    g_autoptr(GPtrArray) nodes =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    QpinNumaNode *node = qpin_memory_node_parse("4G@0:prealloc", 0, NULL);
+    node->prealloc_threads = 16;
+    node->prealloc_threads_auto = TRUE;
+    g_ptr_array_add(nodes, node);
+    r->numa_nodes = nodes;
+    g_autoptr(QpinMirror) m = qpin_mirror_derive(host, "host", NULL);
+    ck_assert_ptr_nonnull(m);
+    r->mirror = m;
+    r->numactl = qpin_mirror_numactl(m, nodes);
+
+    g_autoptr(GString) out = g_string_new(NULL);
+    qpin_output_report_table(r, out);
+    ck_assert_msg(strstr(out->str, "\nnote: asked under TCG\n"), "%s", out->str);
+    ck_assert_msg(strstr(out->str, "\nguest node 0: 4G on host node 0 (bind), preallocated by 16 "
+                                   "threads (qpin's choice)\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "\nmirror host: -smp 272,sockets=1,cores=68,threads=4 on host "
+                                   "CPUs 0-271\n"),
+                  "%s", out->str);
+    ck_assert_msg(strstr(out->str, "bare metal, same CPUs and memory: numactl --physcpubind=0-271 "
+                                   "--membind=0 COMMAND\n"),
+                  "%s", out->str);
+
+    json_object *doc = qpin_output_report_json(r);
+    json_object *note = json_object_array_get_idx(jget(doc, "notes"), 0);
+    ck_assert_str_eq(jstr(note, "kind"), "probe-tcg");
+    ck_assert_str_eq(jstr(note, "text"), "asked under TCG");
+    json_object *n0 = json_object_array_get_idx(jget(doc, "numa"), 0);
+    ck_assert_int_eq(json_object_get_int(jget(n0, "prealloc_threads")), 16);
+    ck_assert(json_object_get_boolean(jget(n0, "prealloc_threads_auto")));
+    ck_assert(!json_object_get_boolean(jget(n0, "host_nodes_auto")));
+    json_object *mirror = jget(doc, "mirror");
+    ck_assert_str_eq(jstr(mirror, "smp"), "272,sockets=1,cores=68,threads=4");
+    ck_assert_int_eq(json_object_get_int(jget(mirror, "threads")), 4);
+    json_object *taskset = jget(jget(mirror, "bare_metal"), "taskset");
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(taskset, 2)), "0-271");
+    json_object_put(doc);
+    r->numa_nodes = NULL;
+    r->mirror = NULL;
 }
 END_TEST
 
@@ -702,6 +754,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_json_unpinned);
     tcase_add_test(tc, test_table);
     tcase_add_test(tc, test_table_unpinned);
+    tcase_add_test(tc, test_notes_nodes_mirror);
     tcase_add_test(tc, test_write_new_file);
     tcase_add_test(tc, test_write_keeps_mode);
     if (geteuid() == 0)

@@ -892,6 +892,78 @@ START_TEST(test_plan_seed_on_fixture)
 }
 END_TEST
 
+/* Whether the JSON document's notes have one of @kind. */
+static gboolean has_note(json_object *doc, const char *kind)
+{
+    json_object *notes = jget(doc, "notes");
+    for (size_t i = 0; i < json_object_array_length(notes); i++)
+        if (!strcmp(jstr(json_object_array_get_idx(notes, i), "kind"), kind))
+            return TRUE;
+    return FALSE;
+}
+
+/* A plan made on a machine without the guest's disk image and without (usable) KVM: QEMU is
+ * asked only about the guest's shape, under TCG, and the plan says so; its qemu_argv is still
+ * the full command line run would use. */
+START_TEST(test_plan_anywhere)
+{
+    g_autofree char *name = unique_name();
+    g_autofree char *disk = g_strdup_printf("%s/%s-absent.qcow2", tmpdir, name);
+    g_autofree char *drive = g_strdup_printf("file=%s,format=qcow2,if=virtio", disk);
+    const char *argv[] = {
+        qpin,          "plan",    "--json",     "--",      QEMU,
+        "-enable-kvm", "-cpu",    "host",       "-smp",    "4,sockets=2,cores=2",
+        "-m",          "128",     "-name",      name,      "-drive",
+        drive,         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+        "-serial",     "stdio",   NULL};
+    g_autoptr(Proc) p = run_qpin((char **)argv, 120000);
+    g_autofree char *err = slurp(p->err);
+    ck_assert_msg(p->status == 0, "exit %d: %s", p->status, err);
+    assert_no_qemu(name, 0);
+    json_object *doc = json_object_from_file(p->out);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_int_eq(json_object_array_length(jget(doc, "vcpus")), 4);
+    ck_assert(has_note(doc, "probe-tcg"));
+    ck_assert(has_note(doc, "probe-cpu"));
+    ck_assert(has_note(doc, "probe-dropped"));
+    gboolean kvm_kept = FALSE, drive_kept = FALSE;
+    json_object *qa = jget(doc, "qemu_argv");
+    for (size_t i = 0; i < json_object_array_length(qa); i++) {
+        const char *a = json_object_get_string(json_object_array_get_idx(qa, i));
+        kvm_kept |= !strcmp(a, "-enable-kvm");
+        drive_kept |= !strcmp(a, drive);
+    }
+    ck_assert_msg(kvm_kept && drive_kept, "qemu_argv lost the run's options");
+    json_object_put(doc);
+}
+END_TEST
+
+/* The header commands of the seed examples run as written, from the source tree. */
+START_TEST(test_plan_examples_as_written)
+{
+    static const struct {
+        const char *host, *config;
+        int vcpus;
+    } cases[] = {
+        {"tests/fixtures/hosts/xeon-gold-6148-2s", "examples/seed-002.ini", 40},
+        {"tests/fixtures/hosts/xeon-phi-7250", "examples/seed-240.ini", 240},
+    };
+    ck_assert_int_eq(chdir(g_getenv("QPIN_SOURCE_ROOT")), 0);
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *argv[] = {qpin,       "plan",          "--sysroot", cases[i].host,
+                              "--config", cases[i].config, "--json",    NULL};
+        g_autoptr(Proc) p = run_qpin((char **)argv, 300000);
+        g_autofree char *err = slurp(p->err);
+        ck_assert_msg(p->status == 0, "%s: exit %d: %s", cases[i].config, p->status, err);
+        json_object *doc = json_object_from_file(p->out);
+        ck_assert_ptr_nonnull(doc);
+        ck_assert_int_eq(json_object_array_length(jget(doc, "vcpus")), cases[i].vcpus);
+        ck_assert(has_note(doc, "probe-tcg"));
+        json_object_put(doc);
+    }
+}
+END_TEST
+
 /* qpin pin on a QEMU the test started itself: pinned and verified; a failing pin changes
  * nothing and leaves QEMU alone; --cont resumes it. */
 START_TEST(test_pin_attach)
@@ -994,6 +1066,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_run_refuses_shared_vcpu_threads);
     tcase_add_test(tc, test_run_stdio_passthrough);
     tcase_add_test(tc, test_plan_seed_on_fixture);
+    tcase_add_test(tc, test_plan_anywhere);
+    tcase_add_test(tc, test_plan_examples_as_written);
     tcase_add_test(tc, test_pin_attach);
     tcase_add_test(tc, test_no_qemu_left);
     suite_add_tcase(s, tc);

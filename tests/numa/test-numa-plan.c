@@ -53,13 +53,17 @@ START_TEST(test_seed240_on_xeon_phi)
     json_object_put(numa);
     ck_assert_msg(strstr(argv, " -object thread-context,id=qpin-tc0,node-affinity=0 -object "
                                "memory-backend-ram,id=qpin-mem0,size=80G,host-nodes=0,policy=bind,"
-                               "prealloc=on,prealloc-context=qpin-tc0 -numa "
+                               "prealloc=on,prealloc-threads=16,prealloc-context=qpin-tc0 -numa "
                                "node,nodeid=0,cpus=0-239,memdev=qpin-mem0 "),
                   "%s", argv);
     ck_assert_msg(strstr(argv, " -object memory-backend-ram,id=qpin-mem1,size=15G,host-nodes=1,"
                                "policy=bind -numa node,nodeid=1,memdev=qpin-mem1"),
                   "%s", argv);
     ck_assert_msg(strstr(argv, " -m 95G"), "%s", argv);
+    /* DDR4 to MCDRAM is 31 on that host. */
+    ck_assert_msg(g_str_has_suffix(argv, " -numa dist,src=0,dst=1,val=31 -numa dist,src=1,dst=0,"
+                                         "val=31"),
+                  "%s", argv);
     qpin_test_run_clear(&r);
 }
 END_TEST
@@ -74,9 +78,149 @@ START_TEST(test_seed002_on_gold)
     ck_assert_msg(strstr(argv, " -object thread-context,id=qpin-tc0,node-affinity=1 -object "
                                "memory-backend-memfd,id=qpin-mem0,size=160G,hugetlb=on,"
                                "hugetlbsize=1G,host-nodes=1,policy=bind,prealloc=on,"
-                               "prealloc-context=qpin-tc0 -numa "
+                               "prealloc-threads=16,prealloc-context=qpin-tc0 -numa "
                                "node,nodeid=0,cpus=0-39,memdev=qpin-mem0 "),
                   "%s", argv);
+    qpin_test_run_clear(&r);
+}
+END_TEST
+
+/* --numa-dist off (and numa-dist=off in [qpin]) leaves QEMU's default distances; a bad value is
+ * a usage error. */
+START_TEST(test_numa_dist_off)
+{
+    g_autofree char *sysroot =
+        g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
+    const char *words[] = {"off", "auto", NULL};
+    for (int i = 0; words[i]; i++) {
+        const char *args[] = {"--sysroot", sysroot,  "--numa-dist", words[i], "--numa",
+                              "1G@0",      "--numa", "1G@1",        "--json", "-q",
+                              "--",        qemu,     "-smp",        "2",      NULL};
+        QpinTestRun r = qpin_test_run_qpin("plan", args);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        json_object *numa = NULL;
+        g_autofree char *argv = plan_argv(&r, &numa);
+        json_object_put(numa);
+        gboolean has = strstr(argv, " -numa dist,src=0,dst=1,val=21") != NULL;
+        ck_assert_msg(has == (i == 1), "--numa-dist %s: %s", words[i], argv);
+        qpin_test_run_clear(&r);
+    }
+    const char *bad[] = {"--sysroot", sysroot, "--numa-dist", "on", "--", qemu, NULL};
+    QpinTestRun r = qpin_test_run_qpin("plan", bad);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--numa-dist 'on': expected auto"), "%s", r.err);
+    qpin_test_run_clear(&r);
+}
+END_TEST
+
+/* seed 002's guest in one option: the Gold's node 1 mirrored, against real QEMU (under TCG: the
+ * command line's -enable-kvm, -cpu host and absent disk are the run's, not the plan's). */
+START_TEST(test_mirror_plan)
+{
+    g_autofree char *sysroot =
+        g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
+    const char *args[] = {"--sysroot",
+                          sysroot,
+                          "--mirror",
+                          "node=1",
+                          "--mirror-memory",
+                          "160G:hugepages=1G:prealloc",
+                          "--json",
+                          "-q",
+                          "--",
+                          qemu,
+                          "-enable-kvm",
+                          "-cpu",
+                          "host",
+                          "-drive",
+                          "file=/var/lib/images/specjbb-guest.qcow2,if=virtio",
+                          NULL};
+    QpinTestRun r = qpin_test_run_qpin("plan", args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    json_object *doc = json_tokener_parse(r.out), *vcpus = NULL, *mirror = NULL, *v = NULL;
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(json_object_object_get_ex(doc, "vcpus", &vcpus));
+    ck_assert_int_eq(json_object_array_length(vcpus), 40);
+    for (int i = 0; i < 40; i++) {
+        json_object *vcpu = json_object_array_get_idx(vcpus, i), *props = NULL;
+        ck_assert(json_object_object_get_ex(vcpu, "cpus", &v));
+        g_autofree char *want = g_strdup_printf("%d", 1 + i / 2 * 2 + i % 2 * 40);
+        ck_assert_msg(!strcmp(json_object_get_string(v), want), "vCPU %d on %s, want %s", i,
+                      json_object_get_string(v), want);
+        /* QEMU's own topology of the vCPU: core i/2, thread i%2, node 0. */
+        ck_assert(json_object_object_get_ex(vcpu, "props", &props));
+        ck_assert(json_object_object_get_ex(props, "core", &v));
+        ck_assert_int_eq(json_object_get_int(v), i / 2);
+        ck_assert(json_object_object_get_ex(props, "thread", &v));
+        ck_assert_int_eq(json_object_get_int(v), i % 2);
+        ck_assert(json_object_object_get_ex(props, "node", &v));
+        ck_assert_int_eq(json_object_get_int(v), 0);
+    }
+    ck_assert(json_object_object_get_ex(doc, "mirror", &mirror));
+    ck_assert(json_object_object_get_ex(mirror, "smp", &v));
+    ck_assert_str_eq(json_object_get_string(v), "40,sockets=1,cores=20,threads=2");
+    json_object *bare = NULL, *numactl = NULL;
+    ck_assert(json_object_object_get_ex(mirror, "bare_metal", &bare));
+    ck_assert(json_object_object_get_ex(bare, "numactl", &numactl));
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(numactl, 2)), "--membind=1");
+    /* The emulator threads on the other node: housekeeping outside the mirror. */
+    json_object *emu = NULL;
+    ck_assert(json_object_object_get_ex(doc, "emulator", &emu));
+    ck_assert(json_object_object_get_ex(emu, "cpus", &v));
+    GString *node0 = g_string_new("0");
+    for (int c = 2; c < 80; c += 2)
+        g_string_append_printf(node0, ",%d", c);
+    ck_assert_str_eq(json_object_get_string(v), node0->str);
+    g_string_free(node0, TRUE);
+    json_object_put(doc);
+    json_object *numa = NULL;
+    g_autofree char *argv = plan_argv(&r, &numa);
+    json_object_put(numa);
+    ck_assert_msg(strstr(argv, " -smp 40,sockets=1,cores=20,threads=2 "), "%s", argv);
+    ck_assert_msg(strstr(argv, "hugetlbsize=1G,host-nodes=1,policy=bind,prealloc=on,"
+                               "prealloc-threads=16,prealloc-context=qpin-tc0 -numa "
+                               "node,nodeid=0,cpus=0-39,memdev=qpin-mem0 -m 160G"),
+                  "%s", argv);
+    ck_assert_msg(strstr(argv, " -enable-kvm -cpu host -drive "), "%s", argv);
+    qpin_test_run_clear(&r);
+}
+END_TEST
+
+/* --mirror and anything else that shapes the guest: a usage error naming both. */
+START_TEST(test_mirror_conflicts)
+{
+    g_autofree char *sysroot =
+        g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
+    static const struct {
+        const char *extra[4];
+        const char *qemu_extra[3];
+        const char *needle;
+    } cases[] = {
+        {{NULL}, {"-smp", "8", NULL}, "--mirror node=1 and the QEMU option -smp 8 both shape"},
+        {{NULL}, {"-numa", "node,nodeid=0", NULL}, "and the QEMU option -numa node,nodeid=0"},
+        {{"--numa", "1G@1", NULL}, {NULL}, "--mirror node=1 and --numa '1G@1' both shape"},
+        {{"--pin", "auto", NULL}, {NULL}, "--mirror node=1 and --pin 'auto' both shape"},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GPtrArray) args = g_ptr_array_new_null_terminated(16, NULL, TRUE);
+        const char *head[] = {"--sysroot", sysroot, "--mirror", "node=1", "--mirror-memory", "1G"};
+        for (gsize k = 0; k < G_N_ELEMENTS(head); k++)
+            g_ptr_array_add(args, (gpointer)head[k]);
+        for (int k = 0; cases[i].extra[k]; k++)
+            g_ptr_array_add(args, (gpointer)cases[i].extra[k]);
+        g_ptr_array_add(args, "--");
+        g_ptr_array_add(args, qemu);
+        for (int k = 0; cases[i].qemu_extra[k]; k++)
+            g_ptr_array_add(args, (gpointer)cases[i].qemu_extra[k]);
+        QpinTestRun r = qpin_test_run_qpin("plan", (const char *const *)args->pdata);
+        ck_assert_msg(r.status == 2, "case %zu: exit %d: %s", i, r.status, r.err);
+        ck_assert_msg(strstr(r.err, cases[i].needle), "case %zu: %s", i, r.err);
+        qpin_test_run_clear(&r);
+    }
+    const char *no_memory[] = {"--sysroot", sysroot, "--mirror", "node=1", "--", qemu, NULL};
+    QpinTestRun r = qpin_test_run_qpin("plan", no_memory);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "needs --mirror-memory"), "%s", r.err);
     qpin_test_run_clear(&r);
 }
 END_TEST
@@ -120,6 +264,9 @@ int main(void)
     tcase_add_test(tc, test_seed240_on_xeon_phi);
     tcase_add_test(tc, test_seed002_on_gold);
     tcase_add_test(tc, test_refused_elsewhere);
+    tcase_add_test(tc, test_numa_dist_off);
+    tcase_add_test(tc, test_mirror_plan);
+    tcase_add_test(tc, test_mirror_conflicts);
     suite_add_tcase(s, tc);
     return qpin_check_run(s);
 }

@@ -233,6 +233,18 @@ if doc is not None:
     check(len(doc.get("vcpus", [])) == 240 and len(doc.get("numa", [])) == 2,
           f"{what}: 240 vCPUs and 2 guest nodes", r.stdout[:500])
 
+what = "qpin plan --sysroot xeon-gold-6148-2s --mirror node=1 --json (KVM and a disk absent here)"
+r = run([qpin, "plan", "--sysroot", os.path.join(hosts_dir, "xeon-gold-6148-2s"), "--mirror",
+         "node=1", "--mirror-memory", "160G:hugepages=1G:prealloc", "--json", "--",
+         qemu, "-enable-kvm", "-cpu", "host", "-drive", "file=/absent/guest.qcow2,if=virtio"], what)
+doc = parse(r.stdout, what)
+if doc is not None:
+    validate("plan.schema.json", doc, what)
+    check(doc.get("mirror", {}).get("smp") == "40,sockets=1,cores=20,threads=2"
+          and [n.get("kind") for n in doc.get("notes", [])][:1] == ["probe-tcg"],
+          f"{what}: the mirror's -smp and the probe-tcg note", r.stdout[:500])
+    documents["plan-mirror"] = doc
+
 # ---- qpin run reports: a guest that shuts itself down at once (status 1) ----
 
 tmp = tempfile.mkdtemp(prefix="qpin-schema-")
@@ -381,6 +393,12 @@ rejected("report.schema.json", "run-numa", deleter(["memory", 1, "ok"]),
          "a memory placement without ok")
 rejected("report.schema.json", "run-numa", setter(["iothreads", 0, "thread_id"], "1"),
          "an iothread whose thread_id is a string")
+rejected("report.schema.json", "plan-mirror", deleter(["mirror", "bare_metal"]),
+         "a mirror without bare_metal")
+rejected("report.schema.json", "plan-mirror", setter(["notes", 0, "kind"], "guess"),
+         "a note of an unknown kind")
+rejected("report.schema.json", "plan-mirror", setter(["numa", 0, "prealloc_threads_auto"], 1),
+         "prealloc_threads_auto that is a number")
 rejected("host.schema.json", "host", deleter(["nodes"]), "a host without nodes")
 rejected("host.schema.json", "host", deleter(["cpus", 0, "siblings"]), "a host CPU without siblings")
 rejected("host.schema.json", "host", setter(["cpus", 0, "node"], "0"), "a host CPU whose node is a string")

@@ -4,8 +4,10 @@
 #include "qpin-run.h"
 #include "qpin-launch.h"
 
+#include "qpin-check-flow.h"
 #include "qpin-error.h"
 #include "qpin-memory.h"
+#include "qpin-output-check.h"
 #include "qpin-progress-bar.h"
 #include "qpin-qemu-numa.h"
 #include "qpin-output.h"
@@ -168,6 +170,37 @@ static int qmp_failed(QpinLaunch *l, GError *error)
     return fail(l, error);
 }
 
+/* --check of run and plan, and `qpin check -- QEMU ...`: audits the host against the map just
+ * computed, before anything is pinned. Returns the exit status when the command ends here (the
+ * audit of `qpin check`, or a refusal under --check=strict), -1 to go on. */
+static int check_plan(QpinLaunch *l)
+{
+    QpinCheckMode mode = l->opt->check;
+    GError *error = NULL;
+    g_autoptr(QpinCheckMap) map = qpin_check_map_from_flow(l->s, &error);
+    g_autoptr(QpinCheckResult) result =
+        map ? qpin_check_run(l->opt->sysroot, l->s->host, map, &error) : NULL;
+    if (!result) {
+        if (mode == QPIN_CHECK_MODE_WARN) {
+            qpin_warn("host check skipped: %s", error->message);
+            g_error_free(error);
+            return -1;
+        }
+        return fail(l, error);
+    }
+    if (mode == QPIN_CHECK_MODE_ONLY) {
+        /* The plan was only the way to the map: QEMU goes before the audit is printed. */
+        qpin_launch_stop(l);
+        if (!qpin_output_check(result, map->source, l->opt->json))
+            return QPIN_EXIT_FAILURE;
+        return result->verdict == QPIN_CHECK_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
+    }
+    qpin_output_check_warnings(result);
+    if (mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_CHECK_FAIL)
+        return fail(l, qpin_output_check_refusal(result));
+    return -1;
+}
+
 int qpin_launch(QpinOptions *opt)
 {
     gboolean run = opt->command == QPIN_COMMAND_RUN;
@@ -209,6 +242,8 @@ int qpin_launch(QpinOptions *opt)
         goto out;
     }
     qpin_output_warnings(s);
+    if (opt->check != QPIN_CHECK_MODE_OFF && (status = check_plan(l)) >= 0)
+        goto out;
 
     if (!run) {
         s->report->qmp_commands = qmp_client_commands_sent(l->qmp);

@@ -322,8 +322,18 @@ static void check_idle(QpinCheckCtx *c)
         return;
     }
     if (max_state < 0) {
+        /* Name the shallow states there are, so that "pass" shows what it rests on. */
+        g_autoptr(GString) shallow = g_string_new(NULL);
+        int first = topo_cpuset_first(c->vcpu);
+        for (int k = 0; k < 2; k++) {
+            g_autofree char *nrel = g_strdup_printf(CPU_DIR "/cpu%d/cpuidle/state%d/name", first, k);
+            g_autofree char *name = qpin_check_read(c, nrel, NULL, NULL);
+            if (name)
+                g_string_append_printf(shallow, "%s%s", shallow->len ? ", " : "", g_strstrip(name));
+        }
         qpin_check_add(c, "cpu.idle", QPIN_CHECK_PASS,
-                       g_strdup("the deep cpuidle states are disabled on the vCPU CPUs"),
+                       g_strdup_printf("no deep cpuidle state enabled on the vCPU CPUs (%s)",
+                                       shallow->str),
                        g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
     }

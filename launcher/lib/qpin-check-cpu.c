@@ -51,6 +51,18 @@ static char *param_for(const QpinCheckCtx *c, const char *name, const char *flag
     return g_strdup_printf("%s=%s%s", name, flags, list);
 }
 
+/* The fix that puts @param (NAME=VALUE) on the kernel command line, replacing the NAME= there
+ * is: the kernel would read only one of two. */
+static char *kernel_param_fix(const QpinCheckCtx *c, const char *name, const char *param)
+{
+    g_autofree char *now = qpin_check_cmdline_value(c->host->cmdline, name);
+    if (!now)
+        return qpin_check_kernel_fix(param);
+    return g_strdup_printf("replace \"%s=%s\" by \"%s\" in GRUB_CMDLINE_LINUX in "
+                           "/etc/default/grub; update-grub; reboot",
+                           name, now, param);
+}
+
 /* "2-3 of 1-7 are not in it": the vCPU CPUs missing from @have. */
 static char *missing_text(const QpinCheckCtx *c, const TopoCpuSet *have)
 {
@@ -81,7 +93,7 @@ static void check_isolated(QpinCheckCtx *c)
     qpin_check_add(c, "cpu.isolated", QPIN_CHECK_FAIL,
                    g_strdup_printf("isolated: %s; vCPU CPUs %s are not", have, missing),
                    g_steal_pointer(&expected), g_string_free(g_steal_pointer(&evidence), FALSE),
-                   qpin_check_kernel_fix(param));
+                   kernel_param_fix(c, "isolcpus", param));
 }
 
 static void check_nohz(QpinCheckCtx *c)
@@ -101,7 +113,8 @@ static void check_nohz(QpinCheckCtx *c)
     g_autofree char *param = param_for(c, "nohz_full", "", h->nohz_full);
     qpin_check_add(c, "cpu.nohz_full", QPIN_CHECK_FAIL,
                    g_strdup_printf("nohz_full: %s; vCPU CPUs %s are not", have, missing),
-                   g_steal_pointer(&expected), g_strdup(evidence), qpin_check_kernel_fix(param));
+                   g_steal_pointer(&expected), g_strdup(evidence),
+                   kernel_param_fix(c, "nohz_full", param));
 }
 
 static void check_rcu_nocbs(QpinCheckCtx *c)
@@ -139,7 +152,7 @@ static void check_rcu_nocbs(QpinCheckCtx *c)
     g_autofree char *full = g_strdup_printf("%s; vCPU CPUs %s are not offloaded", observed, missing);
     qpin_check_add(c, "cpu.rcu_nocbs", QPIN_CHECK_FAIL, g_steal_pointer(&full),
                    g_steal_pointer(&expected), g_strdup("/proc/cmdline"),
-                   qpin_check_kernel_fix(param));
+                   kernel_param_fix(c, "rcu_nocbs", param));
 }
 
 static void check_housekeeping(QpinCheckCtx *c)
@@ -168,22 +181,31 @@ static void check_housekeeping(QpinCheckCtx *c)
     }
     if (!topo_cpuset_is_empty(quiet)) {
         g_autofree char *q = qpin_check_cpus(quiet);
-        g_autoptr(TopoCpuSet) want_iso = h->isolated ? topo_cpuset_copy(h->isolated)
-                                                     : topo_cpuset_new();
-        topo_cpuset_subtract(want_iso, c->hk);
-        g_autoptr(TopoCpuSet) want_nohz = h->nohz_full ? topo_cpuset_copy(h->nohz_full)
-                                                       : topo_cpuset_new();
-        topo_cpuset_subtract(want_nohz, c->hk);
-        g_autofree char *iso = topo_cpuset_format(want_iso), *nohz = topo_cpuset_format(want_nohz);
-        g_autofree char *params = g_strdup_printf("isolcpus=managed_irq,domain,%s nohz_full=%s",
-                                                  iso, nohz);
-        g_autofree char *kfix = qpin_check_kernel_fix(params);
+        /* The same isolation less the housekeeping CPUs; an option left with no CPU goes. */
+        g_autoptr(GString) kfix = g_string_new(NULL);
+        static const char *const names[] = {"isolcpus", "nohz_full"};
+        const TopoCpuSet *sets[] = {h->isolated, h->nohz_full};
+        for (int i = 0; i < 2; i++) {
+            if (!sets[i] || !topo_cpuset_intersects(sets[i], c->hk))
+                continue;
+            g_autoptr(TopoCpuSet) keep = topo_cpuset_copy(sets[i]);
+            topo_cpuset_subtract(keep, c->hk);
+            g_autofree char *list = topo_cpuset_format(keep);
+            g_autofree char *now = qpin_check_cmdline_value(h->cmdline, names[i]);
+            if (now)
+                g_string_append_printf(kfix, "%sreplace \"%s=%s\" by \"%s=%s\"",
+                                       kfix->len ? "; " : "", names[i], now, names[i], list);
+            else
+                g_string_append_printf(kfix, "%sset \"%s=%s\"", kfix->len ? "; " : "",
+                                       names[i], list);
+        }
+        g_string_append(kfix, " in GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; reboot");
         qpin_check_add(c, "cpu.housekeeping", QPIN_CHECK_FAIL,
                        g_strdup_printf("housekeeping CPUs %s are isolated or nohz_full", q),
                        g_steal_pointer(&expected), g_strdup(evidence),
                        g_strdup_printf("keep the emulator and iothreads off isolated CPUs, or "
                                        "isolate fewer: %s",
-                                       kfix));
+                                       kfix->str));
         return;
     }
     g_autofree char *on = qpin_check_cpus(online_hk);

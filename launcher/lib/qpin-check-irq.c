@@ -211,7 +211,10 @@ static void check_irqbalance(QpinCheckCtx *c)
                        g_steal_pointer(&expected), g_steal_pointer(&evidence), NULL);
         return;
     }
+    /* The list replaces irqbalance's own choice: the vCPU CPUs and what it bans now, never a
+     * housekeeping CPU, which must take the IRQs. */
     g_autoptr(TopoCpuSet) want_banned = topo_cpuset_copy(banned);
+    topo_cpuset_subtract(want_banned, c->hk);
     topo_cpuset_union(want_banned, c->vcpu);
     g_autofree char *wb = topo_cpuset_format(want_banned);
     qpin_check_add(c, "irq.irqbalance", QPIN_CHECK_FAIL,

@@ -181,9 +181,12 @@ static void check_hugepages(QpinCheckCtx *c)
         if (!pool) {
             g_string_append_printf(observed, "%sno %s hugepage pool on %s", i ? "; " : "", page,
                                    where);
-            g_string_append_printf(fix, "%sadd \"hugepagesz=%s hugepages=%" G_GUINT64_FORMAT
-                                        "\" to GRUB_CMDLINE_LINUX; update-grub; reboot",
-                                   fix->len ? "; " : "", page, pages);
+            g_autofree char *count = need->node >= 0
+                                         ? g_strdup_printf("%d:%" G_GUINT64_FORMAT, need->node, pages)
+                                         : g_strdup_printf("%" G_GUINT64_FORMAT, pages);
+            g_string_append_printf(fix, "%sadd \"hugepagesz=%s hugepages=%s\" to "
+                                        "GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; reboot",
+                                   fix->len ? "; " : "", page, count);
             status = QPIN_CHECK_FAIL;
             continue;
         }
@@ -198,7 +201,7 @@ static void check_hugepages(QpinCheckCtx *c)
     }
     if (status == QPIN_CHECK_FAIL)
         g_string_append(fix, " (1G pages are best reserved at boot: hugepagesz=1G "
-                             "hugepages=N:COUNT on the kernel command line)");
+                             "hugepages=NODE:COUNT,... on the kernel command line)");
     qpin_check_add(c, "mm.hugepages", status, g_string_free(g_steal_pointer(&observed), FALSE),
                    g_string_free(g_steal_pointer(&expected), FALSE),
                    g_string_free(g_steal_pointer(&evidence), FALSE),

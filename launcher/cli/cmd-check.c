@@ -4,7 +4,7 @@
  * quit, nothing pinned), from a plan or run report (--from), from a running QEMU (--pid), or is
  * given directly (--vcpu-cpus). */
 #include "qpin-cli.h"
-#include "qpin-check.h"
+#include "qpin-audit.h"
 #include "qpin-error.h"
 #include "qpin-options.h"
 #include "qpin-output-check.h"
@@ -154,9 +154,9 @@ static void cli_clear(CheckCli *cli)
         g_ptr_array_unref(cli->plan_args);
 }
 
-static QpinCheckMap *map_direct(const CheckCli *cli, GError **error)
+static QpinAuditMap *map_direct(const CheckCli *cli, GError **error)
 {
-    g_autoptr(QpinCheckMap) map = qpin_check_map_new();
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
     GError *local = NULL;
     map->vcpu_cpus = topo_cpuset_parse(cli->vcpu_cpus, &local);
     if (!map->vcpu_cpus || topo_cpuset_is_empty(map->vcpu_cpus)) {
@@ -178,7 +178,7 @@ static QpinCheckMap *map_direct(const CheckCli *cli, GError **error)
     }
     map->rt = cli->rt;
     for (guint i = 0; i < cli->hugepages->len; i++)
-        if (!qpin_check_map_add_hugepages(map, cli->hugepages->pdata[i], error))
+        if (!qpin_audit_map_add_hugepages(map, cli->hugepages->pdata[i], error))
             return NULL;
     map->source = g_strdup("--vcpu-cpus");
     return g_steal_pointer(&map);
@@ -225,24 +225,24 @@ static int check_through_plan(CheckCli *cli)
 static int check_map(CheckCli *cli)
 {
     GError *error = NULL;
-    g_autoptr(QpinCheckMap) map = NULL;
+    g_autoptr(QpinAuditMap) map = NULL;
     if (cli->vcpu_cpus) {
         map = map_direct(cli, &error);
     } else if (cli->from) {
-        map = qpin_check_map_from_report(cli->from, &error);
+        map = qpin_audit_map_from_report(cli->from, &error);
     } else {
         gint64 pid = parse_pid(cli->pid, &error);
         /* A running QEMU is one of this machine's processes, or one of the sysroot's. */
-        map = pid ? qpin_check_map_from_pid(cli->sysroot, pid, &error) : NULL;
+        map = pid ? qpin_audit_map_from_pid(cli->sysroot, pid, &error) : NULL;
     }
     if (!map)
         return qpin_output_error(error, QPIN_EXIT_USAGE);
-    g_autoptr(QpinCheckResult) result = qpin_check_run(cli->sysroot, NULL, map, &error);
+    g_autoptr(QpinAuditResult) result = qpin_audit_run(cli->sysroot, NULL, map, &error);
     if (!result)
         return qpin_output_error(error, QPIN_EXIT_FAILURE);
     if (!qpin_output_check(result, map->source, cli->json))
         return QPIN_EXIT_FAILURE;
-    return result->verdict == QPIN_CHECK_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
+    return result->verdict == QPIN_AUDIT_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
 }
 
 static int check_command(CheckCli *cli)

@@ -4,7 +4,7 @@
 #include "qpin-run.h"
 #include "qpin-launch.h"
 
-#include "qpin-check-flow.h"
+#include "qpin-audit-flow.h"
 #include "qpin-error.h"
 #include "qpin-memory.h"
 #include "qpin-output-check.h"
@@ -177,9 +177,9 @@ static int check_plan(QpinLaunch *l)
 {
     QpinCheckMode mode = l->opt->check;
     GError *error = NULL;
-    g_autoptr(QpinCheckMap) map = qpin_check_map_from_flow(l->s, &error);
-    g_autoptr(QpinCheckResult) result =
-        map ? qpin_check_run(l->opt->sysroot, l->s->host, map, &error) : NULL;
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_from_flow(l->s, &error);
+    g_autoptr(QpinAuditResult) result =
+        map ? qpin_audit_run(l->opt->sysroot, l->s->host, map, &error) : NULL;
     if (!result) {
         if (mode == QPIN_CHECK_MODE_WARN) {
             qpin_warn("host check skipped: %s", error->message);
@@ -193,10 +193,10 @@ static int check_plan(QpinLaunch *l)
         qpin_launch_stop(l);
         if (!qpin_output_check(result, map->source, l->opt->json))
             return QPIN_EXIT_FAILURE;
-        return result->verdict == QPIN_CHECK_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
+        return result->verdict == QPIN_AUDIT_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
     }
     qpin_output_check_warnings(result);
-    if (mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_CHECK_FAIL)
+    if (mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_AUDIT_FAIL)
         return fail(l, qpin_output_check_refusal(result));
     return -1;
 }

@@ -56,14 +56,14 @@ static void wrap(GString *out, const char *text, guint first_used, guint indent,
     g_string_append_c(out, '\n');
 }
 
-static void counts(const QpinCheckResult *r, guint n[4])
+static void counts(const QpinAuditResult *r, guint n[4])
 {
     memset(n, 0, 4 * sizeof(guint));
     for (guint i = 0; i < r->checks->len; i++)
-        n[((QpinCheck *)r->checks->pdata[i])->status]++;
+        n[((QpinAuditCheck *)r->checks->pdata[i])->status]++;
 }
 
-void qpin_output_check_table(const QpinCheckResult *r, const char *source, guint width,
+void qpin_output_check_table(const QpinAuditResult *r, const char *source, guint width,
                              GString *out)
 {
     if (!width)
@@ -77,7 +77,7 @@ void qpin_output_check_table(const QpinCheckResult *r, const char *source, guint
     for (gsize g = 0; g < G_N_ELEMENTS(groups); g++) {
         gboolean header = FALSE;
         for (guint i = 0; i < r->checks->len; i++) {
-            const QpinCheck *c = r->checks->pdata[i];
+            const QpinAuditCheck *c = r->checks->pdata[i];
             if (strcmp(c->group, groups[g]))
                 continue;
             if (!header) {
@@ -85,7 +85,7 @@ void qpin_output_check_table(const QpinCheckResult *r, const char *source, guint
                 header = TRUE;
             }
             /* "  FAIL     cpu.isolated        observed..." */
-            g_autofree char *status = g_ascii_strup(qpin_check_status_name(c->status), -1);
+            g_autofree char *status = g_ascii_strup(qpin_audit_status_name(c->status), -1);
             g_string_append_printf(out, "  %-8s %-18s ", status, c->id);
             wrap(out, c->observed, 30, 30, width);
             g_string_append_printf(out, "%30s", "");
@@ -101,16 +101,16 @@ void qpin_output_check_table(const QpinCheckResult *r, const char *source, guint
     guint n[4];
     counts(r, n);
     g_string_append_printf(out, "\nverdict: %s (%u fail, %u warn, %u unknown, %u pass)\n",
-                           qpin_check_status_name(r->verdict), n[QPIN_CHECK_FAIL],
-                           n[QPIN_CHECK_WARN], n[QPIN_CHECK_UNKNOWN], n[QPIN_CHECK_PASS]);
+                           qpin_audit_status_name(r->verdict), n[QPIN_AUDIT_FAIL],
+                           n[QPIN_AUDIT_WARN], n[QPIN_AUDIT_UNKNOWN], n[QPIN_AUDIT_PASS]);
 }
 
-json_object *qpin_output_check_json(const QpinCheckResult *r, const char *source)
+json_object *qpin_output_check_json(const QpinAuditResult *r, const char *source)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "schema_version", json_object_new_int(QPIN_CHECK_SCHEMA_VERSION));
     json_object_object_add(o, "verdict",
-                           json_object_new_string(qpin_check_status_name(r->verdict)));
+                           json_object_new_string(qpin_audit_status_name(r->verdict)));
     json_object_object_add(o, "sysroot", json_object_new_string(r->sysroot));
     json_object_object_add(o, "source", source ? json_object_new_string(source) : NULL);
     json_object_object_add(o, "vcpu_cpus", qpin_output_json_cpuset(r->vcpu_cpus));
@@ -118,12 +118,12 @@ json_object *qpin_output_check_json(const QpinCheckResult *r, const char *source
     json_object_object_add(o, "rt", json_object_new_boolean(r->rt));
     json_object *checks = json_object_new_array();
     for (guint i = 0; i < r->checks->len; i++) {
-        const QpinCheck *c = r->checks->pdata[i];
+        const QpinAuditCheck *c = r->checks->pdata[i];
         json_object *j = json_object_new_object();
         json_object_object_add(j, "id", json_object_new_string(c->id));
         json_object_object_add(j, "group", json_object_new_string(c->group));
         json_object_object_add(j, "status",
-                               json_object_new_string(qpin_check_status_name(c->status)));
+                               json_object_new_string(qpin_audit_status_name(c->status)));
         json_object_object_add(j, "observed", json_object_new_string(c->observed));
         json_object_object_add(j, "expected", json_object_new_string(c->expected));
         json_object_object_add(j, "evidence", json_object_new_string(c->evidence));
@@ -134,7 +134,7 @@ json_object *qpin_output_check_json(const QpinCheckResult *r, const char *source
     return o;
 }
 
-gboolean qpin_output_check(const QpinCheckResult *r, const char *source, gboolean json)
+gboolean qpin_output_check(const QpinAuditResult *r, const char *source, gboolean json)
 {
     g_autoptr(GString) text = g_string_new(NULL);
     if (json) {
@@ -154,24 +154,24 @@ gboolean qpin_output_check(const QpinCheckResult *r, const char *source, gboolea
     return TRUE;
 }
 
-void qpin_output_check_warnings(const QpinCheckResult *r)
+void qpin_output_check_warnings(const QpinAuditResult *r)
 {
     for (guint i = 0; i < r->checks->len; i++) {
-        const QpinCheck *c = r->checks->pdata[i];
-        if (c->status == QPIN_CHECK_PASS)
+        const QpinAuditCheck *c = r->checks->pdata[i];
+        if (c->status == QPIN_AUDIT_PASS)
             continue;
-        qpin_warn("check %s %s: %s%s%s", c->id, qpin_check_status_name(c->status), c->observed,
+        qpin_warn("check %s %s: %s%s%s", c->id, qpin_audit_status_name(c->status), c->observed,
                   c->fix ? "; fix: " : "", c->fix ? c->fix : "");
     }
 }
 
-GError *qpin_output_check_refusal(const QpinCheckResult *r)
+GError *qpin_output_check_refusal(const QpinAuditResult *r)
 {
     g_autoptr(GString) text = g_string_new("the host fails the check of this map, so the guest "
                                            "is not started (--check=strict):");
     for (guint i = 0; i < r->checks->len; i++) {
-        const QpinCheck *c = r->checks->pdata[i];
-        if (c->status != QPIN_CHECK_FAIL)
+        const QpinAuditCheck *c = r->checks->pdata[i];
+        if (c->status != QPIN_AUDIT_FAIL)
             continue;
         g_string_append_printf(text, "\n  %s: %s; expected %s", c->id, c->observed, c->expected);
         if (c->fix)

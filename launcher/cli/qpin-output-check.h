@@ -3,7 +3,7 @@
  * the warnings of `plan --check` / `run --check`. */
 #pragma once
 
-#include "qpin-check.h"
+#include "qpin-audit.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -14,20 +14,20 @@ G_BEGIN_DECLS
 
 /* The table, grouped (cpu, irq, kthread, workqueue, mm, sched), each text wrapped to @width
  * columns (80 when 0), then the one-line verdict. */
-void qpin_output_check_table(const QpinCheckResult *r, const char *source, guint width,
+void qpin_output_check_table(const QpinAuditResult *r, const char *source, guint width,
                              GString *out);
 
 /* The --json document (docs/schema/check.schema.json). */
-json_object *qpin_output_check_json(const QpinCheckResult *r, const char *source);
+json_object *qpin_output_check_json(const QpinAuditResult *r, const char *source);
 
 /* `qpin check` output to stdout: the table, or the JSON with @json. FALSE when stdout could not
  * be written (said on stderr). */
-gboolean qpin_output_check(const QpinCheckResult *r, const char *source, gboolean json);
+gboolean qpin_output_check(const QpinAuditResult *r, const char *source, gboolean json);
 
 /* Each check that did not pass, as "qpin: warning: check ID: OBSERVED; fix: FIX" on stderr. */
-void qpin_output_check_warnings(const QpinCheckResult *r);
+void qpin_output_check_warnings(const QpinAuditResult *r);
 
 /* The error of run --check=strict: the failed checks and their fixes. */
-GError *qpin_output_check_refusal(const QpinCheckResult *r);
+GError *qpin_output_check_refusal(const QpinAuditResult *r);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the checks of what the kernel runs on CPUs by itself: interrupts and irqbalance, RCU
  * kthreads and unbound workqueues. */
-#include "qpin-check-private.h"
+#include "qpin-audit-private.h"
 
 #include <dirent.h>
 #include <string.h>
@@ -30,9 +30,9 @@ static int irq_compare(gconstpointer a, gconstpointer b)
 
 /* IRQ number -> the device name of its /proc/interrupts row (its last word); only numbered
  * rows (LOC, RES ... are per-CPU and have no smp_affinity). */
-static GHashTable *irq_names(const QpinCheckCtx *c)
+static GHashTable *irq_names(const QpinAuditCtx *c)
 {
-    g_autofree char *text = qpin_check_read(c, "proc/interrupts", NULL, NULL);
+    g_autofree char *text = qpin_audit_read(c, "proc/interrupts", NULL, NULL);
     if (!text)
         return NULL;
     GHashTable *names = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
@@ -56,16 +56,16 @@ static GHashTable *irq_names(const QpinCheckCtx *c)
     return names;
 }
 
-static void check_irq_affinity(QpinCheckCtx *c)
+static void check_irq_affinity(QpinAuditCtx *c)
 {
     g_autofree char *hk = topo_cpuset_format(c->hk);
-    g_autofree char *want = qpin_check_cpus(c->vcpu);
+    g_autofree char *want = qpin_audit_cpus(c->vcpu);
     g_autofree char *expected = g_strdup_printf("no IRQ allowed on vCPU CPUs %s", want);
     const char *evidence = "/proc/irq/N/smp_affinity_list, /proc/interrupts";
-    g_autofree char *dir = qpin_check_path(c, "proc/irq");
+    g_autofree char *dir = qpin_audit_path(c, "proc/irq");
     DIR *d = opendir(dir);
     if (!d) {
-        qpin_check_add(c, "irq.affinity", QPIN_CHECK_UNKNOWN,
+        qpin_audit_add(c, "irq.affinity", QPIN_AUDIT_UNKNOWN,
                        g_strdup("/proc/irq cannot be listed"), g_steal_pointer(&expected),
                        g_strdup(evidence), NULL);
         return;
@@ -82,7 +82,7 @@ static void check_irq_affinity(QpinCheckCtx *c)
         if (names && !g_hash_table_contains(names, &irq))
             continue;
         g_autofree char *rel = g_strdup_printf("proc/irq/%s/smp_affinity_list", e->d_name);
-        g_autofree char *text = qpin_check_read(c, rel, NULL, NULL);
+        g_autofree char *text = qpin_audit_read(c, rel, NULL, NULL);
         g_autoptr(TopoCpuSet) cpus = text ? topo_cpuset_parse(text, NULL) : NULL;
         if (!cpus)
             continue;
@@ -98,13 +98,13 @@ static void check_irq_affinity(QpinCheckCtx *c)
     }
     closedir(d);
     if (!read) {
-        qpin_check_add(c, "irq.affinity", QPIN_CHECK_UNKNOWN,
+        qpin_audit_add(c, "irq.affinity", QPIN_AUDIT_UNKNOWN,
                        g_strdup("no readable /proc/irq/N/smp_affinity_list"),
                        g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
     }
     if (!bad->len) {
-        qpin_check_add(c, "irq.affinity", QPIN_CHECK_PASS,
+        qpin_audit_add(c, "irq.affinity", QPIN_AUDIT_PASS,
                        g_strdup_printf("%u IRQs, none allowed on a vCPU CPU", read),
                        g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
@@ -117,7 +117,7 @@ static void check_irq_affinity(QpinCheckCtx *c)
         IrqSeen *s = bad->pdata[i];
         g_string_append_printf(list, "%s%" G_GINT64_FORMAT, i ? " " : "", s->irq);
         if (i < NAMED_MAX) {
-            g_autofree char *cpus = qpin_check_cpus(s->cpus);
+            g_autofree char *cpus = qpin_audit_cpus(s->cpus);
             g_string_append_printf(observed, "%s%" G_GINT64_FORMAT " %s (%s)", i ? ", " : "",
                                    s->irq, s->name, cpus);
         }
@@ -125,11 +125,11 @@ static void check_irq_affinity(QpinCheckCtx *c)
     if (bad->len > NAMED_MAX)
         g_string_append_printf(observed, ", and %u more", bad->len - NAMED_MAX);
     g_autofree char *param = g_strdup_printf("irqaffinity=%s", hk);
-    g_autofree char *kfix = qpin_check_kernel_fix(param);
+    g_autofree char *kfix = qpin_audit_kernel_fix(param);
     g_autofree char *fix = g_strdup_printf(
         "for irq in %s; do echo %s > /proc/irq/$irq/smp_affinity_list; done; for new IRQs: %s",
         list->str, hk, kfix);
-    qpin_check_add(c, "irq.affinity", QPIN_CHECK_FAIL,
+    qpin_audit_add(c, "irq.affinity", QPIN_AUDIT_FAIL,
                    g_string_free(g_steal_pointer(&observed), FALSE), g_steal_pointer(&expected),
                    g_strdup(evidence), g_steal_pointer(&fix));
 }
@@ -137,10 +137,10 @@ static void check_irq_affinity(QpinCheckCtx *c)
 /* The CPUs irqbalance @pid keeps IRQs off: --banned-cpus=LIST (or its next word),
  * IRQBALANCE_BANNED_CPULIST, IRQBALANCE_BANNED_CPUS (a hex mask); without any of them
  * irqbalance bans the isolated and nohz_full CPUs by itself. *@how says where it came from. */
-static TopoCpuSet *irqbalance_banned(const QpinCheckCtx *c, gint64 pid, char **how)
+static TopoCpuSet *irqbalance_banned(const QpinAuditCtx *c, gint64 pid, char **how)
 {
-    g_auto(GStrv) argv = qpin_check_proc_words(c, pid, "cmdline");
-    g_auto(GStrv) env = qpin_check_proc_words(c, pid, "environ");
+    g_auto(GStrv) argv = qpin_audit_proc_words(c, pid, "cmdline");
+    g_auto(GStrv) env = qpin_audit_proc_words(c, pid, "environ");
     for (int i = 0; argv && argv[i]; i++) {
         const char *value = NULL;
         if (g_str_has_prefix(argv[i], "--banned-cpus="))
@@ -181,31 +181,31 @@ static TopoCpuSet *irqbalance_banned(const QpinCheckCtx *c, gint64 pid, char **h
     return set;
 }
 
-static void check_irqbalance(QpinCheckCtx *c)
+static void check_irqbalance(QpinAuditCtx *c)
 {
-    g_autofree char *want = qpin_check_cpus(c->vcpu);
+    g_autofree char *want = qpin_audit_cpus(c->vcpu);
     g_autofree char *expected =
         g_strdup_printf("irqbalance not running, or banning vCPU CPUs %s", want);
     if (!c->procs_read) {
-        qpin_check_add(c, "irq.irqbalance", QPIN_CHECK_UNKNOWN,
+        qpin_audit_add(c, "irq.irqbalance", QPIN_AUDIT_UNKNOWN,
                        g_strdup("no process could be listed"), g_steal_pointer(&expected),
                        g_strdup("/proc/PID/comm"), NULL);
         return;
     }
-    g_autoptr(GPtrArray) found = qpin_check_procs_named(c, "irqbalance", FALSE);
+    g_autoptr(GPtrArray) found = qpin_audit_procs_named(c, "irqbalance", FALSE);
     if (!found->len) {
-        qpin_check_add(c, "irq.irqbalance", QPIN_CHECK_PASS, g_strdup("irqbalance not running"),
+        qpin_audit_add(c, "irq.irqbalance", QPIN_AUDIT_PASS, g_strdup("irqbalance not running"),
                        g_steal_pointer(&expected), g_strdup("/proc/PID/comm"), NULL);
         return;
     }
-    QpinCheckProc *p = found->pdata[0];
+    QpinAuditProc *p = found->pdata[0];
     g_autofree char *how = NULL;
     g_autoptr(TopoCpuSet) banned = irqbalance_banned(c, p->pid, &how);
-    g_autofree char *b = qpin_check_cpus(banned);
+    g_autofree char *b = qpin_audit_cpus(banned);
     g_autofree char *evidence = g_strdup_printf(
         "/proc/%" G_GINT64_FORMAT "/cmdline, /proc/%" G_GINT64_FORMAT "/environ", p->pid, p->pid);
     if (topo_cpuset_is_subset(c->vcpu, banned)) {
-        qpin_check_add(c, "irq.irqbalance", QPIN_CHECK_PASS,
+        qpin_audit_add(c, "irq.irqbalance", QPIN_AUDIT_PASS,
                        g_strdup_printf("irqbalance (pid %" G_GINT64_FORMAT ") bans %s (%s)",
                                        p->pid, b, how),
                        g_steal_pointer(&expected), g_steal_pointer(&evidence), NULL);
@@ -217,7 +217,7 @@ static void check_irqbalance(QpinCheckCtx *c)
     topo_cpuset_subtract(want_banned, c->hk);
     topo_cpuset_union(want_banned, c->vcpu);
     g_autofree char *wb = topo_cpuset_format(want_banned);
-    qpin_check_add(c, "irq.irqbalance", QPIN_CHECK_FAIL,
+    qpin_audit_add(c, "irq.irqbalance", QPIN_AUDIT_FAIL,
                    g_strdup_printf("irqbalance (pid %" G_GINT64_FORMAT ") runs and bans %s (%s)",
                                    p->pid, b, how),
                    g_steal_pointer(&expected), g_steal_pointer(&evidence),
@@ -234,14 +234,14 @@ static gboolean is_rcu_kthread(const char *comm)
     return g_str_has_prefix(comm, "rcuo") || g_str_has_prefix(comm, "rcu_");
 }
 
-static void check_rcu_kthreads(QpinCheckCtx *c)
+static void check_rcu_kthreads(QpinAuditCtx *c)
 {
     g_autofree char *hk = topo_cpuset_format(c->hk);
-    g_autofree char *want = qpin_check_cpus(c->vcpu);
+    g_autofree char *want = qpin_audit_cpus(c->vcpu);
     g_autofree char *expected = g_strdup_printf("no RCU kthread allowed on vCPU CPUs %s", want);
     const char *evidence = "/proc/PID/comm, /proc/PID/status (Cpus_allowed_list)";
     if (!c->procs_read) {
-        qpin_check_add(c, "kthread.rcu", QPIN_CHECK_UNKNOWN,
+        qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_UNKNOWN,
                        g_strdup("no process could be listed"), g_steal_pointer(&expected),
                        g_strdup(evidence), NULL);
         return;
@@ -250,11 +250,11 @@ static void check_rcu_kthreads(QpinCheckCtx *c)
     g_autoptr(GString) pids = g_string_new(NULL);
     guint seen = 0, bad = 0;
     for (guint i = 0; i < c->procs->len; i++) {
-        QpinCheckProc *p = c->procs->pdata[i];
+        QpinAuditProc *p = c->procs->pdata[i];
         if (!is_rcu_kthread(p->comm))
             continue;
         g_autofree char *rel = g_strdup_printf("proc/%" G_GINT64_FORMAT "/status", p->pid);
-        g_autofree char *status = qpin_check_read(c, rel, NULL, NULL);
+        g_autofree char *status = qpin_audit_read(c, rel, NULL, NULL);
         g_autofree char *list = status ? topo_proc_status_field(status, "Cpus_allowed_list") : NULL;
         g_autoptr(TopoCpuSet) cpus = list ? topo_cpuset_parse(list, NULL) : NULL;
         if (!cpus)
@@ -263,7 +263,7 @@ static void check_rcu_kthreads(QpinCheckCtx *c)
         if (!topo_cpuset_intersects(cpus, c->vcpu))
             continue;
         if (bad < NAMED_MAX) {
-            g_autofree char *l = qpin_check_cpus(cpus);
+            g_autofree char *l = qpin_audit_cpus(cpus);
             g_string_append_printf(observed, "%s%s (pid %" G_GINT64_FORMAT ") on %s",
                                    bad ? ", " : "", p->comm, p->pid, l);
         }
@@ -271,13 +271,13 @@ static void check_rcu_kthreads(QpinCheckCtx *c)
         bad++;
     }
     if (!seen) {
-        qpin_check_add(c, "kthread.rcu", QPIN_CHECK_UNKNOWN,
+        qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_UNKNOWN,
                        g_strdup("no RCU kthread (rcuo*, rcu_*) found"), g_steal_pointer(&expected),
                        g_strdup(evidence), NULL);
         return;
     }
     if (!bad) {
-        qpin_check_add(c, "kthread.rcu", QPIN_CHECK_PASS,
+        qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_PASS,
                        g_strdup_printf("%u RCU kthreads, none allowed on a vCPU CPU", seen),
                        g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
@@ -286,19 +286,19 @@ static void check_rcu_kthreads(QpinCheckCtx *c)
         g_string_append_printf(observed, ", and %u more", bad - NAMED_MAX);
     g_autofree char *head = g_strdup_printf("%u of %u RCU kthreads on vCPU CPUs: ", bad, seen);
     g_string_prepend(observed, head);
-    qpin_check_add(c, "kthread.rcu", QPIN_CHECK_FAIL,
+    qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_FAIL,
                    g_string_free(g_steal_pointer(&observed), FALSE), g_steal_pointer(&expected),
                    g_strdup(evidence),
                    g_strdup_printf("for pid in %s; do taskset -pc %s $pid; done", pids->str, hk));
 }
 
-static void check_workqueue(QpinCheckCtx *c)
+static void check_workqueue(QpinAuditCtx *c)
 {
     static const char *const files[] = {
         "sys/devices/virtual/workqueue/cpumask",
         "sys/bus/workqueue/devices/writeback/cpumask",
     };
-    g_autofree char *want = qpin_check_cpus(c->vcpu);
+    g_autofree char *want = qpin_audit_cpus(c->vcpu);
     g_autofree char *expected = g_strdup_printf("unbound workqueues off vCPU CPUs %s", want);
     g_autoptr(GString) observed = g_string_new(NULL);
     g_autoptr(GString) evidence = g_string_new(NULL);
@@ -308,7 +308,7 @@ static void check_workqueue(QpinCheckCtx *c)
     for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
         g_string_append_printf(evidence, "%s/%s", i ? ", " : "", files[i]);
         g_autofree char *why = NULL;
-        g_autofree char *text = qpin_check_read(c, files[i], NULL, &why);
+        g_autofree char *text = qpin_audit_read(c, files[i], NULL, &why);
         g_autoptr(TopoCpuSet) cpus = text ? topo_cpuset_parse_mask(g_strstrip(text), NULL) : NULL;
         const char *what = i == 0 ? "workqueue" : "writeback";
         if (!cpus) {
@@ -318,7 +318,7 @@ static void check_workqueue(QpinCheckCtx *c)
         }
         read++;
         /* The mask as the file says it, and as a list for people. */
-        g_autofree char *list = qpin_check_cpus(cpus);
+        g_autofree char *list = qpin_audit_cpus(cpus);
         g_string_append_printf(observed, "%s%s %s (%s)", observed->len ? "; " : "", what, text,
                                list);
         if (topo_cpuset_intersects(cpus, c->vcpu)) {
@@ -327,18 +327,18 @@ static void check_workqueue(QpinCheckCtx *c)
             topo_cpuset_subtract(keep, c->vcpu);
             if (topo_cpuset_is_empty(keep))
                 topo_cpuset_union(keep, c->hk);
-            g_autofree char *mask = qpin_check_format_mask(keep);
+            g_autofree char *mask = qpin_audit_format_mask(keep);
             g_string_append_printf(fix, "%secho %s > /%s", fix->len ? "; " : "", mask, files[i]);
         }
     }
-    QpinCheckStatus status = bad ? QPIN_CHECK_FAIL : read == G_N_ELEMENTS(files) ? QPIN_CHECK_PASS
-                                                                                 : QPIN_CHECK_UNKNOWN;
-    qpin_check_add(c, "workqueue.cpumask", status, g_string_free(g_steal_pointer(&observed), FALSE),
+    QpinAuditStatus status = bad ? QPIN_AUDIT_FAIL : read == G_N_ELEMENTS(files) ? QPIN_AUDIT_PASS
+                                                                                 : QPIN_AUDIT_UNKNOWN;
+    qpin_audit_add(c, "workqueue.cpumask", status, g_string_free(g_steal_pointer(&observed), FALSE),
                    g_steal_pointer(&expected), g_string_free(g_steal_pointer(&evidence), FALSE),
                    bad ? g_string_free(g_steal_pointer(&fix), FALSE) : NULL);
 }
 
-void qpin_check_irq_run(QpinCheckCtx *c)
+void qpin_audit_irq_run(QpinAuditCtx *c)
 {
     check_irq_affinity(c);
     check_irqbalance(c);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the host audit, see qpin-check.h: the model, the reader, the process table, the maps
  * from a running QEMU and from a report, and the run that calls each check module. */
-#include "qpin-check-private.h"
+#include "qpin-audit-private.h"
 
 #include "qpin-error.h"
 #include "qpin-size.h"
@@ -21,14 +21,14 @@
 /* A report larger than this is not one qpin wrote (a 8192-vCPU plan is about 3 MiB). */
 #define CHECK_REPORT_MAX (64 * 1024 * 1024)
 
-QpinCheckMap *qpin_check_map_new(void)
+QpinAuditMap *qpin_audit_map_new(void)
 {
-    QpinCheckMap *map = g_new0(QpinCheckMap, 1);
-    map->hugepages = g_array_new(FALSE, TRUE, sizeof(QpinCheckHugepages));
+    QpinAuditMap *map = g_new0(QpinAuditMap, 1);
+    map->hugepages = g_array_new(FALSE, TRUE, sizeof(QpinAuditHugepages));
     return map;
 }
 
-void qpin_check_map_free(QpinCheckMap *map)
+void qpin_audit_map_free(QpinAuditMap *map)
 {
     if (!map)
         return;
@@ -39,7 +39,7 @@ void qpin_check_map_free(QpinCheckMap *map)
     g_free(map);
 }
 
-static void check_free(QpinCheck *check)
+static void check_free(QpinAuditCheck *check)
 {
     if (!check)
         return;
@@ -50,7 +50,7 @@ static void check_free(QpinCheck *check)
     g_free(check);
 }
 
-void qpin_check_result_free(QpinCheckResult *result)
+void qpin_audit_result_free(QpinAuditResult *result)
 {
     if (!result)
         return;
@@ -62,25 +62,25 @@ void qpin_check_result_free(QpinCheckResult *result)
     g_free(result);
 }
 
-const char *qpin_check_status_name(QpinCheckStatus status)
+const char *qpin_audit_status_name(QpinAuditStatus status)
 {
     switch (status) {
-    case QPIN_CHECK_PASS:
+    case QPIN_AUDIT_PASS:
         return "pass";
-    case QPIN_CHECK_WARN:
+    case QPIN_AUDIT_WARN:
         return "warn";
-    case QPIN_CHECK_FAIL:
+    case QPIN_AUDIT_FAIL:
         return "fail";
-    case QPIN_CHECK_UNKNOWN:
+    case QPIN_AUDIT_UNKNOWN:
         return "unknown";
     }
     return "?";
 }
 
-const QpinCheck *qpin_check_find(const QpinCheckResult *result, const char *id)
+const QpinAuditCheck *qpin_audit_find(const QpinAuditResult *result, const char *id)
 {
     for (guint i = 0; result && i < result->checks->len; i++) {
-        const QpinCheck *check = result->checks->pdata[i];
+        const QpinAuditCheck *check = result->checks->pdata[i];
         if (!strcmp(check->id, id))
             return check;
     }
@@ -89,14 +89,14 @@ const QpinCheck *qpin_check_find(const QpinCheckResult *result, const char *id)
 
 /* ---- reading the sysroot ---- */
 
-char *qpin_check_path(const QpinCheckCtx *c, const char *rel)
+char *qpin_audit_path(const QpinAuditCtx *c, const char *rel)
 {
     return g_build_filename(c->sysroot, rel, NULL);
 }
 
-char *qpin_check_read(const QpinCheckCtx *c, const char *rel, gsize *len, char **why)
+char *qpin_audit_read(const QpinAuditCtx *c, const char *rel, gsize *len, char **why)
 {
-    g_autofree char *path = qpin_check_path(c, rel);
+    g_autofree char *path = qpin_audit_path(c, rel);
     if (why)
         *why = NULL;
     /* O_NONBLOCK: a FIFO without a writer opens at once and is refused below. */
@@ -145,10 +145,10 @@ char *qpin_check_read(const QpinCheckCtx *c, const char *rel, gsize *len, char *
     return g_string_free(text, FALSE);
 }
 
-void qpin_check_add(QpinCheckCtx *c, const char *id, QpinCheckStatus status, char *observed,
+void qpin_audit_add(QpinAuditCtx *c, const char *id, QpinAuditStatus status, char *observed,
                     char *expected, char *evidence, char *fix)
 {
-    QpinCheck *check = g_new0(QpinCheck, 1);
+    QpinAuditCheck *check = g_new0(QpinAuditCheck, 1);
     check->id = id;
     const char *dot = strchr(id, '.');
     /* The group names are static strings: the part of the id before the dot. */
@@ -165,12 +165,12 @@ void qpin_check_add(QpinCheckCtx *c, const char *id, QpinCheckStatus status, cha
     g_ptr_array_add(c->checks, check);
 }
 
-char *qpin_check_cpus(const TopoCpuSet *set)
+char *qpin_audit_cpus(const TopoCpuSet *set)
 {
     return topo_cpuset_describe(set, TRUE, "none");
 }
 
-char *qpin_check_cmdline_value(const char *cmdline, const char *name)
+char *qpin_audit_cmdline_value(const char *cmdline, const char *name)
 {
     if (!cmdline)
         return NULL;
@@ -194,7 +194,7 @@ char *qpin_check_cmdline_value(const char *cmdline, const char *name)
     return value;
 }
 
-char *qpin_check_kernel_fix(const char *params)
+char *qpin_audit_kernel_fix(const char *params)
 {
     return g_strdup_printf("add \"%s\" to GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; "
                            "reboot",
@@ -203,11 +203,11 @@ char *qpin_check_kernel_fix(const char *params)
 
 static int proc_compare(gconstpointer a, gconstpointer b)
 {
-    const QpinCheckProc *x = *(QpinCheckProc *const *)a, *y = *(QpinCheckProc *const *)b;
+    const QpinAuditProc *x = *(QpinAuditProc *const *)a, *y = *(QpinAuditProc *const *)b;
     return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-static void proc_free(QpinCheckProc *p)
+static void proc_free(QpinAuditProc *p)
 {
     if (!p)
         return;
@@ -226,10 +226,10 @@ static gboolean all_digits(const char *s)
 }
 
 /* SYSROOT/proc/[0-9]* and their comm; a process that ends while it is read is left out. */
-static void read_procs(QpinCheckCtx *c)
+static void read_procs(QpinAuditCtx *c)
 {
     c->procs = g_ptr_array_new_with_free_func((GDestroyNotify)proc_free);
-    g_autofree char *dir = qpin_check_path(c, "proc");
+    g_autofree char *dir = qpin_audit_path(c, "proc");
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -238,10 +238,10 @@ static void read_procs(QpinCheckCtx *c)
         if (!all_digits(e->d_name) || strlen(e->d_name) > 10)
             continue;
         g_autofree char *rel = g_strdup_printf("proc/%s/comm", e->d_name);
-        g_autofree char *comm = qpin_check_read(c, rel, NULL, NULL);
+        g_autofree char *comm = qpin_audit_read(c, rel, NULL, NULL);
         if (!comm)
             continue;
-        QpinCheckProc *p = g_new0(QpinCheckProc, 1);
+        QpinAuditProc *p = g_new0(QpinAuditProc, 1);
         p->pid = g_ascii_strtoll(e->d_name, NULL, 10);
         p->comm = g_strdup(g_strchomp(comm));
         g_ptr_array_add(c->procs, p);
@@ -251,22 +251,22 @@ static void read_procs(QpinCheckCtx *c)
     c->procs_read = c->procs->len > 0;
 }
 
-GPtrArray *qpin_check_procs_named(const QpinCheckCtx *c, const char *comm, gboolean prefix)
+GPtrArray *qpin_audit_procs_named(const QpinAuditCtx *c, const char *comm, gboolean prefix)
 {
     GPtrArray *out = g_ptr_array_new();
     for (guint i = 0; i < c->procs->len; i++) {
-        QpinCheckProc *p = c->procs->pdata[i];
+        QpinAuditProc *p = c->procs->pdata[i];
         if (prefix ? g_str_has_prefix(p->comm, comm) : !strcmp(p->comm, comm))
             g_ptr_array_add(out, p);
     }
     return out;
 }
 
-char **qpin_check_proc_words(const QpinCheckCtx *c, gint64 pid, const char *file)
+char **qpin_audit_proc_words(const QpinAuditCtx *c, gint64 pid, const char *file)
 {
     g_autofree char *rel = g_strdup_printf("proc/%" G_GINT64_FORMAT "/%s", pid, file);
     gsize len = 0;
-    g_autofree char *text = qpin_check_read(c, rel, &len, NULL);
+    g_autofree char *text = qpin_audit_read(c, rel, &len, NULL);
     if (!text)
         return NULL;
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
@@ -281,8 +281,8 @@ char **qpin_check_proc_words(const QpinCheckCtx *c, gint64 pid, const char *file
 
 /* ---- the audit ---- */
 
-QpinCheckResult *qpin_check_run(const char *sysroot, const TopoHost *host,
-                                const QpinCheckMap *map, GError **error)
+QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host,
+                                const QpinAuditMap *map, GError **error)
 {
     g_autoptr(TopoHost) own = NULL;
     if (!sysroot)
@@ -304,13 +304,13 @@ QpinCheckResult *qpin_check_run(const char *sysroot, const TopoHost *host,
     if (!topo_cpuset_is_subset(map->vcpu_cpus, host->online)) {
         g_autoptr(TopoCpuSet) off = topo_cpuset_copy(map->vcpu_cpus);
         topo_cpuset_subtract(off, host->online);
-        g_autofree char *o = qpin_check_cpus(off), *on = qpin_check_cpus(host->online);
+        g_autofree char *o = qpin_audit_cpus(off), *on = qpin_audit_cpus(host->online);
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_MAP,
                     "vCPU CPUs %s are not online on this host (online: %s)", o, on);
         return NULL;
     }
 
-    QpinCheckCtx ctx = {.sysroot = sysroot, .host = host, .map = map}, *c = &ctx;
+    QpinAuditCtx ctx = {.sysroot = sysroot, .host = host, .map = map}, *c = &ctx;
     c->vcpu = topo_cpuset_copy(map->vcpu_cpus);
     c->hk_given = map->housekeeping_cpus && !topo_cpuset_is_empty(map->housekeeping_cpus);
     if (c->hk_given) {
@@ -322,24 +322,24 @@ QpinCheckResult *qpin_check_run(const char *sysroot, const TopoHost *host,
     c->checks = g_ptr_array_new_with_free_func((GDestroyNotify)check_free);
     read_procs(c);
 
-    qpin_check_cpu_run(c);
-    qpin_check_irq_run(c);
-    qpin_check_mm_run(c);
-    qpin_check_cpu_late_run(c);
+    qpin_audit_cpu_run(c);
+    qpin_audit_irq_run(c);
+    qpin_audit_mm_run(c);
+    qpin_audit_cpu_late_run(c);
 
-    QpinCheckResult *r = g_new0(QpinCheckResult, 1);
+    QpinAuditResult *r = g_new0(QpinAuditResult, 1);
     r->sysroot = g_strdup(sysroot);
     r->vcpu_cpus = c->vcpu;
     r->housekeeping_cpus = c->hk;
     r->rt = map->rt;
     r->checks = c->checks;
-    r->verdict = QPIN_CHECK_PASS;
+    r->verdict = QPIN_AUDIT_PASS;
     for (guint i = 0; i < r->checks->len; i++) {
-        QpinCheckStatus s = ((QpinCheck *)r->checks->pdata[i])->status;
-        if (s == QPIN_CHECK_FAIL)
-            r->verdict = QPIN_CHECK_FAIL;
-        else if (s != QPIN_CHECK_PASS && r->verdict == QPIN_CHECK_PASS)
-            r->verdict = QPIN_CHECK_WARN;
+        QpinAuditStatus s = ((QpinAuditCheck *)r->checks->pdata[i])->status;
+        if (s == QPIN_AUDIT_FAIL)
+            r->verdict = QPIN_AUDIT_FAIL;
+        else if (s != QPIN_AUDIT_PASS && r->verdict == QPIN_AUDIT_PASS)
+            r->verdict = QPIN_AUDIT_WARN;
     }
     g_ptr_array_unref(c->procs);
     return r;
@@ -347,7 +347,7 @@ QpinCheckResult *qpin_check_run(const char *sysroot, const TopoHost *host,
 
 /* ---- hex masks ---- */
 
-char *qpin_check_format_mask(const TopoCpuSet *set)
+char *qpin_audit_format_mask(const TopoCpuSet *set)
 {
     int last = topo_cpuset_last(set);
     if (last < 0)
@@ -369,7 +369,7 @@ char *qpin_check_format_mask(const TopoCpuSet *set)
 
 /* ---- maps ---- */
 
-gboolean qpin_check_map_add_hugepages(QpinCheckMap *map, const char *text, GError **error)
+gboolean qpin_audit_map_add_hugepages(QpinAuditMap *map, const char *text, GError **error)
 {
     const char *at = strchr(text, '@');
     guint64 bytes = 0, page_kib = 2048;
@@ -395,7 +395,7 @@ gboolean qpin_check_map_add_hugepages(QpinCheckMap *map, const char *text, GErro
                     text);
         return FALSE;
     }
-    QpinCheckHugepages h = {.node = (int)node, .page_kib = page_kib, .bytes = bytes};
+    QpinAuditHugepages h = {.node = (int)node, .page_kib = page_kib, .bytes = bytes};
     g_array_append_val(map->hugepages, h);
     return TRUE;
 }
@@ -426,11 +426,11 @@ static gboolean is_vcpu_comm(const char *comm)
     return !strcmp(p, "/KVM") || !strcmp(p, "/TCG");
 }
 
-QpinCheckMap *qpin_check_map_from_pid(const char *sysroot, gint64 pid, GError **error)
+QpinAuditMap *qpin_audit_map_from_pid(const char *sysroot, gint64 pid, GError **error)
 {
-    QpinCheckCtx ctx = {.sysroot = sysroot ? sysroot : "/"};
+    QpinAuditCtx ctx = {.sysroot = sysroot ? sysroot : "/"};
     g_autofree char *rel = g_strdup_printf("proc/%" G_GINT64_FORMAT "/task", pid);
-    g_autofree char *dir = qpin_check_path(&ctx, rel);
+    g_autofree char *dir = qpin_audit_path(&ctx, rel);
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
@@ -438,7 +438,7 @@ QpinCheckMap *qpin_check_map_from_pid(const char *sysroot, gint64 pid, GError **
                     pid, dir, g_strerror(e));
         return NULL;
     }
-    g_autoptr(QpinCheckMap) map = qpin_check_map_new();
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
     map->vcpu_cpus = topo_cpuset_new();
     map->housekeeping_cpus = topo_cpuset_new();
     guint vcpus = 0;
@@ -450,8 +450,8 @@ QpinCheckMap *qpin_check_map_from_pid(const char *sysroot, gint64 pid, GError **
         g_autofree char *comm_rel = g_strdup_printf("%s/comm", base);
         g_autofree char *status_rel = g_strdup_printf("%s/status", base);
         g_autofree char *stat_rel = g_strdup_printf("%s/stat", base);
-        g_autofree char *comm = qpin_check_read(&ctx, comm_rel, NULL, NULL);
-        g_autofree char *status = qpin_check_read(&ctx, status_rel, NULL, NULL);
+        g_autofree char *comm = qpin_audit_read(&ctx, comm_rel, NULL, NULL);
+        g_autofree char *status = qpin_audit_read(&ctx, status_rel, NULL, NULL);
         /* A thread that ended while it was read has no affinity to audit. */
         if (!comm || !status)
             continue;
@@ -462,7 +462,7 @@ QpinCheckMap *qpin_check_map_from_pid(const char *sysroot, gint64 pid, GError **
         if (is_vcpu_comm(g_strchomp(comm))) {
             vcpus++;
             topo_cpuset_union(map->vcpu_cpus, cpus);
-            g_autofree char *stat = qpin_check_read(&ctx, stat_rel, NULL, NULL);
+            g_autofree char *stat = qpin_audit_read(&ctx, stat_rel, NULL, NULL);
             int policy = stat_policy(stat);
             if (policy == SCHED_FIFO || policy == SCHED_RR)
                 map->rt = TRUE;
@@ -517,7 +517,7 @@ static gboolean report_cpus(json_object *o, const char *key, TopoCpuSet *set, co
     return TRUE;
 }
 
-QpinCheckMap *qpin_check_map_from_report(const char *path, GError **error)
+QpinAuditMap *qpin_audit_map_from_report(const char *path, GError **error)
 {
     g_autofree char *text = NULL;
     gsize len = 0;
@@ -553,7 +553,7 @@ QpinCheckMap *qpin_check_map_from_report(const char *path, GError **error)
         report_fail(error, path, "no \"vcpus\" array");
         return NULL;
     }
-    g_autoptr(QpinCheckMap) map = qpin_check_map_new();
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
     map->vcpu_cpus = topo_cpuset_new();
     map->housekeeping_cpus = topo_cpuset_new();
     for (size_t i = 0; i < json_object_array_length(vcpus); i++) {
@@ -605,12 +605,12 @@ QpinCheckMap *qpin_check_map_from_report(const char *path, GError **error)
             guint64 bytes = json_object_get_uint64(size);
             /* Memory bound to several nodes is spread over them; assume evenly. */
             if (!count) {
-                QpinCheckHugepages h = {-1, json_object_get_uint64(page), bytes};
+                QpinAuditHugepages h = {-1, json_object_get_uint64(page), bytes};
                 g_array_append_val(map->hugepages, h);
             }
             for (int node = topo_cpuset_first(nodes); node >= 0;
                  node = topo_cpuset_next(nodes, node)) {
-                QpinCheckHugepages h = {node, json_object_get_uint64(page),
+                QpinAuditHugepages h = {node, json_object_get_uint64(page),
                                         (bytes + count - 1) / count};
                 g_array_append_val(map->hugepages, h);
             }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — the map of a plan, for the host audit of `plan --check`, `run --check` and
  * `qpin check -- QEMU ...`. */
-#include "qpin-check-flow.h"
+#include "qpin-audit-flow.h"
 
 #include "qpin-error.h"
 #include "qpin-memory.h"
@@ -9,9 +9,9 @@
 
 #include <sched.h>
 
-QpinCheckMap *qpin_check_map_from_flow(const QpinFlow *s, GError **error)
+QpinAuditMap *qpin_audit_map_from_flow(const QpinFlow *s, GError **error)
 {
-    g_autoptr(QpinCheckMap) map = qpin_check_map_new();
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
     map->vcpu_cpus = topo_cpuset_new();
     map->housekeeping_cpus = topo_cpuset_new();
     for (guint i = 0; i < s->plan_vcpus->len; i++) {
@@ -38,14 +38,14 @@ QpinCheckMap *qpin_check_map_from_flow(const QpinFlow *s, GError **error)
             continue;
         guint count = n->host_nodes ? topo_cpuset_count(n->host_nodes) : 0;
         if (!count) {
-            QpinCheckHugepages h = {-1, n->hugepage_kib, n->size_bytes};
+            QpinAuditHugepages h = {-1, n->hugepage_kib, n->size_bytes};
             g_array_append_val(map->hugepages, h);
             continue;
         }
         /* Memory bound to several nodes is spread over them; assume evenly. */
         for (int node = topo_cpuset_first(n->host_nodes); node >= 0;
              node = topo_cpuset_next(n->host_nodes, node)) {
-            QpinCheckHugepages h = {node, n->hugepage_kib, (n->size_bytes + count - 1) / count};
+            QpinAuditHugepages h = {node, n->hugepage_kib, (n->size_bytes + count - 1) / count};
             g_array_append_val(map->hugepages, h);
         }
     }

@@ -18,18 +18,18 @@
 G_BEGIN_DECLS
 
 typedef enum {
-    QPIN_CHECK_PASS,
-    QPIN_CHECK_WARN,
-    QPIN_CHECK_FAIL,
-    QPIN_CHECK_UNKNOWN, /* the evidence could not be read (no cpufreq on a VM ...) */
-} QpinCheckStatus;
+    QPIN_AUDIT_PASS,
+    QPIN_AUDIT_WARN,
+    QPIN_AUDIT_FAIL,
+    QPIN_AUDIT_UNKNOWN, /* the evidence could not be read (no cpufreq on a VM ...) */
+} QpinAuditStatus;
 
 /* Hugepages the guest memory needs on one host node. */
 typedef struct {
     int node;          /* host node id; -1: any node (memory without a host binding) */
     guint64 page_kib;  /* 2048, 1048576 ... */
     guint64 bytes;     /* guest memory to back with pages of that size */
-} QpinCheckHugepages;
+} QpinAuditHugepages;
 
 /* What the map asks of the host. */
 typedef struct {
@@ -37,65 +37,65 @@ typedef struct {
     TopoCpuSet *housekeeping_cpus; /* emulator + iothread CPUs; NULL: every online CPU the
                                       vCPUs do not use */
     gboolean rt;                   /* vCPUs run SCHED_FIFO or SCHED_RR */
-    GArray *hugepages;             /* QpinCheckHugepages; may be empty, never NULL */
+    GArray *hugepages;             /* QpinAuditHugepages; may be empty, never NULL */
     char *source;                  /* where the map came from, for people ("--from plan.json") */
-} QpinCheckMap;
+} QpinAuditMap;
 
-QpinCheckMap *qpin_check_map_new(void);
-void qpin_check_map_free(QpinCheckMap *map);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinCheckMap, qpin_check_map_free)
+QpinAuditMap *qpin_audit_map_new(void);
+void qpin_audit_map_free(QpinAuditMap *map);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinAuditMap, qpin_audit_map_free)
 
 /* One finding. @id is stable ("cpu.isolated"); @group is its first part ("cpu"). */
 typedef struct {
     const char *id; /* static */
     const char *group; /* static */
-    QpinCheckStatus status;
+    QpinAuditStatus status;
     char *observed;
     char *expected;
     char *evidence; /* the files or processes read */
     char *fix;      /* the command(s) that close the gap; NULL when nothing is to be done */
-} QpinCheck;
+} QpinAuditCheck;
 
 typedef struct {
     char *sysroot;
     TopoCpuSet *vcpu_cpus;
     TopoCpuSet *housekeeping_cpus; /* as audited: given or derived */
     gboolean rt;
-    GPtrArray *checks; /* QpinCheck*, in the documented order */
-    QpinCheckStatus verdict; /* FAIL if any fails; WARN if any warns or is unknown; else PASS */
-} QpinCheckResult;
+    GPtrArray *checks; /* QpinAuditCheck*, in the documented order */
+    QpinAuditStatus verdict; /* FAIL if any fails; WARN if any warns or is unknown; else PASS */
+} QpinAuditResult;
 
-void qpin_check_result_free(QpinCheckResult *result);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinCheckResult, qpin_check_result_free)
+void qpin_audit_result_free(QpinAuditResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinAuditResult, qpin_audit_result_free)
 
 /* Audits the host under @sysroot ("/" or NULL: the live machine) against @map. Fails only when
  * the host model cannot be read (QPIN_ERROR_HOST) or the map names CPUs the host does not have
  * online (QPIN_ERROR_MAP); everything else that cannot be read is a check of status unknown.
  * @host may be given when the caller already read it (it must come from the same sysroot). */
-QpinCheckResult *qpin_check_run(const char *sysroot, const TopoHost *host,
-                                const QpinCheckMap *map, GError **error);
+QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host,
+                                const QpinAuditMap *map, GError **error);
 
 /* The check @id of @result, or NULL. */
-const QpinCheck *qpin_check_find(const QpinCheckResult *result, const char *id);
+const QpinAuditCheck *qpin_audit_find(const QpinAuditResult *result, const char *id);
 
 /* "pass", "warn", "fail", "unknown". */
-const char *qpin_check_status_name(QpinCheckStatus status);
+const char *qpin_audit_status_name(QpinAuditStatus status);
 
 /* The map of a running QEMU: the current affinity of its vCPU threads (comm "CPU N/KVM" or
  * "CPU N/TCG") and of every other thread (housekeeping), and whether a vCPU runs SCHED_FIFO or
  * SCHED_RR, read from SYSROOT/proc/PID/task. Errors: QPIN_ERROR_USAGE when there is no such
  * process or it has no vCPU thread. */
-QpinCheckMap *qpin_check_map_from_pid(const char *sysroot, gint64 pid, GError **error);
+QpinAuditMap *qpin_audit_map_from_pid(const char *sysroot, gint64 pid, GError **error);
 
 /* The map of a `qpin plan --json` or `qpin run --json`/--report document: vCPU "cpus" (or
  * "cpus_actual"), emulator and iothread CPUs, "vcpu_sched", and the hugepage-backed guest
  * nodes of "numa". Errors are QPIN_ERROR_USAGE naming the file and member. */
-QpinCheckMap *qpin_check_map_from_report(const char *path, GError **error);
+QpinAuditMap *qpin_audit_map_from_report(const char *path, GError **error);
 
 /* Parses --hugepages SIZE@NODE[:PAGESIZE] (PAGESIZE 2M default, or 1G) into @map. */
-gboolean qpin_check_map_add_hugepages(QpinCheckMap *map, const char *text, GError **error);
+gboolean qpin_audit_map_add_hugepages(QpinAuditMap *map, const char *text, GError **error);
 
 /* A Linux hex CPU mask as sysfs writes it: 32-bit groups joined by ',' ("ff,000000f0"). */
-char *qpin_check_format_mask(const TopoCpuSet *set);
+char *qpin_audit_format_mask(const TopoCpuSet *set);
 
 G_END_DECLS

@@ -2,7 +2,7 @@
 /* qpin — the map of a plan for the host audit (qpin-check.h). */
 #pragma once
 
-#include "qpin-check.h"
+#include "qpin-audit.h"
 #include "qpin-session.h"
 
 G_BEGIN_DECLS
@@ -11,6 +11,6 @@ G_BEGIN_DECLS
  * and iothread CPUs, --vcpu-sched fifo/rr, and the guest nodes backed by hugepages (memory
  * bound to several host nodes counted evenly on each). NULL with QPIN_ERROR_MAP when no vCPU
  * is pinned. */
-QpinCheckMap *qpin_check_map_from_flow(const QpinFlow *s, GError **error);
+QpinAuditMap *qpin_audit_map_from_flow(const QpinFlow *s, GError **error);
 
 G_END_DECLS

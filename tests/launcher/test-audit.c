@@ -255,6 +255,14 @@ START_TEST(test_variations)
         /* nohz_full offloads RCU callbacks by itself. */
         assert_status(r, "cpu.rcu_nocbs", QPIN_AUDIT_PASS);
     }
+    /* 10 pages reserved on node 0 but only 5 free: 3 more are needed, 13 in all. */
+    put(root, "sys/devices/system/node/node0/hugepages/hugepages-1048576kB/free_hugepages", "5\n");
+    {
+        g_autoptr(QpinAuditResult) r = audit(root, map);
+        assert_status(r, "mm.hugepages", QPIN_AUDIT_FAIL);
+        assert_observed_has(r, "mm.hugepages", "5 of 10 1G pages free on node 0");
+        assert_fix_has(r, "mm.hugepages", "echo 13 > /sys/devices/system/node/node0/hugepages/");
+    }
     /* Housekeeping CPUs left out: the online CPUs without vCPUs are audited. */
     g_clear_pointer(&map->housekeeping_cpus, topo_cpuset_free);
     {

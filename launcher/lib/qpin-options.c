@@ -171,7 +171,7 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
          {"check", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer)parse_check,
           "Audit the host's tuning against the map (as qpin check); =strict: refuse to start "
           "the guest when a check fails",
-          "strict"}},
+          NULL}},
         {ALL, {"quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet, "Do not print the table", NULL}},
         {ALL, {"help", 'h', 0, G_OPTION_ARG_NONE, &cli->help, "Show this help", NULL}},
     };

@@ -195,8 +195,9 @@ static int check_plan(QpinLaunch *l)
             return QPIN_EXIT_FAILURE;
         return result->verdict == QPIN_AUDIT_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
     }
-    qpin_output_check_warnings(result);
-    if (mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_AUDIT_FAIL)
+    gboolean refuse = mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_AUDIT_FAIL;
+    qpin_output_check_warnings(result, refuse);
+    if (refuse)
         return fail(l, qpin_output_check_refusal(result));
     return -1;
 }
@@ -216,6 +217,10 @@ int qpin_launch(QpinOptions *opt)
         return status;
     }
     qpin_output_host_warnings(s->host);
+    /* A map that names its CPUs is audited before QEMU starts: a refusal starts nothing. */
+    gboolean checked_early = opt->check == QPIN_CHECK_MODE_STRICT && s->early_vcpu_cpus;
+    if (checked_early && (status = check_plan(l)) >= 0)
+        goto out;
     l->sigfd = qpin_signals_setup(&error);
     if (l->sigfd < 0) {
         status = fail(l, error);
@@ -242,7 +247,7 @@ int qpin_launch(QpinOptions *opt)
         goto out;
     }
     qpin_output_warnings(s);
-    if (opt->check != QPIN_CHECK_MODE_OFF && (status = check_plan(l)) >= 0)
+    if (opt->check != QPIN_CHECK_MODE_OFF && !checked_early && (status = check_plan(l)) >= 0)
         goto out;
 
     if (!run) {

@@ -154,11 +154,11 @@ gboolean qpin_output_check(const QpinAuditResult *r, const char *source, gboolea
     return TRUE;
 }
 
-void qpin_output_check_warnings(const QpinAuditResult *r)
+void qpin_output_check_warnings(const QpinAuditResult *r, gboolean skip_fails)
 {
     for (guint i = 0; i < r->checks->len; i++) {
         const QpinAuditCheck *c = r->checks->pdata[i];
-        if (c->status == QPIN_AUDIT_PASS)
+        if (c->status == QPIN_AUDIT_PASS || (skip_fails && c->status == QPIN_AUDIT_FAIL))
             continue;
         qpin_warn("check %s %s: %s%s%s", c->id, qpin_audit_status_name(c->status), c->observed,
                   c->fix ? "; fix: " : "", c->fix ? c->fix : "");

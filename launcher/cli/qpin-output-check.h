@@ -24,8 +24,9 @@ json_object *qpin_output_check_json(const QpinAuditResult *r, const char *source
  * be written (said on stderr). */
 gboolean qpin_output_check(const QpinAuditResult *r, const char *source, gboolean json);
 
-/* Each check that did not pass, as "qpin: warning: check ID: OBSERVED; fix: FIX" on stderr. */
-void qpin_output_check_warnings(const QpinAuditResult *r);
+/* Each check that did not pass, as "qpin: warning: check ID STATUS: OBSERVED; fix: FIX" on
+ * stderr; the failed ones left out with @skip_fails (a refusal names them). */
+void qpin_output_check_warnings(const QpinAuditResult *r, gboolean skip_fails);
 
 /* The error of run --check=strict: the failed checks and their fixes. */
 GError *qpin_output_check_refusal(const QpinAuditResult *r);

@@ -19,6 +19,9 @@ QpinAuditMap *qpin_audit_map_from_flow(const QpinFlow *s, GError **error)
         if (v->cpus)
             topo_cpuset_union(map->vcpu_cpus, v->cpus);
     }
+    /* Before QEMU starts, only a cpulist or groups map says where the vCPUs go. */
+    if (topo_cpuset_is_empty(map->vcpu_cpus) && s->early_vcpu_cpus)
+        topo_cpuset_union(map->vcpu_cpus, s->early_vcpu_cpus);
     if (topo_cpuset_is_empty(map->vcpu_cpus)) {
         g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_MAP,
                             "the plan pins no vCPU, so there is no map to audit the host "

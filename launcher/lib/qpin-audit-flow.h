@@ -7,7 +7,8 @@
 
 G_BEGIN_DECLS
 
-/* The map @s computed (after qpin_flow_plan()): the vCPU threads' planned CPUs, the emulator
+/* The map @s computed (after qpin_flow_plan(); after qpin_flow_prepare() a cpulist or groups
+ * map's CPUs, s->early_vcpu_cpus, stand in for it): the vCPU threads' planned CPUs, the emulator
  * and iothread CPUs, --vcpu-sched fifo/rr, and the guest nodes backed by hugepages (memory
  * bound to several host nodes counted evenly on each). NULL with QPIN_ERROR_MAP when no vCPU
  * is pinned. */

@@ -188,17 +188,32 @@ try:
     # would end it at once (exit 1), were it ever started.
     if len(cpus) >= 2 and "isolcpus" not in cmdline:
         vcpu, hk = str(max(cpus)), str(min(cpus))
-        report = os.path.join(tmp, "strict.json")
-        r = run(["run", "--check=strict", "--report", report, "--pin", vcpu, "--emulator-pin", hk,
+        # A cpulist map names its CPUs: refused before QEMU would start (its binary does not
+        # even exist here).
+        r = run(["run", "--check=strict", "--pin", vcpu, "--emulator-pin", hk, "--",
+                 "/nonexistent/qemu-system-x86_64", "-smp", "1"])
+        check(r.returncode == 20 and "cpu.isolated" in r.stderr and
+              f"isolcpus=managed_irq,domain,{vcpu}" in r.stderr,
+              "run --check=strict --pin CPULIST: exit 20 before QEMU starts, naming the fix",
+              f"exit {r.returncode}\n{r.stderr[-2000:]}")
+        # An automatic map needs QEMU: refused after the map, before cont.
+        r = run(["run", "--check=strict", "--pin", "auto", "--emulator-pin", hk, "--reserve", hk,
                  "--", *guest1, "-bios", os.environ["QPIN_EXIT_FIRMWARE"], "-device",
                  "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        check(r.returncode == 20, "run --check=strict: exit 20",
+        check(r.returncode == 20, "run --check=strict --pin auto: exit 20",
               f"exit {r.returncode}\n{r.stderr[-2000:]}")
         check("cpu.isolated" in r.stderr and f"isolcpus=managed_irq,domain,{vcpu}" in r.stderr
               and "the guest never ran" in r.stderr,
-              "run --check=strict: names cpu.isolated and its fix; the guest never ran",
+              "run --check=strict --pin auto: names cpu.isolated and its fix; the guest never ran",
               r.stderr[-2000:])
         check(not qemu_alive(tag), "run --check=strict: no QEMU left")
+        # Only warnings without strict: the guest runs (and its firmware ends it, status 1).
+        r = run(["run", "--check", "--quiet", "--pin", vcpu, "--emulator-pin", hk, "--", *guest1,
+                 "-bios", os.environ["QPIN_EXIT_FIRMWARE"], "-device",
+                 "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        check(r.returncode == 1 and "warning: check cpu.isolated fail" in r.stderr,
+              "run --check: warns, the guest runs (QEMU's status 1)",
+              f"exit {r.returncode}\n{r.stderr[-2000:]}")
 
     # --pid: a QEMU that qpin run started paused and pinned.
     if len(cpus) >= 2:

@@ -58,8 +58,8 @@ static const char help_text[] =
 /* The options of `qpin plan` that take a value as the next word: their value is passed on
  * with them, never read as an option of check. */
 static const char *const plan_valued[] = {
-    "--pin", "--emulator-pin", "--iothread-pin", "--vcpu-sched", "--reserve", "--numa",
-    "--config", "--qmp-timeout", "--report", NULL,
+    "--pin",  "--emulator-pin", "--iothread-pin", "--vcpu-sched", "--reserve",
+    "--numa", "--config",       "--qmp-timeout",  "--report",     NULL,
 };
 
 typedef struct {
@@ -283,7 +283,7 @@ int qpin_cmd_check(int argc, char **argv)
     CheckCli cli = {0};
     GError *error = NULL;
     int status = parse_cli(argc, argv, &cli, &error) ? check_command(&cli)
-                                                    : qpin_output_error(error, QPIN_EXIT_USAGE);
+                                                     : qpin_output_error(error, QPIN_EXIT_USAGE);
     cli_clear(&cli);
     return status;
 }

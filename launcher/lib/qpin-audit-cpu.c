@@ -104,9 +104,8 @@ static void check_nohz(QpinAuditCtx *c)
     g_autofree char *have = qpin_audit_cpus(h->nohz_full), *want = qpin_audit_cpus(c->vcpu);
     g_autofree char *expected = g_strdup_printf("vCPU CPUs %s in nohz_full", want);
     if (h->nohz_full && topo_cpuset_is_subset(c->vcpu, h->nohz_full)) {
-        qpin_audit_add(c, "cpu.nohz_full", QPIN_AUDIT_PASS,
-                       g_strdup_printf("nohz_full: %s", have), g_steal_pointer(&expected),
-                       g_strdup(evidence), NULL);
+        qpin_audit_add(c, "cpu.nohz_full", QPIN_AUDIT_PASS, g_strdup_printf("nohz_full: %s", have),
+                       g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
     }
     g_autofree char *missing = missing_text(c, h->nohz_full);
@@ -131,10 +130,9 @@ static void check_rcu_nocbs(QpinAuditCtx *c)
     if (h->nohz_full)
         topo_cpuset_union(covered, h->nohz_full);
     g_autofree char *want = qpin_audit_cpus(c->vcpu);
-    g_autofree char *observed =
-        g_strdup_printf("rcu_nocbs=%s%s%s", value ? value : "(absent)",
-                        h->nohz_full && !topo_cpuset_is_empty(h->nohz_full) ? ", nohz_full " : "",
-                        "");
+    g_autofree char *observed = g_strdup_printf(
+        "rcu_nocbs=%s%s%s", value ? value : "(absent)",
+        h->nohz_full && !topo_cpuset_is_empty(h->nohz_full) ? ", nohz_full " : "", "");
     if (h->nohz_full && !topo_cpuset_is_empty(h->nohz_full)) {
         g_autofree char *nohz = qpin_audit_cpus(h->nohz_full);
         g_autofree char *tmp = g_strconcat(observed, nohz, " (offloaded too)", NULL);
@@ -149,7 +147,8 @@ static void check_rcu_nocbs(QpinAuditCtx *c)
     }
     g_autofree char *param = param_for(c, "rcu_nocbs", "", nocbs);
     g_autofree char *missing = missing_text(c, covered);
-    g_autofree char *full = g_strdup_printf("%s; vCPU CPUs %s are not offloaded", observed, missing);
+    g_autofree char *full =
+        g_strdup_printf("%s; vCPU CPUs %s are not offloaded", observed, missing);
     qpin_audit_add(c, "cpu.rcu_nocbs", QPIN_AUDIT_FAIL, g_steal_pointer(&full),
                    g_steal_pointer(&expected), g_strdup("/proc/cmdline"),
                    kernel_param_fix(c, "rcu_nocbs", param));
@@ -167,9 +166,9 @@ static void check_housekeeping(QpinAuditCtx *c)
         topo_cpuset_union(quiet, h->nohz_full);
     topo_cpuset_intersect(quiet, c->hk);
     g_autofree char *hk = qpin_audit_cpus(c->hk);
-    g_autofree char *expected = g_strdup_printf(
-        "housekeeping CPUs %s%s online, neither isolated nor nohz_full", hk,
-        c->hk_given ? "" : " (online CPUs without vCPUs)");
+    g_autofree char *expected =
+        g_strdup_printf("housekeeping CPUs %s%s online, neither isolated nor nohz_full", hk,
+                        c->hk_given ? "" : " (online CPUs without vCPUs)");
     const char *evidence = "/" CPU_DIR "/online, /" CPU_DIR "/isolated, /" CPU_DIR "/nohz_full";
     if (topo_cpuset_is_empty(online_hk)) {
         qpin_audit_add(c, "cpu.housekeeping", QPIN_AUDIT_FAIL,
@@ -196,8 +195,8 @@ static void check_housekeeping(QpinAuditCtx *c)
                 g_string_append_printf(kfix, "%sreplace \"%s=%s\" by \"%s=%s\"",
                                        kfix->len ? "; " : "", names[i], now, names[i], list);
             else
-                g_string_append_printf(kfix, "%sset \"%s=%s\"", kfix->len ? "; " : "",
-                                       names[i], list);
+                g_string_append_printf(kfix, "%sset \"%s=%s\"", kfix->len ? "; " : "", names[i],
+                                       list);
         }
         g_string_append(kfix, " in GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; reboot");
         qpin_audit_add(c, "cpu.housekeeping", QPIN_AUDIT_FAIL,
@@ -259,15 +258,15 @@ static void check_governor(QpinAuditCtx *c)
     g_autoptr(GList) keys = g_list_sort(g_hash_table_get_keys(by_gov), (GCompareFunc)strcmp);
     for (GList *k = keys; k; k = k->next) {
         g_autofree char *cpus = qpin_audit_cpus(g_hash_table_lookup(by_gov, k->data));
-        g_string_append_printf(observed, "%s%s on %s", observed->len ? "; " : "",
-                               (char *)k->data, cpus);
+        g_string_append_printf(observed, "%s%s on %s", observed->len ? "; " : "", (char *)k->data,
+                               cpus);
     }
     if (read < topo_cpuset_count(c->vcpu))
         g_string_append(observed, "; others without cpufreq");
     if (topo_cpuset_is_empty(slow)) {
         qpin_audit_add(c, "cpu.governor", QPIN_AUDIT_PASS,
-                       g_string_free(g_steal_pointer(&observed), FALSE),
-                       g_steal_pointer(&expected), g_strdup(evidence), NULL);
+                       g_string_free(g_steal_pointer(&observed), FALSE), g_steal_pointer(&expected),
+                       g_strdup(evidence), NULL);
         return;
     }
     g_autofree char *list = topo_cpuset_format(slow);
@@ -304,15 +303,17 @@ static void check_idle(QpinAuditCtx *c)
         return;
     }
     /* State index -> CPUs where it is enabled, and its name. */
-    g_autoptr(GHashTable) enabled =
-        g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)topo_cpuset_free);
-    g_autoptr(GHashTable) names = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_autoptr(GHashTable) enabled = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                                          (GDestroyNotify)topo_cpuset_free);
+    g_autoptr(GHashTable) names =
+        g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     guint with_cpuidle = 0;
     int max_state = -1;
     for (int cpu = topo_cpuset_first(c->vcpu); cpu >= 0; cpu = topo_cpuset_next(c->vcpu, cpu)) {
         gboolean any = FALSE;
         for (int k = 0; k < 16; k++) {
-            g_autofree char *rel = g_strdup_printf(CPU_DIR "/cpu%d/cpuidle/state%d/disable", cpu, k);
+            g_autofree char *rel =
+                g_strdup_printf(CPU_DIR "/cpu%d/cpuidle/state%d/disable", cpu, k);
             g_autofree char *dis = qpin_audit_read(c, rel, NULL, NULL);
             if (!dis)
                 break;
@@ -348,15 +349,16 @@ static void check_idle(QpinAuditCtx *c)
         g_autoptr(GString) shallow = g_string_new(NULL);
         int first = topo_cpuset_first(c->vcpu);
         for (int k = 0; k < 2; k++) {
-            g_autofree char *nrel = g_strdup_printf(CPU_DIR "/cpu%d/cpuidle/state%d/name", first, k);
+            g_autofree char *nrel =
+                g_strdup_printf(CPU_DIR "/cpu%d/cpuidle/state%d/name", first, k);
             g_autofree char *name = qpin_audit_read(c, nrel, NULL, NULL);
             if (name)
                 g_string_append_printf(shallow, "%s%s", shallow->len ? ", " : "", g_strstrip(name));
         }
-        qpin_audit_add(c, "cpu.idle", QPIN_AUDIT_PASS,
-                       g_strdup_printf("no deep cpuidle state enabled on the vCPU CPUs (%s)",
-                                       shallow->str),
-                       g_steal_pointer(&expected), g_strdup(evidence), NULL);
+        qpin_audit_add(
+            c, "cpu.idle", QPIN_AUDIT_PASS,
+            g_strdup_printf("no deep cpuidle state enabled on the vCPU CPUs (%s)", shallow->str),
+            g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
     }
     g_autoptr(GString) observed = g_string_new("enabled: ");
@@ -391,11 +393,11 @@ static void check_rt_runtime(QpinAuditCtx *c)
     g_autofree char *text = qpin_audit_read(c, rel, NULL, &why);
     const char *expected = "-1 with real-time vCPUs (no RT throttling)";
     if (!c->map->rt) {
-        qpin_audit_add(c, "sched.rt_runtime", QPIN_AUDIT_PASS,
-                       g_strdup_printf("%s; the vCPUs are not real-time",
-                                       text ? g_strstrip(text) : "unread"),
-                       g_strdup("-1 only with real-time vCPUs"), g_strdup("/proc/sys/kernel/sched_rt_runtime_us"),
-                       NULL);
+        qpin_audit_add(
+            c, "sched.rt_runtime", QPIN_AUDIT_PASS,
+            g_strdup_printf("%s; the vCPUs are not real-time", text ? g_strstrip(text) : "unread"),
+            g_strdup("-1 only with real-time vCPUs"),
+            g_strdup("/proc/sys/kernel/sched_rt_runtime_us"), NULL);
         return;
     }
     if (!text) {
@@ -437,8 +439,7 @@ static void check_smt(QpinAuditCtx *c)
                                    observed->len ? "; " : "", vl, hl);
     }
     const char *evidence = "/" CPU_DIR "/cpuN/topology/thread_siblings_list";
-    g_autofree char *expected =
-        g_strdup("no core holding both a vCPU CPU and a housekeeping CPU");
+    g_autofree char *expected = g_strdup("no core holding both a vCPU CPU and a housekeeping CPU");
     if (topo_cpuset_is_empty(shared_hk)) {
         qpin_audit_add(c, "cpu.smt_shared", QPIN_AUDIT_PASS,
                        g_strdup("no core is shared between vCPUs and housekeeping"),

@@ -205,10 +205,10 @@ static void check_irqbalance(QpinAuditCtx *c)
     g_autofree char *evidence = g_strdup_printf(
         "/proc/%" G_GINT64_FORMAT "/cmdline, /proc/%" G_GINT64_FORMAT "/environ", p->pid, p->pid);
     if (topo_cpuset_is_subset(c->vcpu, banned)) {
-        qpin_audit_add(c, "irq.irqbalance", QPIN_AUDIT_PASS,
-                       g_strdup_printf("irqbalance (pid %" G_GINT64_FORMAT ") bans %s (%s)",
-                                       p->pid, b, how),
-                       g_steal_pointer(&expected), g_steal_pointer(&evidence), NULL);
+        qpin_audit_add(
+            c, "irq.irqbalance", QPIN_AUDIT_PASS,
+            g_strdup_printf("irqbalance (pid %" G_GINT64_FORMAT ") bans %s (%s)", p->pid, b, how),
+            g_steal_pointer(&expected), g_steal_pointer(&evidence), NULL);
         return;
     }
     /* The list replaces irqbalance's own choice: the vCPU CPUs and what it bans now, never a
@@ -241,9 +241,8 @@ static void check_rcu_kthreads(QpinAuditCtx *c)
     g_autofree char *expected = g_strdup_printf("no RCU kthread allowed on vCPU CPUs %s", want);
     const char *evidence = "/proc/PID/comm, /proc/PID/status (Cpus_allowed_list)";
     if (!c->procs_read) {
-        qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_UNKNOWN,
-                       g_strdup("no process could be listed"), g_steal_pointer(&expected),
-                       g_strdup(evidence), NULL);
+        qpin_audit_add(c, "kthread.rcu", QPIN_AUDIT_UNKNOWN, g_strdup("no process could be listed"),
+                       g_steal_pointer(&expected), g_strdup(evidence), NULL);
         return;
     }
     g_autoptr(GString) observed = g_string_new(NULL);
@@ -331,8 +330,9 @@ static void check_workqueue(QpinAuditCtx *c)
             g_string_append_printf(fix, "%secho %s > /%s", fix->len ? "; " : "", mask, files[i]);
         }
     }
-    QpinAuditStatus status = bad ? QPIN_AUDIT_FAIL : read == G_N_ELEMENTS(files) ? QPIN_AUDIT_PASS
-                                                                                 : QPIN_AUDIT_UNKNOWN;
+    QpinAuditStatus status = bad                           ? QPIN_AUDIT_FAIL
+                             : read == G_N_ELEMENTS(files) ? QPIN_AUDIT_PASS
+                                                           : QPIN_AUDIT_UNKNOWN;
     qpin_audit_add(c, "workqueue.cpumask", status, g_string_free(g_steal_pointer(&observed), FALSE),
                    g_steal_pointer(&expected), g_string_free(g_steal_pointer(&evidence), FALSE),
                    bad ? g_string_free(g_steal_pointer(&fix), FALSE) : NULL);

@@ -146,8 +146,8 @@ static void check_hugepages(QpinAuditCtx *c)
         guint64 pages = (need->bytes + page_bytes - 1) / page_bytes;
         g_autofree char *page = page_name(need->page_kib);
         g_autofree char *size = qpin_size_format(need->bytes);
-        g_autofree char *where = need->node < 0 ? g_strdup("all nodes")
-                                                : g_strdup_printf("node %d", need->node);
+        g_autofree char *where =
+            need->node < 0 ? g_strdup("all nodes") : g_strdup_printf("node %d", need->node);
         g_string_append_printf(expected, "%s%" G_GUINT64_FORMAT " free %s pages on %s (%s)",
                                i ? "; " : "", pages, page, where, size);
         guint64 free_pages = 0, total = 0;
@@ -165,12 +165,12 @@ static void check_hugepages(QpinAuditCtx *c)
         }
         const TopoNode *node = need->node >= 0 ? topo_host_node(c->host, need->node) : NULL;
         g_autofree char *path =
-            need->node >= 0 ? g_strdup_printf("/sys/devices/system/node/node%d/hugepages/"
-                                              "hugepages-%" G_GUINT64_FORMAT "kB",
-                                              need->node, need->page_kib)
-                            : g_strdup_printf("/sys/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT
-                                              "kB",
-                                              need->page_kib);
+            need->node >= 0
+                ? g_strdup_printf("/sys/devices/system/node/node%d/hugepages/"
+                                  "hugepages-%" G_GUINT64_FORMAT "kB",
+                                  need->node, need->page_kib)
+                : g_strdup_printf("/sys/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT "kB",
+                                  need->page_kib);
         g_string_append_printf(evidence, "%s%s/free_hugepages", i ? ", " : "", path);
         if (need->node >= 0 && !node) {
             g_string_append_printf(observed, "%shost node %d does not exist", i ? "; " : "",
@@ -181,18 +181,19 @@ static void check_hugepages(QpinAuditCtx *c)
         if (!pool) {
             g_string_append_printf(observed, "%sno %s hugepage pool on %s", i ? "; " : "", page,
                                    where);
-            g_autofree char *count = need->node >= 0
-                                         ? g_strdup_printf("%d:%" G_GUINT64_FORMAT, need->node, pages)
-                                         : g_strdup_printf("%" G_GUINT64_FORMAT, pages);
-            g_string_append_printf(fix, "%sadd \"hugepagesz=%s hugepages=%s\" to "
-                                        "GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; reboot",
+            g_autofree char *count =
+                need->node >= 0 ? g_strdup_printf("%d:%" G_GUINT64_FORMAT, need->node, pages)
+                                : g_strdup_printf("%" G_GUINT64_FORMAT, pages);
+            g_string_append_printf(fix,
+                                   "%sadd \"hugepagesz=%s hugepages=%s\" to "
+                                   "GRUB_CMDLINE_LINUX in /etc/default/grub; update-grub; reboot",
                                    fix->len ? "; " : "", page, count);
             status = QPIN_AUDIT_FAIL;
             continue;
         }
-        g_string_append_printf(observed, "%s%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                                         " %s pages free on %s",
-                               i ? "; " : "", free_pages, total, page, where);
+        g_string_append_printf(
+            observed, "%s%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " %s pages free on %s",
+            i ? "; " : "", free_pages, total, page, where);
         if (free_pages >= pages)
             continue;
         status = QPIN_AUDIT_FAIL;

@@ -281,8 +281,8 @@ char **qpin_audit_proc_words(const QpinAuditCtx *c, gint64 pid, const char *file
 
 /* ---- the audit ---- */
 
-QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host,
-                                const QpinAuditMap *map, GError **error)
+QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host, const QpinAuditMap *map,
+                                GError **error)
 {
     g_autoptr(TopoHost) own = NULL;
     if (!sysroot)
@@ -376,8 +376,8 @@ gboolean qpin_audit_map_add_hugepages(QpinAuditMap *map, const char *text, GErro
     g_autofree char *size = at ? g_strndup(text, at - text) : NULL;
     const char *node_text = at ? at + 1 : NULL;
     const char *colon = node_text ? strchr(node_text, ':') : NULL;
-    g_autofree char *node_only = colon ? g_strndup(node_text, colon - node_text)
-                                       : g_strdup(node_text ? node_text : "");
+    g_autofree char *node_only =
+        colon ? g_strndup(node_text, colon - node_text) : g_strdup(node_text ? node_text : "");
     char *end = NULL;
     gint64 node = node_only[0] ? g_ascii_strtoll(node_only, &end, 10) : -1;
     gboolean ok = at && size[0] && qpin_size_parse(size, &bytes, NULL) && bytes > 0 && end &&
@@ -434,8 +434,8 @@ QpinAuditMap *qpin_audit_map_from_pid(const char *sysroot, gint64 pid, GError **
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE, "--pid %" G_GINT64_FORMAT ": %s: %s",
-                    pid, dir, g_strerror(e));
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE, "--pid %" G_GINT64_FORMAT ": %s: %s", pid,
+                    dir, g_strerror(e));
         return NULL;
     }
     g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
@@ -502,14 +502,12 @@ static gboolean report_cpus(json_object *o, const char *key, TopoCpuSet *set, co
     if (!json_object_object_get_ex(o, key, &v) || !v)
         return TRUE;
     GError *local = NULL;
-    g_autoptr(TopoCpuSet) cpus =
-        json_object_is_type(v, json_type_string) ? topo_cpuset_parse(json_object_get_string(v),
-                                                                     &local)
-                                                 : NULL;
+    g_autoptr(TopoCpuSet) cpus = json_object_is_type(v, json_type_string)
+                                     ? topo_cpuset_parse(json_object_get_string(v), &local)
+                                     : NULL;
     if (!cpus) {
-        g_autofree char *what = g_strdup_printf("%s \"%s\" is not a cpulist string%s%s", where,
-                                                key, local ? ": " : "",
-                                                local ? local->message : "");
+        g_autofree char *what = g_strdup_printf("%s \"%s\" is not a cpulist string%s%s", where, key,
+                                                local ? ": " : "", local ? local->message : "");
         g_clear_error(&local);
         return report_fail(error, path, what);
     }

@@ -26,9 +26,9 @@ typedef enum {
 
 /* Hugepages the guest memory needs on one host node. */
 typedef struct {
-    int node;          /* host node id; -1: any node (memory without a host binding) */
-    guint64 page_kib;  /* 2048, 1048576 ... */
-    guint64 bytes;     /* guest memory to back with pages of that size */
+    int node;         /* host node id; -1: any node (memory without a host binding) */
+    guint64 page_kib; /* 2048, 1048576 ... */
+    guint64 bytes;    /* guest memory to back with pages of that size */
 } QpinAuditHugepages;
 
 /* What the map asks of the host. */
@@ -47,7 +47,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinAuditMap, qpin_audit_map_free)
 
 /* One finding. @id is stable ("cpu.isolated"); @group is its first part ("cpu"). */
 typedef struct {
-    const char *id; /* static */
+    const char *id;    /* static */
     const char *group; /* static */
     QpinAuditStatus status;
     char *observed;
@@ -61,7 +61,7 @@ typedef struct {
     TopoCpuSet *vcpu_cpus;
     TopoCpuSet *housekeeping_cpus; /* as audited: given or derived */
     gboolean rt;
-    GPtrArray *checks; /* QpinAuditCheck*, in the documented order */
+    GPtrArray *checks;       /* QpinAuditCheck*, in the documented order */
     QpinAuditStatus verdict; /* FAIL if any fails; WARN if any warns or is unknown; else PASS */
 } QpinAuditResult;
 
@@ -72,8 +72,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinAuditResult, qpin_audit_result_free)
  * the host model cannot be read (QPIN_ERROR_HOST) or the map names CPUs the host does not have
  * online (QPIN_ERROR_MAP); everything else that cannot be read is a check of status unknown.
  * @host may be given when the caller already read it (it must come from the same sysroot). */
-QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host,
-                                const QpinAuditMap *map, GError **error);
+QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host, const QpinAuditMap *map,
+                                GError **error);
 
 /* The check @id of @result, or NULL. */
 const QpinAuditCheck *qpin_audit_find(const QpinAuditResult *result, const char *id);

@@ -73,16 +73,16 @@ static void assert_fix_has(const QpinAuditResult *r, const char *id, const char 
 static void assert_observed_has(const QpinAuditResult *r, const char *id, const char *text)
 {
     const QpinAuditCheck *c = get(r, id);
-    ck_assert_msg(strstr(c->observed, text), "%s: observed '%s' lacks '%s'", id, c->observed,
-                  text);
+    ck_assert_msg(strstr(c->observed, text), "%s: observed '%s' lacks '%s'", id, c->observed, text);
 }
 
 static const char *const all_ids[] = {
-    "cpu.isolated",      "cpu.nohz_full",   "cpu.rcu_nocbs", "cpu.housekeeping",
-    "irq.affinity",      "irq.irqbalance",  "kthread.rcu",   "workqueue.cpumask",
-    "mm.thp",            "mm.ksm",          "mm.numad",      "mm.numa_balancing",
-    "mm.hugepages",      "cpu.governor",    "cpu.idle",      "sched.rt_runtime",
-    "cpu.smt_shared",    NULL,
+    "cpu.isolated",     "cpu.nohz_full",     "cpu.rcu_nocbs",
+    "cpu.housekeeping", "irq.affinity",      "irq.irqbalance",
+    "kthread.rcu",      "workqueue.cpumask", "mm.thp",
+    "mm.ksm",           "mm.numad",          "mm.numa_balancing",
+    "mm.hugepages",     "cpu.governor",      "cpu.idle",
+    "sched.rt_runtime", "cpu.smt_shared",    NULL,
 };
 
 START_TEST(test_tuned_passes)
@@ -111,14 +111,14 @@ START_TEST(test_untuned_fails)
         const char *id;
         QpinAuditStatus status;
     } want[] = {
-        {"cpu.isolated", QPIN_AUDIT_FAIL},      {"cpu.nohz_full", QPIN_AUDIT_FAIL},
-        {"cpu.rcu_nocbs", QPIN_AUDIT_FAIL},     {"cpu.housekeeping", QPIN_AUDIT_FAIL},
-        {"irq.affinity", QPIN_AUDIT_FAIL},      {"irq.irqbalance", QPIN_AUDIT_FAIL},
-        {"kthread.rcu", QPIN_AUDIT_FAIL},       {"workqueue.cpumask", QPIN_AUDIT_FAIL},
-        {"mm.thp", QPIN_AUDIT_FAIL},            {"mm.ksm", QPIN_AUDIT_FAIL},
-        {"mm.numad", QPIN_AUDIT_FAIL},          {"mm.numa_balancing", QPIN_AUDIT_FAIL},
-        {"mm.hugepages", QPIN_AUDIT_FAIL},      {"cpu.governor", QPIN_AUDIT_WARN},
-        {"cpu.idle", QPIN_AUDIT_WARN},          {"sched.rt_runtime", QPIN_AUDIT_FAIL},
+        {"cpu.isolated", QPIN_AUDIT_FAIL},   {"cpu.nohz_full", QPIN_AUDIT_FAIL},
+        {"cpu.rcu_nocbs", QPIN_AUDIT_FAIL},  {"cpu.housekeeping", QPIN_AUDIT_FAIL},
+        {"irq.affinity", QPIN_AUDIT_FAIL},   {"irq.irqbalance", QPIN_AUDIT_FAIL},
+        {"kthread.rcu", QPIN_AUDIT_FAIL},    {"workqueue.cpumask", QPIN_AUDIT_FAIL},
+        {"mm.thp", QPIN_AUDIT_FAIL},         {"mm.ksm", QPIN_AUDIT_FAIL},
+        {"mm.numad", QPIN_AUDIT_FAIL},       {"mm.numa_balancing", QPIN_AUDIT_FAIL},
+        {"mm.hugepages", QPIN_AUDIT_FAIL},   {"cpu.governor", QPIN_AUDIT_WARN},
+        {"cpu.idle", QPIN_AUDIT_WARN},       {"sched.rt_runtime", QPIN_AUDIT_FAIL},
         {"cpu.smt_shared", QPIN_AUDIT_FAIL},
     };
     ck_assert_uint_eq(r->checks->len, G_N_ELEMENTS(want));
@@ -174,9 +174,9 @@ START_TEST(test_missing_evidence_is_unknown)
     assert_status(r, "cpu.rcu_nocbs", QPIN_AUDIT_PASS);
     assert_status(r, "cpu.housekeeping", QPIN_AUDIT_PASS);
     static const char *const unknown[] = {
-        "irq.affinity", "irq.irqbalance",    "kthread.rcu",      "workqueue.cpumask",
-        "mm.thp",       "mm.ksm",            "mm.numad",         "mm.numa_balancing",
-        "cpu.governor", "cpu.idle",          "sched.rt_runtime", NULL,
+        "irq.affinity", "irq.irqbalance", "kthread.rcu",      "workqueue.cpumask",
+        "mm.thp",       "mm.ksm",         "mm.numad",         "mm.numa_balancing",
+        "cpu.governor", "cpu.idle",       "sched.rt_runtime", NULL,
     };
     for (int i = 0; unknown[i]; i++)
         assert_status(r, unknown[i], QPIN_AUDIT_UNKNOWN);
@@ -210,7 +210,8 @@ static void put(const char *root, const char *rel, const char *text)
 static void remove_tree(const char *dir)
 {
     const char *argv[] = {"rm", "-rf", dir, NULL};
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                 NULL);
 }
 
 START_TEST(test_variations)
@@ -304,8 +305,8 @@ START_TEST(test_mask_format)
     static const struct {
         const char *cpus, *mask;
     } cases[] = {
-        {"0,4,8,12", "1111"}, {"0-39", "ff,ffffffff"}, {"32", "1,00000000"},
-        {"0", "1"},           {"", "0"},               {"1-3,5-7", "ee"},
+        {"0,4,8,12", "1111"}, {"0-39", "ff,ffffffff"}, {"32", "1,00000000"}, {"0", "1"}, {"", "0"},
+        {"1-3,5-7", "ee"},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(TopoCpuSet) set = topo_cpuset_parse(cases[i].cpus, NULL);
@@ -347,9 +348,12 @@ START_TEST(test_map_from_report)
     ck_assert_uint_eq(hp->bytes, 2ull << 30);
 
     static const char *const bad[] = {
-        "[]", "{\"schema_version\": 2, \"vcpus\": []}", "{\"schema_version\": 1}",
+        "[]",
+        "{\"schema_version\": 2, \"vcpus\": []}",
+        "{\"schema_version\": 1}",
         "{\"schema_version\": 1, \"vcpus\": [{\"cpus\": 3}]}",
-        "{\"schema_version\": 1, \"vcpus\": [{\"cpus\": null}]}", "{\"schema_version\": 1,",
+        "{\"schema_version\": 1, \"vcpus\": [{\"cpus\": null}]}",
+        "{\"schema_version\": 1,",
     };
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         ck_assert(g_file_set_contents(path, bad[i], -1, NULL));

@@ -130,15 +130,11 @@ static void check_rcu_nocbs(QpinAuditCtx *c)
     if (h->nohz_full)
         topo_cpuset_union(covered, h->nohz_full);
     g_autofree char *want = qpin_audit_cpus(c->vcpu);
-    g_autofree char *observed = g_strdup_printf(
-        "rcu_nocbs=%s%s%s", value ? value : "(absent)",
-        h->nohz_full && !topo_cpuset_is_empty(h->nohz_full) ? ", nohz_full " : "", "");
-    if (h->nohz_full && !topo_cpuset_is_empty(h->nohz_full)) {
-        g_autofree char *nohz = qpin_audit_cpus(h->nohz_full);
-        g_autofree char *tmp = g_strconcat(observed, nohz, " (offloaded too)", NULL);
-        g_free(observed);
-        observed = g_steal_pointer(&tmp);
-    }
+    gboolean nohz = h->nohz_full && !topo_cpuset_is_empty(h->nohz_full);
+    g_autofree char *nohz_list = nohz ? qpin_audit_cpus(h->nohz_full) : NULL;
+    g_autofree char *observed = g_strdup_printf("rcu_nocbs=%s%s%s%s", value ? value : "(absent)",
+                                                nohz ? ", nohz_full " : "", nohz ? nohz_list : "",
+                                                nohz ? " (offloaded too)" : "");
     g_autofree char *expected = g_strdup_printf("vCPU CPUs %s in rcu_nocbs", want);
     if (topo_cpuset_is_subset(c->vcpu, covered)) {
         qpin_audit_add(c, "cpu.rcu_nocbs", QPIN_AUDIT_PASS, g_steal_pointer(&observed),

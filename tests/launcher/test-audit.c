@@ -264,6 +264,27 @@ START_TEST(test_variations)
         assert_observed_has(r, "mm.hugepages", "5 of 10 1G pages free on node 0");
         assert_fix_has(r, "mm.hugepages", "echo 13 > /sys/devices/system/node/node0/hugepages/");
     }
+    /* Isolation through a cgroup v2 partition instead of isolcpus=; an invalid partition
+     * isolates nothing. rcu_nocbs=all offloads every CPU. */
+    put(root, "sys/devices/system/cpu/isolated", "\n");
+    put(root, "proc/cmdline", "ro nohz_full=" VCPUS " rcu_nocbs=all\n");
+    put(root, "sys/fs/cgroup/rt/cpuset.cpus.partition", "isolated\n");
+    put(root, "sys/fs/cgroup/rt/cpuset.cpus.effective", VCPUS "\n");
+    {
+        g_autoptr(QpinAuditResult) r = audit(root, map);
+        assert_status(r, "cpu.isolated", QPIN_AUDIT_PASS);
+        const QpinAuditCheck *c = get(r, "cpu.isolated");
+        ck_assert_msg(strstr(c->evidence, "/sys/fs/cgroup/rt/cpuset.cpus.partition"), "%s",
+                      c->evidence);
+        assert_status(r, "cpu.rcu_nocbs", QPIN_AUDIT_PASS);
+        assert_observed_has(r, "cpu.rcu_nocbs", "rcu_nocbs=all");
+    }
+    put(root, "sys/fs/cgroup/rt/cpuset.cpus.partition", "isolated invalid (Cpu list empty)\n");
+    {
+        g_autoptr(QpinAuditResult) r = audit(root, map);
+        assert_status(r, "cpu.isolated", QPIN_AUDIT_FAIL);
+        assert_fix_has(r, "cpu.isolated", "add \"isolcpus=managed_irq,domain," VCPUS "\"");
+    }
     /* Housekeeping CPUs left out: the online CPUs without vCPUs are audited. */
     g_clear_pointer(&map->housekeeping_cpus, topo_cpuset_free);
     {

@@ -162,9 +162,9 @@ static void check_housekeeping(QpinAuditCtx *c)
         topo_cpuset_union(quiet, h->nohz_full);
     topo_cpuset_intersect(quiet, c->hk);
     g_autofree char *hk = qpin_audit_cpus(c->hk);
-    g_autofree char *expected =
-        g_strdup_printf("housekeeping CPUs %s%s online, neither isolated nor nohz_full", hk,
-                        c->hk_given ? "" : " (online CPUs without vCPUs)");
+    g_autofree char *expected = g_strdup_printf(
+        "housekeeping CPUs %s%s online, neither isolated nor nohz_full", hk,
+        c->hk_given ? "" : " (the online CPUs without vCPUs, isolation or nohz_full)");
     const char *evidence = "/" CPU_DIR "/online, /" CPU_DIR "/isolated, /" CPU_DIR "/nohz_full";
     if (topo_cpuset_is_empty(online_hk)) {
         qpin_audit_add(c, "cpu.housekeeping", QPIN_AUDIT_FAIL,

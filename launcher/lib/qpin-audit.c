@@ -316,8 +316,18 @@ QpinAuditResult *qpin_audit_run(const char *sysroot, const TopoHost *host, const
     if (c->hk_given) {
         c->hk = topo_cpuset_copy(map->housekeeping_cpus);
     } else {
+        /* Where host work goes when nobody said: the online CPUs the vCPUs leave, less those
+         * isolated for other work; all that the vCPUs leave when that is nothing, so that
+         * cpu.housekeeping says what is wrong. */
         c->hk = topo_cpuset_copy(host->online);
         topo_cpuset_subtract(c->hk, c->vcpu);
+        g_autoptr(TopoCpuSet) plain = topo_cpuset_copy(c->hk);
+        if (host->isolated)
+            topo_cpuset_subtract(plain, host->isolated);
+        if (host->nohz_full)
+            topo_cpuset_subtract(plain, host->nohz_full);
+        if (!topo_cpuset_is_empty(plain))
+            topo_cpuset_intersect(c->hk, plain);
     }
     c->checks = g_ptr_array_new_with_free_func((GDestroyNotify)check_free);
     read_procs(c);

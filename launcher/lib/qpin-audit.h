@@ -34,8 +34,9 @@ typedef struct {
 /* What the map asks of the host. */
 typedef struct {
     TopoCpuSet *vcpu_cpus;         /* union of the vCPU threads' CPUs; required, not empty */
-    TopoCpuSet *housekeeping_cpus; /* emulator + iothread CPUs; NULL: every online CPU the
-                                      vCPUs do not use */
+    TopoCpuSet *housekeeping_cpus; /* emulator + iothread CPUs; NULL: the online CPUs the vCPUs
+                                      do not use and that are neither isolated nor nohz_full
+                                      (all the vCPUs leave when that is none) */
     gboolean rt;                   /* vCPUs run SCHED_FIFO or SCHED_RR */
     GArray *hugepages;             /* QpinAuditHugepages; may be empty, never NULL */
     char *source;                  /* where the map came from, for people ("--from plan.json") */

@@ -296,6 +296,27 @@ START_TEST(test_variations)
 }
 END_TEST
 
+/* Without housekeeping CPUs: the CPUs the vCPUs leave, less those isolated for other work. */
+START_TEST(test_derived_housekeeping)
+{
+    g_autofree char *root = fixture("rt-tuned-2s");
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_new();
+    map->vcpu_cpus = topo_cpuset_parse("1", NULL);
+    g_autoptr(QpinAuditResult) r = audit(root, map);
+    g_autofree char *hk = topo_cpuset_format(r->housekeeping_cpus);
+    ck_assert_str_eq(hk, HK);
+    assert_status(r, "cpu.housekeeping", QPIN_AUDIT_PASS);
+
+    /* Every CPU the vCPUs leave is isolated: they are the housekeeping, and it fails. */
+    g_autoptr(QpinAuditMap) map2 = qpin_audit_map_new();
+    map2->vcpu_cpus = topo_cpuset_parse("0-1,4,8,12", NULL);
+    g_autoptr(QpinAuditResult) r2 = audit(root, map2);
+    g_autofree char *hk2 = topo_cpuset_format(r2->housekeeping_cpus);
+    ck_assert_str_eq(hk2, "2-3,5-7,9-11,13-15");
+    assert_status(r2, "cpu.housekeeping", QPIN_AUDIT_FAIL);
+}
+END_TEST
+
 START_TEST(test_map_errors)
 {
     g_autofree char *root = fixture("rt-tuned-2s");
@@ -447,6 +468,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_untuned_fails);
     tcase_add_test(tc, test_missing_evidence_is_unknown);
     tcase_add_test(tc, test_variations);
+    tcase_add_test(tc, test_derived_housekeeping);
     tcase_add_test(tc, test_map_errors);
     tcase_add_test(tc, test_mask_format);
     tcase_add_test(tc, test_map_from_report);

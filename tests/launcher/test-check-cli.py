@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """qpin check from the command line, with each source of the map.
 
-Without QEMU: --vcpu-cpus on the tuned and untuned fixture hosts (exit 0 and 20, the table
+The --pid guest runs under KVM when a probe shows that KVM works. Without QEMU: --vcpu-cpus on the tuned and untuned fixture hosts (exit 0 and 20, the table
 within 80 columns, the JSON statuses), this machine (no error, sensible unknowns), bad input
 (exit 2, nothing printed on stdout). With real QEMU (TCG with a thread per vCPU; the audit
 reads only the threads' names and affinities, which KVM and TCG give alike): plan options
@@ -138,6 +138,15 @@ guest = [qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults", 
          "-smp", "2", "-name", tag]
 guest1 = [qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults", "-m", "64",
           "-smp", "1", "-name", tag]
+# The running guest of --pid: KVM when a paused KVM QEMU answers QMP (its vCPU threads are then
+# "CPU N/KVM"), TCG with a thread per vCPU ("CPU N/TCG") otherwise.
+pid_guest = guest1
+if os.access("/dev/kvm", os.R_OK | os.W_OK):
+    kvm = [qemu, "-accel", "kvm", "-cpu", "qemu64", "-display", "none", "-nodefaults", "-m", "64",
+           "-smp", "1", "-name", tag]
+    if run(["plan", "--quiet", "--", *kvm]).returncode == 0:
+        pid_guest = kvm
+print(f"# --pid guest: {' '.join(pid_guest[1:5])}")
 tmp = tempfile.mkdtemp(prefix="qpin-check-")
 try:
     # Plan options: the map qpin plan computes, audited against the fixtures.
@@ -219,7 +228,7 @@ try:
     if len(cpus) >= 2:
         vcpu, hk = str(max(cpus)), str(min(cpus))
         p = subprocess.Popen([qpin, "run", "--no-cont", "--json", "--quiet", "--pin", vcpu,
-                              "--emulator-pin", hk, "--", *guest1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--emulator-pin", hk, "--", *pid_guest], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             # The report comes once the threads are pinned; read it, no polling.
             lines = []

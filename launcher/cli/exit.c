@@ -34,6 +34,8 @@ static int qpin_code_status(QpinErrorCode code)
         return QPIN_EXIT_INTERRUPTED;
     case QPIN_ERROR_RESUMED:
         return QPIN_EXIT_RESUMED;
+    case QPIN_ERROR_CHECK:
+        return QPIN_EXIT_CHECK;
     }
     return QPIN_EXIT_FAILURE;
 }

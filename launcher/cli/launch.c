@@ -4,8 +4,10 @@
 #include "qpin-run.h"
 #include "qpin-launch.h"
 
+#include "qpin-audit-flow.h"
 #include "qpin-error.h"
 #include "qpin-memory.h"
+#include "qpin-output-check.h"
 #include "qpin-progress-bar.h"
 #include "qpin-qemu-numa.h"
 #include "qpin-output.h"
@@ -168,6 +170,38 @@ static int qmp_failed(QpinLaunch *l, GError *error)
     return fail(l, error);
 }
 
+/* --check of run and plan, and `qpin check -- QEMU ...`: audits the host against the map just
+ * computed, before anything is pinned. Returns the exit status when the command ends here (the
+ * audit of `qpin check`, or a refusal under --check=strict), -1 to go on. */
+static int check_plan(QpinLaunch *l)
+{
+    QpinCheckMode mode = l->opt->check;
+    GError *error = NULL;
+    g_autoptr(QpinAuditMap) map = qpin_audit_map_from_flow(l->s, &error);
+    g_autoptr(QpinAuditResult) result =
+        map ? qpin_audit_run(l->opt->sysroot, l->s->host, map, &error) : NULL;
+    if (!result) {
+        if (mode == QPIN_CHECK_MODE_WARN) {
+            qpin_warn("host check skipped: %s", error->message);
+            g_error_free(error);
+            return -1;
+        }
+        return fail(l, error);
+    }
+    if (mode == QPIN_CHECK_MODE_ONLY) {
+        /* The plan was only the way to the map: QEMU goes before the audit is printed. */
+        qpin_launch_stop(l);
+        if (!qpin_output_check(result, map->source, l->opt->json))
+            return QPIN_EXIT_FAILURE;
+        return result->verdict == QPIN_AUDIT_FAIL ? QPIN_EXIT_CHECK : QPIN_EXIT_OK;
+    }
+    gboolean refuse = mode == QPIN_CHECK_MODE_STRICT && result->verdict == QPIN_AUDIT_FAIL;
+    qpin_output_check_warnings(result, refuse);
+    if (refuse)
+        return fail(l, qpin_output_check_refusal(result));
+    return -1;
+}
+
 int qpin_launch(QpinOptions *opt)
 {
     gboolean run = opt->command == QPIN_COMMAND_RUN;
@@ -183,6 +217,10 @@ int qpin_launch(QpinOptions *opt)
         return status;
     }
     qpin_output_host_warnings(s->host);
+    /* A map that names its CPUs is audited before QEMU starts: a refusal starts nothing. */
+    gboolean checked_early = opt->check == QPIN_CHECK_MODE_STRICT && s->early_vcpu_cpus;
+    if (checked_early && (status = check_plan(l)) >= 0)
+        goto out;
     l->sigfd = qpin_signals_setup(&error);
     if (l->sigfd < 0) {
         status = fail(l, error);
@@ -209,6 +247,8 @@ int qpin_launch(QpinOptions *opt)
         goto out;
     }
     qpin_output_warnings(s);
+    if (opt->check != QPIN_CHECK_MODE_OFF && !checked_early && (status = check_plan(l)) >= 0)
+        goto out;
 
     if (!run) {
         s->report->qmp_commands = qmp_client_commands_sent(l->qmp);

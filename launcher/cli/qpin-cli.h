@@ -23,6 +23,7 @@ enum {
     QPIN_EXIT_MEMORY = 17,      /* guest memory landed on the wrong host node */
     QPIN_EXIT_INTERRUPTED = 18, /* a signal stopped qpin before the guest started */
     QPIN_EXIT_RESUMED = 19,     /* someone else resumed the guest before qpin had pinned it */
+    QPIN_EXIT_CHECK = 20,       /* qpin check found a fail, or run --check=strict refused */
 };
 
 /* Subcommands: each gets argv starting at the subcommand name. */
@@ -32,6 +33,7 @@ int qpin_cmd_run(int argc, char **argv);
 int qpin_cmd_plan(int argc, char **argv);
 int qpin_cmd_pin(int argc, char **argv);
 int qpin_cmd_top(int argc, char **argv);
+int qpin_cmd_check(int argc, char **argv);
 
 /* The exit status for @error: the one place where the libraries' error codes (QPIN_ERROR,
  * QMP_ERROR, QMP_COMMAND_ERROR) become qpin's documented exit

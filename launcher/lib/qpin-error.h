@@ -23,6 +23,7 @@ typedef enum {
     QPIN_ERROR_MEMORY,      /* guest memory landed on the wrong host node */
     QPIN_ERROR_INTERRUPTED, /* a terminating signal ended the work */
     QPIN_ERROR_RESUMED,     /* someone else resumed the guest before qpin had pinned it */
+    QPIN_ERROR_CHECK,       /* the host audit found a failed check (run --check=strict) */
 } QpinErrorCode;
 
 /* Wraps @src (taken) into a new QPIN_ERROR with @code, keeping its message, in *@dest; a

@@ -18,7 +18,24 @@ typedef struct {
     char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
+    QpinCheckMode check;
 } Cli;
+
+/* --check[=strict]: the value is optional, which GOption offers only to callbacks. */
+static gboolean parse_check(const char *name, const char *value, gpointer data, GError **error)
+{
+    Cli *cli = data;
+    if (!value || !*value) {
+        cli->check = QPIN_CHECK_MODE_WARN;
+    } else if (!strcmp(value, "strict")) {
+        cli->check = QPIN_CHECK_MODE_STRICT;
+    } else {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "%s=%s: expected --check or --check=strict", name, value);
+        return FALSE;
+    }
+    return TRUE;
+}
 
 static void cli_clear(Cli *cli)
 {
@@ -169,6 +186,11 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
         {ALL,
          {"explain", 0, 0, G_OPTION_ARG_NONE, &cli->explain,
           "Show why automatic placement chose each CPU", NULL}},
+        {RUN | PLAN,
+         {"check", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer)parse_check,
+          "Audit the host's tuning against the map (as qpin check); =strict: refuse to start "
+          "the guest when a check fails",
+          NULL}},
         {ALL, {"quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet, "Do not print the table", NULL}},
         {ALL, {"help", 'h', 0, G_OPTION_ARG_NONE, &cli->help, "Show this help", NULL}},
     };
@@ -594,7 +616,10 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     g_autoptr(GArray) entries = option_entries(command, &cli);
     const char *parameter = command == QPIN_COMMAND_PIN ? "--qmp SOCKET" : "-- QEMU [QEMU-ARGS...]";
     g_autoptr(GOptionContext) ctx = g_option_context_new(parameter);
-    g_option_context_add_main_entries(ctx, (GOptionEntry *)(void *)entries->data, NULL);
+    /* A group of its own so that the --check callback gets @cli. */
+    GOptionGroup *main_group = g_option_group_new(NULL, NULL, NULL, &cli, NULL);
+    g_option_group_add_entries(main_group, (GOptionEntry *)(void *)entries->data);
+    g_option_context_set_main_group(ctx, main_group);
     g_option_context_set_help_enabled(ctx, FALSE);
     /* Parsing stops at the first argument that is not an option: the QEMU command line is
      * never parsed as qpin options. */
@@ -663,6 +688,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->quiet = cli.quiet;
     o->json = cli.json;
     o->explain = cli.explain;
+    o->check = cli.check;
     if (cli.cont && cli.no_cont) {
         g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                             "--cont and --no-cont contradict each other");

@@ -21,6 +21,14 @@ typedef struct {
     char *cpus; /* the CPUS text, parsed when the map is computed */
 } QpinIothreadPin;
 
+/* --check of run and plan, and `qpin check` given a QEMU command line. */
+typedef enum {
+    QPIN_CHECK_MODE_OFF,
+    QPIN_CHECK_MODE_WARN,   /* audit the computed map, say what is wrong, go on */
+    QPIN_CHECK_MODE_STRICT, /* run: refuse to start the guest on a failed check */
+    QPIN_CHECK_MODE_ONLY,   /* qpin check: audit the plan's map, print the audit, nothing else */
+} QpinCheckMode;
+
 #define QPIN_DEFAULT_KILL_TIMEOUT_MS 10000
 /* QMP_DEFAULT_TIMEOUT_MS of qmp/qmp.h, which this library does not include. */
 #define QPIN_DEFAULT_QMP_TIMEOUT_MS 10000
@@ -54,6 +62,7 @@ typedef struct {
     gint64 pid;    /* pin: --pid PID, 0 when not given */
     gint64 kill_timeout_ms;
     gint64 qmp_timeout_ms; /* --qmp-timeout: deadline of each QMP command after the negotiation */
+    QpinCheckMode check;   /* run, plan: --check[=strict] */
 } QpinOptions;
 
 void qpin_options_free(QpinOptions *options);

@@ -79,6 +79,7 @@ void qpin_flow_free(QpinFlow *s)
     topo_cpuset_free(s->reserved);
     topo_map_spec_free(s->spec);
     topo_cpuset_free(s->emulator_cpus);
+    topo_cpuset_free(s->early_vcpu_cpus);
     g_ptr_array_unref(s->iothread_cpus);
     if (s->node_binding)
         g_ptr_array_unref(s->node_binding);
@@ -229,6 +230,11 @@ static gboolean precheck_map(QpinFlow *s, GError **error)
     g_autoptr(TopoMap) map = topo_map_compute(s->spec, vcpus, n, &s->ctx, &local);
     if (!map)
         return fail_with(error, local, QPIN_ERROR_MAP, NULL);
+    /* What the host audit of run --check=strict can check before QEMU starts. */
+    s->early_vcpu_cpus = topo_cpuset_new();
+    for (guint i = 0; i < map->cpus->len; i++)
+        if (map->cpus->pdata[i])
+            topo_cpuset_union(s->early_vcpu_cpus, map->cpus->pdata[i]);
     return TRUE;
 }
 

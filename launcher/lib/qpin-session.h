@@ -36,6 +36,7 @@ typedef struct {
     TopoCpuSet *reserved;      /* emulator + iothread pins + --reserve */
     TopoMapSpec *spec;         /* NULL without --pin */
     TopoCpuSet *emulator_cpus; /* NULL without --emulator-pin (or until auto computed it) */
+    TopoCpuSet *early_vcpu_cpus; /* a cpulist or groups map's CPUs, known before QEMU starts */
     gboolean emulator_auto;
     GPtrArray *iothread_cpus; /* TopoCpuSet*, parallel to opt->iothread_pins */
     GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */

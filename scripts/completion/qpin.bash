@@ -6,15 +6,15 @@
 # Needs nothing but bash (not the bash-completion package). The option lists are those of
 # 'qpin CMD --help'; tests/docs/test-completion.sh fails when they drift apart.
 
-_qpin_commands="run plan pin host qmp top"
+_qpin_commands="run plan pin host qmp top check"
 _qpin_top_options="-h --help -V --version"
 
 # Options of each command, as its --help lists them.
 _qpin_options_run="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
     --allow-overcommit --numa --numa-dist --mirror --mirror-memory --no-cont --cont --kill-timeout --qmp-timeout --report --json
-    --explain -q --quiet -h --help"
+    --explain --check -q --quiet -h --help"
 _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain -q --quiet
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain --check -q --quiet
     -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
     --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain -q --quiet
@@ -23,6 +23,9 @@ _qpin_options_host="--sysroot --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
     -h --help"
+_qpin_options_check="--vcpu-cpus --housekeeping-cpus --rt --hugepages --from --pid --pin
+    --emulator-pin --iothread-pin --vcpu-sched --numa --reserve --allow-overcommit --config
+    --qmp-timeout --sysroot --json -h --help"
 
 # Options that take a value (in the next word, or after '=').
 # One line: matched as *" --opt "*.
@@ -30,6 +33,7 @@ _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched 
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
 _qpin_value_options+="-d --delay -n --iterations --prometheus "
 _qpin_value_options+="--numa-dist --mirror --mirror-memory "
+_qpin_value_options+="--from --vcpu-cpus --housekeeping-cpus --hugepages "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -63,7 +67,7 @@ _qpin_value()
 {
     local opt=$1 cur=$2
     case $opt in
-    --config | --report | --qmp | --prometheus)
+    --config | --report | --qmp | --prometheus | --from)
         _qpin_files -f "$cur"
         ;;
     --sysroot)
@@ -111,7 +115,7 @@ _qpin()
     local cmd=${COMP_WORDS[1]}
     local options_var=_qpin_options_$cmd
     case $cmd in
-    run | plan | pin | host | qmp | top) ;;
+    run | plan | pin | host | qmp | top | check) ;;
     *) return 0 ;;
     esac
 
@@ -129,7 +133,7 @@ _qpin()
         elif [[ $word == -* ]]; then
             [[ $word != *=* && $_qpin_value_options == *" $word "* && ${COMP_WORDS[i + 1]} != = ]] &&
                 ((i++))
-        elif [[ $cmd == run || $cmd == plan ]]; then
+        elif [[ $cmd == run || $cmd == plan || $cmd == check ]]; then
             qemu_start=$i
             break
         else
@@ -178,12 +182,12 @@ _qpin()
     if [[ $cur == -* ]]; then
         _qpin_words "${!options_var}" "$cur"
         # run and plan: '--' ends the options.
-        if [[ ($cmd == run || $cmd == plan) && -- == "$cur"* ]]; then
+        if [[ ($cmd == run || $cmd == plan || $cmd == check) && -- == "$cur"* ]]; then
             COMPREPLY+=(--)
         fi
     elif [[ $cmd == qmp && $positional -eq 0 ]]; then
         _qpin_words "$_qpin_qmp_commands" "$cur"
-    elif [[ $cmd == run || $cmd == plan ]]; then
+    elif [[ $cmd == run || $cmd == plan || $cmd == check ]]; then
         # The first word that is not an option starts QEMU's command line.
         local IFS=$'\n'
         # shellcheck disable=SC2207

@@ -62,7 +62,7 @@ done
 ok "$([ -z "$missing" ]; echo $?)" "'qpin <TAB>' offers every command and option of qpin --help" "missing:$missing"
 
 # Every option of every command, offered after the command.
-for cmd in run plan pin host qmp; do
+for cmd in run plan pin host qmp check; do
     complete_words qpin "$cmd" -
     missing=
     count=0
@@ -118,6 +118,10 @@ complete_words qpin run --report = "$tmp/vm-r"
 ok "$([ "${COMPREPLY[*]}" = "$tmp/vm-report.json" ]; echo $?)" "'--report=FILE<TAB>' completes files" "${COMPREPLY[*]}"
 complete_words qpin plan --sysroot "$tmp/"
 ok "$([ "$(got)" = "$tmp/sysroot-a $tmp/sysroot-b" ]; echo $?)" "'qpin plan --sysroot DIR<TAB>' completes directories only" "${COMPREPLY[*]}"
+complete_words qpin check --from "$tmp/vm-r"
+ok "$([ "${COMPREPLY[*]}" = "$tmp/vm-report.json" ]; echo $?)" "'qpin check --from FILE<TAB>' completes files" "${COMPREPLY[*]}"
+complete_words qpin check --sysroot "$tmp/sys"
+ok "$([ "$(got)" = "$tmp/sysroot-a $tmp/sysroot-b" ]; echo $?)" "'qpin check --sysroot DIR<TAB>' completes directories only" "${COMPREPLY[*]}"
 complete_words qpin host --sysroot "$tmp/sys"
 ok "$([ "$(got)" = "$tmp/sysroot-a $tmp/sysroot-b" ]; echo $?)" "'qpin host --sysroot DIR<TAB>' completes directories only" "${COMPREPLY[*]}"
 

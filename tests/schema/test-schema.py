@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Validates the JSON documents qpin prints against docs/schema/*.schema.json.
 
+Also `qpin check --json` on the check fixtures, on this machine and with a plan's map.
+
 Produces real documents: `qpin host --json` of this machine and of every fixture under
 tests/fixtures/hosts (and the fixtures' expected .json files); `qpin plan --json` under real
 QEMU with TCG (plain, with two guest NUMA nodes, with `--pin auto --explain`) and the 240-vCPU
@@ -38,7 +40,7 @@ source, qpin = os.environ["QPIN_SOURCE_ROOT"], os.environ["QPIN"]
 firmware = os.environ["QPIN_EXIT_FIRMWARE"]
 schema_dir = os.path.join(source, "docs", "schema")
 hosts_dir = os.path.join(source, "tests", "fixtures", "hosts")
-SCHEMAS = ("host.schema.json", "plan.schema.json", "report.schema.json")
+SCHEMAS = ("host.schema.json", "plan.schema.json", "report.schema.json", "check.schema.json")
 
 failures = []
 count = 0
@@ -316,6 +318,31 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
+# ---- qpin check --json: the fixture hosts, this machine, and a map from a plan ----
+
+check_map = ["--vcpu-cpus", "1-3,5-7,9-11,13-15", "--housekeeping-cpus", "0,4,8,12", "--rt",
+             "--hugepages", "8G@0:1G", "--hugepages", "8G@1:1G"]
+for name, code in (("rt-tuned-2s", 0), ("untuned-2s", 20), ("offline-isolated", 20)):
+    what = f"qpin check --sysroot {name} --json"
+    args = check_map if name != "offline-isolated" else ["--vcpu-cpus", "2-5"]
+    r = run([qpin, "check", "--sysroot", os.path.join(hosts_dir, name), *args, "--json"], what,
+            expect=(code,))
+    doc = parse(r.stdout, what)
+    if doc is not None:
+        validate("check.schema.json", doc, what)
+        documents.setdefault("check", doc)
+r = run([qpin, "check", "--vcpu-cpus", "0", "--json"], "qpin check --json on this machine",
+        expect=(0, 20))
+doc = parse(r.stdout, "qpin check --json on this machine")
+if doc is not None:
+    validate("check.schema.json", doc, "qpin check --json on this machine")
+what = "qpin check --sysroot untuned-2s --json --pin 1,2 -- QEMU"
+r = run([qpin, "check", "--sysroot", os.path.join(hosts_dir, "untuned-2s"), "--json", "--pin",
+         "1,2", "--emulator-pin", "0", "--", *guest[:-2], "-smp", "2"], what, expect=(20,))
+doc = parse(r.stdout, what)
+if doc is not None:
+    validate("check.schema.json", doc, what)
+
 # ---- the schemas are not vacuous ----
 
 def mutated(key, change):
@@ -399,6 +426,14 @@ rejected("report.schema.json", "plan-mirror", setter(["notes", 0, "kind"], "gues
          "a note of an unknown kind")
 rejected("report.schema.json", "plan-mirror", setter(["numa", 0, "prealloc_threads_auto"], 1),
          "prealloc_threads_auto that is a number")
+rejected("check.schema.json", "check", setter(["schema_version"], 2), "a check with schema_version 2")
+rejected("check.schema.json", "check", setter(["verdict"], "unknown"), "a verdict \"unknown\"")
+rejected("check.schema.json", "check", deleter(["checks", 0, "fix"]), "a check without fix")
+rejected("check.schema.json", "check", setter(["checks", 0, "status"], "ok"), "a check status \"ok\"")
+rejected("check.schema.json", "check", setter(["checks", 0, "id"], "cpu.other"), "an unknown check id")
+rejected("check.schema.json", "check", setter(["vcpu_cpus"], 3), "vcpu_cpus as a number")
+accepted("check.schema.json", "check", setter(["checks", 0, "fix"], None), "a check whose fix is null")
+accepted("check.schema.json", "check", setter(["a_member_of_tomorrow"], 1), "a check with an extra member")
 rejected("host.schema.json", "host", deleter(["nodes"]), "a host without nodes")
 rejected("host.schema.json", "host", deleter(["cpus", 0, "siblings"]), "a host CPU without siblings")
 rejected("host.schema.json", "host", setter(["cpus", 0, "node"], "0"), "a host CPU whose node is a string")

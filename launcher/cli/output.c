@@ -7,6 +7,9 @@
 #include "qpin-output-report.h"
 #include "qpin-cli.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
 {
     GError *error = NULL;
@@ -50,6 +53,16 @@ gboolean qpin_output_report_file(const QpinFlow *s)
     return TRUE;
 }
 
+/* The width the grid may use: the terminal's when @stream is one, else 80. */
+static guint output_width(FILE *stream)
+{
+    struct winsize ws;
+    int fd = fileno(stream);
+    if (fd >= 0 && isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    return 80;
+}
+
 gboolean qpin_output(const QpinFlow *s, FILE *table)
 {
     const QpinOptions *o = s->opt;
@@ -57,7 +70,10 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
     GError *error = NULL;
     if (!o->quiet && !(o->json && table == stdout)) {
         g_autoptr(GString) text = g_string_new(NULL);
-        qpin_output_report_table(s->report, text);
+        QpinShow show = QPIN_SHOW_AUTO;
+        if (o->show)
+            qpin_show_parse(o->show, &show);
+        qpin_output_report_human(s->report, show, output_width(table), text);
         if (!qpin_stream_write(table, text->str, &error)) {
             /* When the table goes to a broken stderr, saying so there is lost as well: the
              * warning also reaches the JSON document and the --report file written next. */

@@ -3,6 +3,8 @@
  * placement read back, as JSON (through json-c) and as the human placement table. */
 #pragma once
 
+#include <qpin/host.h>
+
 #include <glib.h>
 #include <json-c/json.h>
 
@@ -14,5 +16,10 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes);
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements);
 /* Human table of the placements, appended to @out. */
 void qpin_output_memory_placement_table(const GPtrArray *placements, GString *out);
+
+/* The guest memory plan for people, appended to @out: one row per guest node (size, host nodes,
+ * policy, backend, page size, prealloc, vCPUs), then the preflight: what the nodes ask of each
+ * host node's free memory or hugepage pool on @host, what it has, and "ok" or "SHORT". */
+void qpin_output_memory_plan(const GPtrArray *nodes, const TopoHost *host, GString *out);
 
 G_END_DECLS

@@ -248,8 +248,7 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
             const char *what;
             const TopoCpuSet *set;
         } marks[] = {{"isolated", host->isolated},
-                     {"nohz_full", host->nohz_full},
-                     {"offline", host->offline}};
+                     {"nohz_full", host->nohz_full}};
         for (gsize m = 0; m < G_N_ELEMENTS(marks); m++) {
             g_autoptr(TopoCpuSet) here = on_node(marks[m].set, node);
             if (topo_cpuset_is_empty(here) ||
@@ -319,6 +318,11 @@ void qpin_output_grid(const QpinReport *r, guint width, GString *out)
                   width);
     if (unnoded)
         draw_node(out, r, &o, -1, threads, width);
+    /* Offline CPUs have no topology to draw. */
+    if (!topo_cpuset_is_empty(host->offline)) {
+        g_autofree char *offline = topo_cpuset_format(host->offline);
+        g_string_append_printf(out, "offline: %s (not drawn)\n", offline);
+    }
 
     g_autoptr(TopoCpuSet) free_cpus = topo_cpuset_copy(host->online);
     topo_cpuset_intersect(free_cpus, host->cpus_allowed);

@@ -6,11 +6,13 @@
 #include "qpin-file-write.h"
 #include "qpin-output-report.h"
 #include "qpin-cli.h"
+#include "qpin-help.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv,
+                                 const QpinHelp *help, int *exit_code)
 {
     GError *error = NULL;
     g_autoptr(QpinOptions) opt = qpin_options_parse(command, argc, argv, &error);
@@ -19,9 +21,10 @@ QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv,
         return NULL;
     }
     if (opt->help) {
-        *exit_code = qpin_stream_write(stdout, opt->help, &error)
-                         ? QPIN_EXIT_OK
-                         : qpin_output_error(error, QPIN_EXIT_FAILURE);
+        g_autofree GOptionEntry *entries = qpin_options_entries(command);
+        QpinHelp full = *help;
+        full.options = entries;
+        *exit_code = qpin_help_print(&full);
         return NULL;
     }
     return g_steal_pointer(&opt);

@@ -167,6 +167,16 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
     return entries;
 }
 
+GOptionEntry *qpin_options_entries(QpinCommandKind command)
+{
+    Cli cli = {0};
+    GArray *entries = option_entries(command, &cli);
+    /* The values point into @cli, which is gone: only the names and texts are for the caller. */
+    for (guint i = 0; i < entries->len; i++)
+        g_array_index(entries, GOptionEntry, i).arg_data = NULL;
+    return (GOptionEntry *)(void *)g_array_free(entries, FALSE);
+}
+
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",

@@ -62,6 +62,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinOptions, qpin_options_free)
  * the file, section and key. */
 QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, GError **error);
 
+/* The options of @command as GOption describes them (names, argument names, texts; no
+ * arg_data), ending with an all-zero entry, for the help text; g_free() it. */
+GOptionEntry *qpin_options_entries(QpinCommandKind command);
+
 /* The subcommand name: "run", "plan", "pin". */
 const char *qpin_command_name(QpinCommandKind command);
 

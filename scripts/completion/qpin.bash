@@ -12,20 +12,21 @@ _qpin_top_options="-h --help -V --version"
 # Options of each command, as its --help lists them.
 _qpin_options_run="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
     --allow-overcommit --numa --no-cont --cont --kill-timeout --qmp-timeout --report --json
-    --explain -q --quiet -h --help"
+    --explain --show -q --quiet -h --help"
 _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --sysroot --qmp-timeout --report --json --explain -q --quiet
-    -h --help"
+    --allow-overcommit --numa --sysroot --qmp-timeout --report --json --explain --show -q
+    --quiet -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
     --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain -q --quiet
     -h --help"
-_qpin_options_host="--sysroot --json -h --help"
+_qpin_options_host="--sysroot --cores -o --output --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 
 # Options that take a value (in the next word, or after '=').
 # One line: matched as *" --opt "*.
 _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve --numa "
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
+_qpin_value_options+="--show -o --output "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -74,6 +75,16 @@ _qpin_value()
         ;;
     --vcpu-sched)
         _qpin_words "fifo rr batch idle other" "$cur"
+        ;;
+    --show)
+        _qpin_words "auto table grid both" "$cur"
+        ;;
+    -o | --output)
+        # The columns of 'qpin host --cores', one more after each comma.
+        local head=${cur%"${cur##*,}"}
+        _qpin_words "SOCKET DIE CORE NODE CPUS THREADS LLC LLC-CPUS ALLOWED ISOLATED" "${cur##*,}"
+        local k
+        for k in "${!COMPREPLY[@]}"; do COMPREPLY[k]=$head${COMPREPLY[k]}; done
         ;;
     --pid)
         _qpin_words "$(pgrep -d ' ' qemu 2>/dev/null)" "$cur"

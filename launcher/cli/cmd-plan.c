@@ -7,8 +7,8 @@
 
 static const char *const examples[] = {
     "qpin plan --pin auto -- qemu-system-x86_64 -smp 4",
-    "qpin plan --sysroot tests/fixtures/hosts/xeon-phi-7250 --pin auto --show grid -- \\",
-    "    qemu-system-x86_64 -smp 240,sockets=1,cores=60,threads=4",
+    "qpin plan --sysroot tests/fixtures/hosts/xeon-phi-7250 --pin auto \\",
+    "    --show grid -- qemu-system-x86_64 -smp 240,sockets=1,cores=60,threads=4",
     "qpin plan --config /etc/qpin/vm.ini --json",
     NULL,
 };

@@ -60,8 +60,8 @@ int qpin_cmd_qmp(int argc, char **argv)
     };
     static const char *const examples[] = {
         "qpin qmp --qmp /run/vm/qmp.sock query-cpus-fast",
-        "qpin qmp --qmp /run/vm/qmp.sock qom-get '{\"path\": \"/machine\", \"property\": "
-        "\"type\"}'",
+        "qpin qmp --qmp /run/vm/qmp.sock qom-get \\",
+        "    '{\"path\": \"/machine\", \"property\": \"type\"}'",
         NULL,
     };
     static const int exits[] = {QPIN_EXIT_OK, QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_QMP,

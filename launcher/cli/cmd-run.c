@@ -6,8 +6,9 @@
 #include "qpin-cli.h"
 
 static const char *const examples[] = {
-    "qpin run --pin auto --emulator-pin auto -- qemu-system-x86_64 -smp 4 -m 4G disk.img",
-    "qpin run --pin 2,70,138,206 --numa 8G@0:prealloc=on -- qemu-system-x86_64 -smp 4",
+    "qpin run --pin auto --emulator-pin auto -- qemu-system-x86_64 -smp 4 disk.img",
+    "qpin run --pin 2,70,138,206 --numa 8G@0:prealloc=on -- qemu-system-x86_64 \\",
+    "    -smp 4",
     "qpin run --config /etc/qpin/vm.ini",
     NULL,
 };

@@ -178,8 +178,9 @@ static void format_compact(GString *out, const TopoHost *host)
     g_autofree char *nohz = topo_cpuset_describe(host->nohz_full, TRUE, "none");
 
     g_string_append_printf(out, "host: %s%s\n", host->sysroot, host->live ? " (this machine)" : "");
-    g_string_append_printf(out, "cpus: %s online (%u), offline %s; %u package%s, %u cores, %u "
-                                "thread%s per core\n",
+    g_string_append_printf(out,
+                           "cpus: %s online (%u), offline %s; %u package%s, %u cores, %u "
+                           "thread%s per core\n",
                            online, topo_cpuset_count(host->online), offline, packages,
                            packages == 1 ? "" : "s", cores, threads, threads == 1 ? "" : "s");
     g_string_append_printf(out, "llc: %u group%s (--cores shows them per core)\n", groups->len,
@@ -281,10 +282,9 @@ static GArray *parse_columns(const char *text, char **error)
             c++;
         if (c == G_N_ELEMENTS(core_columns)) {
             g_autofree char *valid = column_names();
-            *error = *name ? g_strdup_printf("-o '%s': unknown column '%s' (valid: %s)", text,
-                                             name, valid)
-                           : g_strdup_printf("-o '%s': empty column name (valid: %s)", text,
-                                             valid);
+            *error = *name ? g_strdup_printf("-o '%s': unknown column '%s' (valid: %s)", text, name,
+                                             valid)
+                           : g_strdup_printf("-o '%s': empty column name (valid: %s)", text, valid);
             return NULL;
         }
         CoreColumn col = (CoreColumn)c;
@@ -379,8 +379,7 @@ static const char *const examples[] = {
     "qpin host --sysroot tests/fixtures/hosts/xeon-phi-7250 --json",
     NULL,
 };
-static const int exits[] = {QPIN_EXIT_OK, QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_HOST,
-                            -1};
+static const int exits[] = {QPIN_EXIT_OK, QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_HOST, -1};
 
 int qpin_cmd_host(int argc, char **argv)
 {
@@ -393,8 +392,7 @@ int qpin_cmd_host(int argc, char **argv)
          NULL},
         {"output", 'o', 0, G_OPTION_ARG_STRING, &columns,
          "The columns of the core table, comma-separated (implies --cores): SOCKET, DIE, CORE, "
-         "NODE, CPUS, THREADS, LLC, LLC-CPUS, ALLOWED, ISOLATED (default " DEFAULT_CORE_COLUMNS
-         ")",
+         "NODE, CPUS, THREADS, LLC, LLC-CPUS, ALLOWED, ISOLATED (default " DEFAULT_CORE_COLUMNS ")",
          "COLUMNS"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Write one JSON document to stdout", NULL},
         {"help", 'h', 0, G_OPTION_ARG_NONE, &want_help, "Show this help", NULL},

@@ -117,9 +117,8 @@ static const char *const pin_examples[] = {
     NULL,
 };
 static const int pin_exits[] = {
-    QPIN_EXIT_OK,  QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE,       QPIN_EXIT_HOST,
-    QPIN_EXIT_QMP, QPIN_EXIT_QMP_COMMAND, QPIN_EXIT_MAP, QPIN_EXIT_PIN,
-    QPIN_EXIT_INTERRUPTED, -1,
+    QPIN_EXIT_OK,          QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_HOST,        QPIN_EXIT_QMP,
+    QPIN_EXIT_QMP_COMMAND, QPIN_EXIT_MAP,     QPIN_EXIT_PIN,   QPIN_EXIT_INTERRUPTED, -1,
 };
 static const QpinHelp pin_help = {
     .command = "pin",
@@ -136,7 +135,8 @@ static const QpinHelp pin_help = {
 int qpin_cmd_pin(int argc, char **argv)
 {
     int code = QPIN_EXIT_OK;
-    g_autoptr(QpinOptions) opt = qpin_output_options(QPIN_COMMAND_PIN, argc, argv, &pin_help, &code);
+    g_autoptr(QpinOptions) opt =
+        qpin_output_options(QPIN_COMMAND_PIN, argc, argv, &pin_help, &code);
     if (!opt)
         return code;
 

@@ -13,9 +13,17 @@ static const char *const examples[] = {
     NULL,
 };
 static const int exits[] = {
-    QPIN_EXIT_OK,  QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE,       QPIN_EXIT_HOST,
-    QPIN_EXIT_QEMU_START, QPIN_EXIT_QMP, QPIN_EXIT_QMP_COMMAND, QPIN_EXIT_MAP,
-    QPIN_EXIT_PREFLIGHT, QPIN_EXIT_INTERRUPTED, -1,
+    QPIN_EXIT_OK,
+    QPIN_EXIT_FAILURE,
+    QPIN_EXIT_USAGE,
+    QPIN_EXIT_HOST,
+    QPIN_EXIT_QEMU_START,
+    QPIN_EXIT_QMP,
+    QPIN_EXIT_QMP_COMMAND,
+    QPIN_EXIT_MAP,
+    QPIN_EXIT_PREFLIGHT,
+    QPIN_EXIT_INTERRUPTED,
+    -1,
 };
 static const QpinHelp help = {
     .command = "plan",

@@ -64,8 +64,8 @@ int qpin_cmd_qmp(int argc, char **argv)
         "    '{\"path\": \"/machine\", \"property\": \"type\"}'",
         NULL,
     };
-    static const int exits[] = {QPIN_EXIT_OK, QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_QMP,
-                                QPIN_EXIT_QMP_COMMAND, -1};
+    static const int exits[] = {QPIN_EXIT_OK,  QPIN_EXIT_FAILURE,     QPIN_EXIT_USAGE,
+                                QPIN_EXIT_QMP, QPIN_EXIT_QMP_COMMAND, -1};
     const QpinHelp help = {
         .command = "qmp",
         .usage = "--qmp SOCKET [--timeout SECS] [--debug] COMMAND [ARGUMENTS-JSON]",

@@ -29,6 +29,7 @@ static const struct {
     {QPIN_EXIT_MEMORY, "guest memory landed on the wrong host node"},
     {QPIN_EXIT_INTERRUPTED, "a signal stopped qpin before the guest started"},
     {QPIN_EXIT_RESUMED, "someone else resumed the guest before qpin had pinned it"},
+    /* QPIN_EXIT_CHECK, reserved for qpin check and run --check=strict. */
     {20, "a check failed (qpin check, run --check=strict)"},
 };
 

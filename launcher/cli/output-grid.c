@@ -26,11 +26,11 @@ gboolean qpin_show_parse(const char *text, QpinShow *show)
 
 /* What the plan put on each host CPU, indexed by CPU number. */
 typedef struct {
-    int n;          /* CPUs 0..n-1 */
-    int *vcpu;      /* the vCPU index on the CPU (the first one when several), -1 */
-    guint *vcpus;   /* how many vCPUs may run there */
+    int n;        /* CPUs 0..n-1 */
+    int *vcpu;    /* the vCPU index on the CPU (the first one when several), -1 */
+    guint *vcpus; /* how many vCPUs may run there */
     TopoCpuSet *emulator, *iothreads, *reserved;
-    int max_index;  /* the largest vCPU index, for the cell width */
+    int max_index; /* the largest vCPU index, for the cell width */
 } Occupancy;
 
 static void occupancy_clear(Occupancy *o)
@@ -210,8 +210,8 @@ static TopoCpuSet *on_node(const TopoCpuSet *set, const TopoNode *node)
     return s;
 }
 
-static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int id,
-                      guint threads, guint width)
+static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int id, guint threads,
+                      guint width)
 {
     const TopoHost *host = r->host;
     const TopoNode *node = id >= 0 ? topo_host_node(host, id) : NULL;
@@ -232,9 +232,9 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
         }
         g_autofree char *list = topo_cpuset_describe(cpus, FALSE, "-");
         g_autofree char *stride = thread_stride(cores);
-        g_ptr_array_add(parts, g_strdup_printf("CPUs %s, %u core%s x %u thread%s", list,
-                                               cores->len, cores->len == 1 ? "" : "s", most,
-                                               most == 1 ? "" : "s"));
+        g_ptr_array_add(parts,
+                        g_strdup_printf("CPUs %s, %u core%s x %u thread%s", list, cores->len,
+                                        cores->len == 1 ? "" : "s", most, most == 1 ? "" : "s"));
         if (stride)
             g_ptr_array_add(parts, g_strdup_printf("core = CPUs %s", stride));
     }
@@ -247,8 +247,7 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
         const struct {
             const char *what;
             const TopoCpuSet *set;
-        } marks[] = {{"isolated", host->isolated},
-                     {"nohz_full", host->nohz_full}};
+        } marks[] = {{"isolated", host->isolated}, {"nohz_full", host->nohz_full}};
         for (gsize m = 0; m < G_N_ELEMENTS(marks); m++) {
             g_autoptr(TopoCpuSet) here = on_node(marks[m].set, node);
             if (topo_cpuset_is_empty(here) ||
@@ -340,10 +339,9 @@ void qpin_output_grid(const QpinReport *r, guint width, GString *out)
             whole++;
     }
     g_autofree char *free_list = topo_cpuset_format(free_cpus);
-    g_string_append_printf(out, "free: %u CPU%s%s%s, %u whole core%s\n",
-                           topo_cpuset_count(free_cpus),
-                           topo_cpuset_count(free_cpus) == 1 ? "" : "s",
-                           topo_cpuset_is_empty(free_cpus) ? "" : " ", free_list, whole,
-                           whole == 1 ? "" : "s");
+    g_string_append_printf(
+        out, "free: %u CPU%s%s%s, %u whole core%s\n", topo_cpuset_count(free_cpus),
+        topo_cpuset_count(free_cpus) == 1 ? "" : "s", topo_cpuset_is_empty(free_cpus) ? "" : " ",
+        free_list, whole, whole == 1 ? "" : "s");
     occupancy_clear(&o);
 }

@@ -115,13 +115,14 @@ void qpin_output_memory_plan(const GPtrArray *nodes, const TopoHost *host, GStri
         const QpinNumaNode *n = g_ptr_array_index(nodes, i);
         g_autofree char *guest = g_strdup_printf("%d", n->guest_node);
         g_autofree char *size = qpin_size_format_human(n->size_bytes);
-        g_autofree char *hosts = n->host_nodes ? topo_cpuset_format(n->host_nodes) : g_strdup("any");
+        g_autofree char *hosts =
+            n->host_nodes ? topo_cpuset_format(n->host_nodes) : g_strdup("any");
         g_autofree char *page =
             n->hugepage_kib ? qpin_size_format(n->hugepage_kib * 1024) : g_strdup("base");
-        g_autofree char *prealloc =
-            !n->prealloc ? g_strdup("no")
-            : n->prealloc_threads ? g_strdup_printf("%d thr", n->prealloc_threads)
-                                  : g_strdup("yes");
+        g_autofree char *prealloc = !n->prealloc ? g_strdup("no")
+                                    : n->prealloc_threads
+                                        ? g_strdup_printf("%d thr", n->prealloc_threads)
+                                        : g_strdup("yes");
         g_autofree char *vcpus = n->vcpus ? topo_cpuset_format(n->vcpus) : g_strdup("-");
         g_string_append(out, "  ");
         append_cell(out, 5, guest, FALSE);
@@ -150,14 +151,14 @@ void qpin_output_memory_plan(const GPtrArray *nodes, const TopoHost *host, GStri
             g_autofree char *need = qpin_size_format_human(d->needed * 1024);
             g_autofree char *have = qpin_size_format_human(d->available * 1024);
             g_string_append_printf(out, "preflight: %s: guest node%s %s need%s %s, %s free: %s\n",
-                                   where, topo_cpuset_count(d->guest_nodes) > 1 ? "s" : "",
-                                   guests, topo_cpuset_count(d->guest_nodes) > 1 ? "" : "s", need,
-                                   have, verdict);
+                                   where, topo_cpuset_count(d->guest_nodes) > 1 ? "s" : "", guests,
+                                   topo_cpuset_count(d->guest_nodes) > 1 ? "" : "s", need, have,
+                                   verdict);
         } else {
             g_autofree char *page = qpin_size_format(d->page_kib * 1024);
             if (!d->known)
-                g_string_append_printf(out, "preflight: %s: no %s hugepage pool: %s\n", where,
-                                       page, verdict);
+                g_string_append_printf(out, "preflight: %s: no %s hugepage pool: %s\n", where, page,
+                                       verdict);
             else
                 g_string_append_printf(out,
                                        "preflight: %s: guest node%s %s need%s %" G_GUINT64_FORMAT

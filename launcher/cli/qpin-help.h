@@ -24,15 +24,15 @@
 G_BEGIN_DECLS
 
 typedef struct {
-    const char *command;              /* "plan"; NULL for qpin itself */
-    const char *usage;                /* what follows "qpin COMMAND"; lines separated by '\n' */
-    const char *description;          /* one paragraph, wrapped to 80 columns */
-    const GOptionEntry *options;      /* ends with {NULL}; G_OPTION_FLAG_HIDDEN ones are left out */
-    const char *const *examples;      /* NULL-terminated command lines */
-    const int *exit_statuses;         /* exit codes of qpin-cli.h, ending with -1 */
-    const char *exit_note;            /* a last line for the exit statuses, or NULL */
-    const char *see_also;             /* "qpin(1), qpin-run(1)" */
-    const char *extra_title, *extra;  /* a section of its own ("Commands"), or NULL */
+    const char *command;             /* "plan"; NULL for qpin itself */
+    const char *usage;               /* what follows "qpin COMMAND"; lines separated by '\n' */
+    const char *description;         /* one paragraph, wrapped to 80 columns */
+    const GOptionEntry *options;     /* ends with {NULL}; G_OPTION_FLAG_HIDDEN ones are left out */
+    const char *const *examples;     /* NULL-terminated command lines */
+    const int *exit_statuses;        /* exit codes of qpin-cli.h, ending with -1 */
+    const char *exit_note;           /* a last line for the exit statuses, or NULL */
+    const char *see_also;            /* "qpin(1), qpin-run(1)" */
+    const char *extra_title, *extra; /* a section of its own ("Commands"), or NULL */
 } QpinHelp;
 
 /* The help text of @help, in the one layout. */

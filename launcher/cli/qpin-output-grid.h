@@ -26,9 +26,9 @@ gboolean qpin_show_parse(const char *text, QpinShow *show);
 /* The grid of @report on its host, appended to @out, at most @width columns wide (80 for a
  * file or pipe): a legend, then per host node a header line (CPUs, cores x threads, what the
  * node holds of the guest memory, isolated CPUs) and rows of cores, wrapped to the width, then
- * the offline CPUs. Cells: the vCPU index, '+' several vCPUs, 'E' emulator, 'I' iothread, 'R' reserved, 'x'
- * not allowed, '~' isolated or nohz_full and free, '.' free. Ends with the free CPUs. Plain
- * ASCII. */
+ * the offline CPUs. Cells: the vCPU index, '+' several vCPUs, 'E' emulator, 'I' iothread, 'R'
+ * reserved, 'x' not allowed, '~' isolated or nohz_full and free, '.' free. Ends with the free CPUs.
+ * Plain ASCII. */
 void qpin_output_grid(const QpinReport *report, guint width, GString *out);
 
 G_END_DECLS

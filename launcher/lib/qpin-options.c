@@ -180,7 +180,7 @@ GOptionEntry *qpin_options_entries(QpinCommandKind command)
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",  "qmp-timeout",  "show", NULL,
+    "pid",  "qmp-timeout",  "show",         NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -480,8 +480,7 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
         !config_string(kf, path, "qpin", "reserve", &o->reserve, error) ||
         !config_string(kf, path, "qpin", "report", &o->report, error))
         return FALSE;
-    if (o->command != QPIN_COMMAND_PIN &&
-        !config_string(kf, path, "qpin", "show", &o->show, error))
+    if (o->command != QPIN_COMMAND_PIN && !config_string(kf, path, "qpin", "show", &o->show, error))
         return FALSE;
     if (o->command == QPIN_COMMAND_PLAN &&
         !config_string(kf, path, "qpin", "sysroot", &o->sysroot, error))
@@ -671,8 +670,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     }
     static const char *const shows[] = {"auto", "table", "grid", "both", NULL};
     if (ok && o->show && !g_strv_contains(shows, o->show)) {
-        g_autofree char *source = show_from_cli ? g_strdup("--show")
-                                                : g_strdup_printf("%s: [qpin] show", o->config);
+        g_autofree char *source =
+            show_from_cli ? g_strdup("--show") : g_strdup_printf("%s: [qpin] show", o->config);
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                     "%s '%s': expected table, grid, both or auto", source, o->show);
         ok = FALSE;

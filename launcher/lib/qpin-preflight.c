@@ -281,8 +281,8 @@ GPtrArray *qpin_preflight_demands(const GPtrArray *nodes, const TopoHost *host)
         /* The same figures numa_check_demand() compares. */
         if (d->host_node >= 0) {
             const TopoNode *hn = topo_host_node(host, d->host_node);
-            const TopoHugepages *pool = hn && d->page_kib ? topo_node_hugepages(hn, d->page_kib)
-                                                          : NULL;
+            const TopoHugepages *pool =
+                hn && d->page_kib ? topo_node_hugepages(hn, d->page_kib) : NULL;
             v->known = hn && (!d->page_kib || pool);
             v->available = !v->known ? 0 : d->page_kib ? pool->free : hn->mem_free_kib;
         } else {

@@ -43,7 +43,7 @@ typedef struct {
     /* borrowed: CPUs kept from automatic placement (emulator, iothread pins, --reserve), for the
      * placement grid; may be NULL */
     const TopoCpuSet *reserved;
-    GPtrArray *vcpus;     /* QpinReportVcpu* */
+    GPtrArray *vcpus; /* QpinReportVcpu* */
     TopoCpuSet *emulator_cpus;
     GPtrArray *emulator;  /* QpinReportThread* */
     GPtrArray *iothreads; /* QpinReportThread* */

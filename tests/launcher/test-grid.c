@@ -123,7 +123,8 @@ START_TEST(test_grid_seed_auto)
     }
     r->emulator_cpus = topo_place_emulator_auto(map, &ctx, &error);
     ck_assert_msg(r->emulator_cpus, "%s", error ? error->message : "?");
-    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    g_autoptr(GPtrArray) nodes =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     g_ptr_array_add(nodes, qpin_memory_node_parse("80G@0", 0, &error));
     g_ptr_array_add(nodes, qpin_memory_node_parse("15G@1", 1, &error));
     r->numa_nodes = nodes;
@@ -136,6 +137,23 @@ START_TEST(test_grid_seed_auto)
     /* 17 rows of 4 cores for the 68 cores, a screen with the legend and headers. */
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     ck_assert_uint_le(g_strv_length(lines), 25);
+}
+END_TEST
+
+/* The two-socket EPYC with 8 nodes: 128 vCPUs, one per host CPU, within 80 columns, a row per
+ * node, each core's threads N and N+64 side by side. */
+START_TEST(test_grid_epyc_width)
+{
+    g_autoptr(TopoHost) host = fixture_host("epyc-7452-2s-nps4");
+    g_autoptr(QpinReport) r = qpin_report_new("plan");
+    r->host = host;
+    for (int v = 0; v < 128; v++)
+        add_vcpu(r, v, NULL)->cpus = topo_cpuset_new_single(v);
+    g_autofree char *text = grid(r, 80);
+    assert_width(text, 80);
+    assert_has(text, "\n    0 |  0  64|  1  65|  2  66|  3  67|  4  68|  5  69|  6  70|  7  71|\n");
+    assert_has(text, "\n   56 | 56 120| 57 121| 58 122| 59 123| 60 124| 61 125| 62 126| 63 127|\n");
+    assert_has(text, "\nfree: 0 CPUs, 0 whole cores\n");
 }
 END_TEST
 
@@ -179,6 +197,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_grid_cells);
     tcase_add_test(tc, test_grid_isolated_and_wrap);
     tcase_add_test(tc, test_grid_seed_auto);
+    tcase_add_test(tc, test_grid_epyc_width);
     tcase_add_test(tc, test_show_parse);
     tcase_add_test(tc, test_show_auto);
     suite_add_tcase(s, tc);

@@ -900,9 +900,18 @@ START_TEST(test_plan_grid_on_fixture)
     const char *root = g_getenv("QPIN_SOURCE_ROOT");
     g_autofree char *sysroot = g_build_filename(root, "tests/fixtures/hosts/xeon-phi-7250", NULL);
     g_autofree char *name = unique_name();
-    const char *qargs[] = {"plan",          "--sysroot", sysroot, "--pin", "expr:2 + v/4 + v%4*68",
-                           "--emulator-pin", "0,1,68,69,136,137,204,205", "--reserve", "271",
-                           "--show",        "grid",      NULL};
+    const char *qargs[] = {"plan",
+                           "--sysroot",
+                           sysroot,
+                           "--pin",
+                           "expr:2 + v/4 + v%4*68",
+                           "--emulator-pin",
+                           "0,1,68,69,136,137,204,205",
+                           "--reserve",
+                           "271",
+                           "--show",
+                           "grid",
+                           NULL};
     const char *eargs[] = {"-smp", "240,sockets=1,cores=60,threads=4", NULL};
     g_auto(GStrv) argv = qpin_argv(qargs, name, eargs);
     g_autoptr(Proc) p = run_qpin(argv, 120000);
@@ -942,8 +951,8 @@ END_TEST
 START_TEST(test_plan_memory_shown)
 {
     g_autofree char *name = unique_name();
-    const char *qargs[] = {"plan", "--pin", "0", "--numa", "64M@0:prealloc=on", "--show", "table",
-                           NULL};
+    const char *qargs[] = {"plan",   "--pin", "0", "--numa", "64M@0:prealloc=on",
+                           "--show", "table", NULL};
     const char *eargs[] = {"-smp", "1", NULL};
     g_auto(GStrv) argv = qpin_argv(qargs, name, eargs);
     g_autoptr(Proc) p = run_qpin(argv, 120000);
@@ -952,9 +961,9 @@ START_TEST(test_plan_memory_shown)
     ck_assert_msg(p->status == 0, "exit %d: %s", p->status, err);
     assert_no_qemu(name, 0);
     ck_assert_msg(strstr(out, "\nguest memory: 64.0 MiB in 1 node\n"), "%s", out);
-    ck_assert_msg(g_regex_match_simple("\n  0 +64\\.0 MiB +0 +bind +ram +base +yes +- *\n", out,
-                                       0, 0),
-                  "%s", out);
+    ck_assert_msg(
+        g_regex_match_simple("\n  0 +64\\.0 MiB +0 +bind +ram +base +yes +- *\n", out, 0, 0), "%s",
+        out);
     ck_assert_msg(g_regex_match_simple("\npreflight: host node 0: guest node 0 needs 64\\.0 MiB, "
                                        "[0-9.]+ [GM]iB free: ok\n",
                                        out, 0, 0),

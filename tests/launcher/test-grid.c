@@ -4,6 +4,7 @@
 #include "qpin-check.h"
 #include "qpin-memory.h"
 #include "qpin-output-grid.h"
+#include "qpin-output-memory.h"
 #include "qpin-output-report.h"
 
 #include <qpin/placement.h>
@@ -157,6 +158,44 @@ START_TEST(test_grid_epyc_width)
 }
 END_TEST
 
+/* The memory plan with the preflight's figures: 1 GiB pages of a bound node against its pool,
+ * plain memory against MemFree, an unbound node that asks nothing. */
+START_TEST(test_memory_plan)
+{
+    g_autoptr(TopoHost) host = fixture_host("cgroup-subset-gold-6148");
+    g_autoptr(GPtrArray) nodes =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    GError *error = NULL;
+    const char *specs[] = {"40G@0:hugepages=1G:prealloc=on", "8G@1", "2G"};
+    for (int i = 0; i < 3; i++) {
+        QpinNumaNode *n = qpin_memory_node_parse(specs[i], i, &error);
+        ck_assert_msg(n, "%s", error ? error->message : "?");
+        g_ptr_array_add(nodes, n);
+    }
+    g_autoptr(GString) out = g_string_new(NULL);
+    qpin_output_memory_plan(nodes, host, out);
+    fprintf(stderr, "%s", out->str);
+    assert_has(out->str, "guest memory: 50.0 GiB in 3 nodes\n");
+    ck_assert(
+        g_regex_match_simple("\n  0 +40\\.0 GiB +0 +bind +memfd +1G +yes +- *\n", out->str, 0, 0));
+    ck_assert(g_regex_match_simple("\n  2 +2\\.0 GiB +any +default +ram +base +no +- *\n", out->str,
+                                   0, 0));
+    assert_has(out->str, "preflight: host node 0: guest node 0 needs 40 x 1G pages, 45 free: ok\n");
+    assert_has(out->str, "preflight: host node 1: guest node 1 needs 8.0 GiB, 13.9 GiB free: ok\n");
+    ck_assert(!strstr(out->str, "guest node 2 need"));
+
+    /* 50 pages where 45 are free: SHORT (the preflight refuses such a plan before QEMU). */
+    QpinNumaNode *big = qpin_memory_node_parse("50G@0:hugepages=1G", 0, &error);
+    ck_assert_msg(big, "%s", error ? error->message : "?");
+    qpin_memory_node_free(g_ptr_array_index(nodes, 0));
+    g_ptr_array_index(nodes, 0) = big;
+    g_string_truncate(out, 0);
+    qpin_output_memory_plan(nodes, host, out);
+    assert_has(out->str,
+               "preflight: host node 0: guest node 0 needs 50 x 1G pages, 45 free: SHORT\n");
+}
+END_TEST
+
 START_TEST(test_show_parse)
 {
     QpinShow show = QPIN_SHOW_TABLE;
@@ -198,6 +237,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_grid_isolated_and_wrap);
     tcase_add_test(tc, test_grid_seed_auto);
     tcase_add_test(tc, test_grid_epyc_width);
+    tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_show_parse);
     tcase_add_test(tc, test_show_auto);
     suite_add_tcase(s, tc);

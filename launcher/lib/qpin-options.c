@@ -152,7 +152,7 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
         {ALL,
          {"explain", 0, 0, G_OPTION_ARG_NONE, &cli->explain,
           "Show why automatic placement chose each CPU", NULL}},
-        {RUN | PLAN,
+        {ALL,
          {"show", 0, 0, G_OPTION_ARG_STRING, &cli->show,
           "What the table shows of the vCPUs: table (a row each), grid (the host, a cell per "
           "CPU), both, or auto (the default: the grid above 32 vCPUs)",
@@ -480,7 +480,7 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
         !config_string(kf, path, "qpin", "reserve", &o->reserve, error) ||
         !config_string(kf, path, "qpin", "report", &o->report, error))
         return FALSE;
-    if (o->command != QPIN_COMMAND_PIN && !config_string(kf, path, "qpin", "show", &o->show, error))
+    if (!config_string(kf, path, "qpin", "show", &o->show, error))
         return FALSE;
     if (o->command == QPIN_COMMAND_PLAN &&
         !config_string(kf, path, "qpin", "sysroot", &o->sysroot, error))

@@ -48,7 +48,7 @@ typedef struct {
     char *report;  /* --report FILE */
     char *sysroot; /* plan */
     char *qmp;     /* pin: --qmp SOCKET */
-    char *show; /* run, plan: --show WHAT (table, grid, both, auto), checked by the command line */
+    char *show; /* --show WHAT (table, grid, both, auto), checked by the command line */
     gint64 pid; /* pin: --pid PID, 0 when not given */
     gint64 kill_timeout_ms;
     gint64 qmp_timeout_ms; /* --qmp-timeout: deadline of each QMP command after the negotiation */

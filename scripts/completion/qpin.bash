@@ -17,8 +17,8 @@ _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --
     --allow-overcommit --numa --sysroot --qmp-timeout --report --json --explain --show -q
     --quiet -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
-    --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain -q --quiet
-    -h --help"
+    --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain --show -q
+    --quiet -h --help"
 _qpin_options_host="--sysroot --cores -o --output --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 

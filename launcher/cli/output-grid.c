@@ -82,9 +82,9 @@ static void occupancy_fill(Occupancy *o, const QpinReport *r)
     o->reserved = r->reserved ? topo_cpuset_copy(r->reserved) : topo_cpuset_new();
 }
 
-/* The cell of @cpu, @width wide, right-aligned. */
+/* The cell of @cpu, @width wide, right-aligned; with @colour, in the SGR colour of its kind. */
 static void append_cell(GString *out, const Occupancy *o, const TopoHost *host, int cpu,
-                        guint width)
+                        guint width, gboolean colour)
 {
     char buf[16];
     if (cpu < 0)
@@ -105,7 +105,15 @@ static void append_cell(GString *out, const Occupancy *o, const TopoHost *host, 
         strcpy(buf, "~");
     else
         strcpy(buf, ".");
-    g_string_append_printf(out, "%*s", (int)width, buf);
+    /* Escapes take no column: the cell is padded first, then coloured. */
+    static const char kinds[] = "+EIRx~.";
+    static const char *const sgr_of[] = {"1;31", "33", "36", "35", "2", "34", "32"};
+    const char *kind = colour && buf[0] && buf[0] != ' ' ? strchr(kinds, buf[0]) : NULL;
+    const char *sgr = kind ? sgr_of[kind - kinds] : NULL;
+    if (sgr)
+        g_string_append_printf(out, "\033[%sm%*s\033[0m", sgr, (int)width, buf);
+    else
+        g_string_append_printf(out, "%*s", (int)width, buf);
 }
 
 /* The cores of node @node_id (-1: CPUs no node lists), each the sorted online CPUs of one SMT
@@ -211,7 +219,7 @@ static TopoCpuSet *on_node(const TopoCpuSet *set, const TopoNode *node)
 }
 
 static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int id, guint threads,
-                      guint width)
+                      guint width, gboolean colour)
 {
     const TopoHost *host = r->host;
     const TopoNode *node = id >= 0 ? topo_host_node(host, id) : NULL;
@@ -280,7 +288,8 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
         for (guint t = 0; t < threads; t++) {
             if (t)
                 g_string_append_c(out, ' ');
-            append_cell(out, o, host, t < core->len ? g_array_index(core, int, t) : -1, cell);
+            append_cell(out, o, host, t < core->len ? g_array_index(core, int, t) : -1, cell,
+                        colour);
         }
         g_string_append_c(out, '|');
         if (i % per_row == per_row - 1 || i == cores->len - 1)
@@ -288,7 +297,7 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
     }
 }
 
-void qpin_output_grid(const QpinReport *r, guint width, GString *out)
+void qpin_output_grid(const QpinReport *r, guint width, gboolean colour, GString *out)
 {
     const TopoHost *host = r->host;
     if (!host) {
@@ -314,9 +323,9 @@ void qpin_output_grid(const QpinReport *r, guint width, GString *out)
                          "I iothread, R reserved, x not allowed or offline, ~ isolated, . free\n");
     for (guint i = 0; i < host->nodes->len; i++)
         draw_node(out, r, &o, ((const TopoNode *)g_ptr_array_index(host->nodes, i))->id, threads,
-                  width);
+                  width, colour);
     if (unnoded)
-        draw_node(out, r, &o, -1, threads, width);
+        draw_node(out, r, &o, -1, threads, width, colour);
     /* Offline CPUs have no topology to draw. */
     if (!topo_cpuset_is_empty(host->offline)) {
         g_autofree char *offline = topo_cpuset_format(host->offline);

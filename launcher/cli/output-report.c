@@ -391,7 +391,8 @@ static void emulator_and_iothreads(const QpinReport *r, GString *out)
     }
 }
 
-void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, GString *out)
+void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, gboolean colour,
+                              GString *out)
 {
     if (show == QPIN_SHOW_AUTO)
         show = r->vcpus->len > QPIN_SHOW_TABLE_MAX && r->host ? QPIN_SHOW_GRID : QPIN_SHOW_TABLE;
@@ -399,7 +400,7 @@ void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, G
     if (show == QPIN_SHOW_TABLE || show == QPIN_SHOW_BOTH)
         vcpu_table(r, out);
     if (show == QPIN_SHOW_GRID || show == QPIN_SHOW_BOTH)
-        qpin_output_grid(r, width, out);
+        qpin_output_grid(r, width, colour, out);
 
     emulator_and_iothreads(r, out);
     if (r->numa_nodes && r->numa_nodes->len)
@@ -420,7 +421,7 @@ void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, G
 
 void qpin_output_report_table(const QpinReport *r, GString *out)
 {
-    qpin_output_report_human(r, QPIN_SHOW_TABLE, 80, out);
+    qpin_output_report_human(r, QPIN_SHOW_TABLE, 80, FALSE, out);
 }
 
 /* One row per vCPU. */

@@ -8,6 +8,7 @@
 #include "qpin-cli.h"
 #include "qpin-help.h"
 
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -56,6 +57,16 @@ gboolean qpin_output_report_file(const QpinFlow *s)
     return TRUE;
 }
 
+/* Whether the grid may use colour on @stream: a terminal, unless NO_COLOR is set
+ * (https://no-color.org) or TERM says it cannot. */
+static gboolean output_colour(FILE *stream)
+{
+    int fd = fileno(stream);
+    const char *term = g_getenv("TERM");
+    return fd >= 0 && isatty(fd) && !g_getenv("NO_COLOR") && term && *term &&
+           strcmp(term, "dumb") != 0;
+}
+
 /* The width the grid may use: the terminal's when @stream is one, else 80. */
 static guint output_width(FILE *stream)
 {
@@ -76,7 +87,7 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
         QpinShow show = QPIN_SHOW_AUTO;
         if (o->show)
             qpin_show_parse(o->show, &show);
-        qpin_output_report_human(s->report, show, output_width(table), text);
+        qpin_output_report_human(s->report, show, output_width(table), output_colour(table), text);
         if (!qpin_stream_write(table, text->str, &error)) {
             /* When the table goes to a broken stderr, saying so there is lost as well: the
              * warning also reaches the JSON document and the --report file written next. */

@@ -28,7 +28,7 @@ gboolean qpin_show_parse(const char *text, QpinShow *show);
  * node holds of the guest memory, isolated CPUs) and rows of cores, wrapped to the width, then
  * the offline CPUs. Cells: the vCPU index, '+' several vCPUs, 'E' emulator, 'I' iothread, 'R'
  * reserved, 'x' not allowed, '~' isolated or nohz_full and free, '.' free. Ends with the free CPUs.
- * Plain ASCII. */
-void qpin_output_grid(const QpinReport *report, guint width, GString *out);
+ * Plain ASCII; with @colour (for a terminal), cells in colours of their kind, as wide. */
+void qpin_output_grid(const QpinReport *report, guint width, gboolean colour, GString *out);
 
 G_END_DECLS

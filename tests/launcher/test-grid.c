@@ -34,7 +34,7 @@ static QpinReportVcpu *add_vcpu(QpinReport *r, int index, const char *cpus)
 static char *grid(const QpinReport *r, guint width)
 {
     GString *out = g_string_new(NULL);
-    qpin_output_grid(r, width, out);
+    qpin_output_grid(r, width, FALSE, out);
     fprintf(stderr, "%s", out->str);
     return g_string_free(out, FALSE);
 }
@@ -100,6 +100,15 @@ START_TEST(test_grid_isolated_and_wrap)
     assert_has(wide, "\n   8 |0 1|2 3|4 5|6 7|~ ~|~ ~|~ ~|~ ~|\n");
     assert_has(wide, "core = CPUs c, c+16");
     g_autofree char *narrow = grid(r, 20);
+    /* In colour: the same cells, coloured by kind, no wider. */
+    g_autoptr(GString) coloured = g_string_new(NULL);
+    qpin_output_grid(r, 80, TRUE, coloured);
+    assert_has(coloured->str, "\n   0 |\033[33mE\033[0m \033[33mE\033[0m|");
+    assert_has(coloured->str, "|0 1|2 3|");
+    assert_has(coloured->str, "|\033[34m~\033[0m \033[34m~\033[0m|");
+    g_autoptr(GRegex) sgr = g_regex_new("\033\\[[0-9;]*m", 0, 0, NULL);
+    g_autofree char *stripped = g_regex_replace_literal(sgr, coloured->str, -1, 0, "", 0, NULL);
+    ck_assert_str_eq(stripped, wide);
     assert_has(narrow, "\n   8 |0 1|2 3|4 5|\n  11 |6 7|~ ~|~ ~|\n  14 |~ ~|~ ~|\n");
 }
 END_TEST
@@ -220,8 +229,8 @@ START_TEST(test_show_auto)
     for (int v = 0; v < 33; v++)
         add_vcpu(big, v, NULL)->cpus = topo_cpuset_new_single(v);
     g_autoptr(GString) a = g_string_new(NULL), b = g_string_new(NULL);
-    qpin_output_report_human(small, QPIN_SHOW_AUTO, 80, a);
-    qpin_output_report_human(big, QPIN_SHOW_AUTO, 80, b);
+    qpin_output_report_human(small, QPIN_SHOW_AUTO, 80, FALSE, a);
+    qpin_output_report_human(big, QPIN_SHOW_AUTO, 80, FALSE, b);
     assert_has(a->str, "host CPUs");
     ck_assert(!strstr(a->str, "one cell per hardware thread"));
     assert_has(b->str, "one cell per hardware thread");

@@ -151,17 +151,20 @@ static char *llc_summary(const TopoHost *host, const GPtrArray *groups, int node
                            largest == 1 ? "" : "s", n > 1 ? "first " : "", list);
 }
 
+/* "hugepages 2M 1000 of 1024 free": the pools that hold pages (the others say only what the
+ * CPU supports, which --json has). */
 static char *hugepages_summary(const TopoNode *node)
 {
     GString *s = g_string_new(NULL);
     for (guint h = 0; h < node->hugepages->len; h++) {
         const TopoHugepages *hp = &g_array_index(node->hugepages, TopoHugepages, h);
+        if (!hp->total)
+            continue;
         g_autofree char *size = qpin_size_format(hp->size_kib * 1024);
         g_string_append_printf(s, "%s%s %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " free",
                                s->len ? ", " : "", size, hp->free, hp->total);
     }
-    if (!s->len)
-        g_string_append(s, "none");
+    g_string_prepend(s, s->len ? "hugepages " : "no hugepages");
     return g_string_free(s, FALSE);
 }
 
@@ -210,8 +213,8 @@ static void format_compact(GString *out, const TopoHost *host)
             g_string_append_printf(out, " (%u core%s x %u thread%s)\nnode %d llc: %s", nc,
                                    nc == 1 ? "" : "s", nt, nt == 1 ? "" : "s", node->id, nllc);
         }
-        g_string_append_printf(out, "\nnode %d memory: %s, %s free; hugepages %s\n", node->id,
-                               total, free_mem, huge);
+        g_string_append_printf(out, "\nnode %d memory: %s, %s free; %s\n", node->id, total,
+                               free_mem, huge);
     }
 
     g_string_append(out, "node distances:\nnode");

@@ -23,6 +23,7 @@ static const QpinCommand commands[] = {
     {"pin", qpin_cmd_pin, "pin an already running QEMU through its QMP socket"},
     {"host", qpin_cmd_host, "show what qpin sees of the host"},
     {"qmp", qpin_cmd_qmp, "send one raw QMP command"},
+    {"top", qpin_cmd_top, "watch a pinned guest's vCPUs live against its plan"},
 };
 
 void qpin_err(const char *fmt, ...)
@@ -153,7 +154,7 @@ static int run_command(int argc, char **argv)
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    qpin_err("unknown command '%s' (expected one of: run, plan, pin, host, qmp)", argv[1]);
+    qpin_err("unknown command '%s' (expected one of: run, plan, pin, host, qmp, top)", argv[1]);
     return QPIN_EXIT_USAGE;
 }
 

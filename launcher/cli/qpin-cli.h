@@ -31,6 +31,7 @@ int qpin_cmd_qmp(int argc, char **argv);
 int qpin_cmd_run(int argc, char **argv);
 int qpin_cmd_plan(int argc, char **argv);
 int qpin_cmd_pin(int argc, char **argv);
+int qpin_cmd_top(int argc, char **argv);
 
 /* The exit status for @error: the one place where the libraries' error codes (QPIN_ERROR,
  * QMP_ERROR, QMP_COMMAND_ERROR) become qpin's documented exit

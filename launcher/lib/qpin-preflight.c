@@ -163,37 +163,67 @@ static void numa_check_demand(const NumaDemand *d, const TopoHost *host, GString
             return;
         g_string_append_printf(problems,
                                "\n%s %s %" G_GUINT64_FORMAT " hugepages of %s (%s) on host node "
-                               "%d, which has %" G_GUINT64_FORMAT " free of %" G_GUINT64_FORMAT
-                               "; reserve them with: echo %" G_GUINT64_FORMAT
-                               " > /sys/devices/system/node/node%d/hugepages/"
-                               "hugepages-%" G_GUINT64_FORMAT "kB/nr_hugepages",
+                               "%d, which has %" G_GUINT64_FORMAT " free of %" G_GUINT64_FORMAT,
                                d->who->str, verb, d->amount, page, need_bytes, d->host_node,
-                               pool->free, pool->total, pool->total + (d->amount - pool->free),
-                               d->host_node, d->page_kib);
+                               pool->free, pool->total);
+        guint64 missing = d->amount - pool->free;
+        guint64 room = hn->mem_free_kib / d->page_kib;
+        if (missing <= room) {
+            g_string_append_printf(problems,
+                                   "; reserve them with: echo %" G_GUINT64_FORMAT
+                                   " > /sys/devices/system/node/node%d/hugepages/"
+                                   "hugepages-%" G_GUINT64_FORMAT "kB/nr_hugepages",
+                                   pool->total + missing, d->host_node, d->page_kib);
+        } else {
+            g_autofree char *free_ = qpin_size_format_human(hn->mem_free_kib * 1024);
+            g_string_append_printf(
+                problems,
+                "; the node cannot hold them: %" G_GUINT64_FORMAT
+                " more are missing and its %s of MemFree holds at most %" G_GUINT64_FORMAT
+                " %s pages; bind the guest node to other "
+                "host nodes or give it less memory",
+                missing, free_, room, page);
+        }
         return;
     }
 
     /* Not strictly bound: the pages may come from any node qpin may allocate on. */
-    guint64 free_pages = 0, total_pages = 0;
+    guint64 free_pages = 0, total_pages = 0, room = 0, mem_free_kib = 0;
     for (guint i = 0; i < host->nodes->len; i++) {
         const TopoNode *hn = g_ptr_array_index(host->nodes, i);
         const TopoHugepages *pool = topo_node_hugepages(hn, d->page_kib);
         if (!pool)
             continue;
         total_pages += pool->total;
-        if (!host->mems_allowed || topo_cpuset_has(host->mems_allowed, hn->id))
+        if (!host->mems_allowed || topo_cpuset_has(host->mems_allowed, hn->id)) {
             free_pages += pool->free;
+            /* A page is never split over nodes: each node's room counts in whole pages. */
+            room += hn->mem_free_kib / d->page_kib;
+            mem_free_kib += hn->mem_free_kib;
+        }
     }
     if (d->amount <= free_pages)
         return;
     g_string_append_printf(problems,
                            "\n%s %s %" G_GUINT64_FORMAT " hugepages of %s (%s), and the host "
-                           "nodes qpin may use have %" G_GUINT64_FORMAT " free; reserve them "
-                           "with: echo %" G_GUINT64_FORMAT
-                           " > /sys/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT
-                           "kB/nr_hugepages",
-                           d->who->str, verb, d->amount, page, need_bytes, free_pages,
-                           total_pages + (d->amount - free_pages), d->page_kib);
+                           "nodes qpin may use have %" G_GUINT64_FORMAT " free",
+                           d->who->str, verb, d->amount, page, need_bytes, free_pages);
+    guint64 missing = d->amount - free_pages;
+    if (missing <= room) {
+        g_string_append_printf(problems,
+                               "; reserve them with: echo %" G_GUINT64_FORMAT
+                               " > /sys/kernel/mm/hugepages/hugepages-%" G_GUINT64_FORMAT
+                               "kB/nr_hugepages",
+                               total_pages + missing, d->page_kib);
+    } else {
+        g_autofree char *free_ = qpin_size_format_human(mem_free_kib * 1024);
+        g_string_append_printf(
+            problems,
+            "; the host cannot hold them: %" G_GUINT64_FORMAT " more are "
+            "missing and the %s of MemFree of those nodes holds at most %" G_GUINT64_FORMAT
+            " %s pages; give the guest less memory",
+            missing, free_, room, page);
+    }
 }
 
 /* What @nodes ask of each host node and hugepage pool; what keeps a node from being checked at

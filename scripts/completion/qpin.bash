@@ -6,7 +6,7 @@
 # Needs nothing but bash (not the bash-completion package). The option lists are those of
 # 'qpin CMD --help'; tests/docs/test-completion.sh fails when they drift apart.
 
-_qpin_commands="run plan pin host qmp"
+_qpin_commands="run plan pin host qmp top"
 _qpin_top_options="-h --help -V --version"
 
 # Options of each command, as its --help lists them.
@@ -21,12 +21,15 @@ _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vc
     --quiet -h --help"
 _qpin_options_host="--sysroot --cores -o --output --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
+_qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
+    -h --help"
 
 # Options that take a value (in the next word, or after '=').
 # One line: matched as *" --opt "*.
 _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve --numa "
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
 _qpin_value_options+="--show -o --output "
+_qpin_value_options+="-d --delay -n --iterations --prometheus "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -60,7 +63,7 @@ _qpin_value()
 {
     local opt=$1 cur=$2
     case $opt in
-    --config | --report | --qmp)
+    --config | --report | --qmp | --prometheus)
         _qpin_files -f "$cur"
         ;;
     --sysroot)
@@ -111,7 +114,7 @@ _qpin()
     local cmd=${COMP_WORDS[1]}
     local options_var=_qpin_options_$cmd
     case $cmd in
-    run | plan | pin | host | qmp) ;;
+    run | plan | pin | host | qmp | top) ;;
     *) return 0 ;;
     esac
 

@@ -99,8 +99,8 @@ START_TEST(test_refused_elsewhere)
                    "guest node 0 ([numa.0]) needs 80.0 GiB on host node 0 (policy=bind), which "
                    "has 11.5 GiB free");
     assert_refused("xeon-phi-7250", "seed-002.ini", "cpus=40,cores=20,threads=2",
-                   "echo 160 > /sys/devices/system/node/node1/hugepages/hugepages-1048576kB/"
-                   "nr_hugepages");
+                   "on host node 1, which has 0 free of 0; the node cannot hold them: 160 more "
+                   "are missing and its 15.7 GiB of MemFree holds at most 15 1G pages");
 }
 END_TEST
 

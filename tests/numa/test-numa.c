@@ -740,11 +740,14 @@ START_TEST(test_preflight_examples)
     g_autofree char *m1 = preflight_message(seed240, gold);
     assert_has(m1, "guest node 0 ([numa.0]) needs 80.0 GiB on host node 0 (policy=bind), which "
                    "has 11.5 GiB free");
-    /* The Xeon Phi has no 1G pages reserved. */
+    /* The Xeon Phi has no 1G pages reserved, and its node 1 (MCDRAM, 15.7 GiB free) cannot
+     * hold 160 of them: no 'echo 160' that the kernel could never honour. */
     g_autofree char *m2 = preflight_message(seed002, phi);
     assert_has(m2, "guest node 0 ([numa.0]) needs 160 hugepages of 1G (160.0 GiB) on host node 1, "
-                   "which has 0 free of 0; reserve them with: echo 160 > "
-                   "/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages");
+                   "which has 0 free of 0; the node cannot hold them: 160 more are missing and "
+                   "its 15.7 GiB of MemFree holds at most 15 1G pages; bind the guest node to "
+                   "other host nodes or give it less memory");
+    ck_assert_ptr_null(strstr(m2, "echo"));
 
     /* The seed's 16 GiB on MCDRAM: node 1 has 15.7 GiB free (and 15.75 GiB in total). */
     static const char *const seed_literal[] = {"80G@0:vcpus=0-239:prealloc", "16G@1", NULL};
@@ -765,14 +768,22 @@ START_TEST(test_preflight_hugepages)
     } cases[] = {
         {"173G@1:hugepages=1G", NULL},
         {"45G@0:hugepages=1G", NULL},
-        {"200G@1:hugepages=1G",
-         "needs 200 hugepages of 1G (200.0 GiB) on host node 1, which has 173 free of 173; reserve "
-         "them with: echo 200 > /sys/devices/system/node/node1/hugepages/hugepages-1048576kB/"
+        /* Node 1 has 13.9 GiB of MemFree: room for 13 more 1G pages, not for 27. */
+        {"186G@1:hugepages=1G",
+         "needs 186 hugepages of 1G (186.0 GiB) on host node 1, which has 173 free of 173; reserve "
+         "them with: echo 186 > /sys/devices/system/node/node1/hugepages/hugepages-1048576kB/"
          "nr_hugepages"},
+        {"187G@1:hugepages=1G",
+         "needs 187 hugepages of 1G (187.0 GiB) on host node 1, which has 173 free of 173; the "
+         "node cannot hold them: 14 more are missing and its 13.9 GiB of MemFree holds at most 13 "
+         "1G pages; bind the guest node to other host nodes or give it less memory"},
         {"100G@0:hugepages=1G",
-         "needs 100 hugepages of 1G (100.0 GiB) on host node 0, which has 45 free of 173; reserve "
-         "them with: echo 228 > /sys/devices/system/node/node0/hugepages/hugepages-1048576kB/"
-         "nr_hugepages"},
+         "needs 100 hugepages of 1G (100.0 GiB) on host node 0, which has 45 free of 173; the node "
+         "cannot hold them: 55 more are missing and its 11.5 GiB of MemFree holds at most 11 1G "
+         "pages"},
+        {"56G@0:hugepages=1G", "which has 45 free of 173; reserve them with: echo 184 > "
+                               "/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/"
+                               "nr_hugepages"},
         /* Split evenly over two bound nodes: 50 each, node 0 has 45. */
         {"100G@0-1:hugepages=1G", "needs 50 hugepages of 1G (50.0 GiB) on host node 0, which has "
                                   "45 free of 173; reserve them with: echo 178 >"},
@@ -783,9 +794,14 @@ START_TEST(test_preflight_hugepages)
                               "nr_hugepages"},
         /* Not bound: any node qpin may use (45 + 173 free). */
         {"218G:hugepages=1G", NULL},
-        {"300G:hugepages=1G", "needs 300 hugepages of 1G (300.0 GiB), and the host nodes qpin may "
-                              "use have 218 free; reserve them with: echo 428 > "
+        /* 11 + 13 more 1G pages fit in the MemFree of nodes 0 and 1. */
+        {"242G:hugepages=1G", "needs 242 hugepages of 1G (242.0 GiB), and the host nodes qpin may "
+                              "use have 218 free; reserve them with: echo 370 > "
                               "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"},
+        {"300G:hugepages=1G", "needs 300 hugepages of 1G (300.0 GiB), and the host nodes qpin may "
+                              "use have 218 free; the host cannot hold them: 82 more are missing "
+                              "and the 25.5 GiB of MemFree of those nodes holds at most 24 1G "
+                              "pages; give the guest less memory"},
         {"200G@1:policy=preferred:hugepages=1G", NULL},
         /* Hugepages do not come out of MemFree. */
         {"100G@1:hugepages=1G", NULL},

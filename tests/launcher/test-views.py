@@ -62,6 +62,7 @@ def help_layout(cmd):
 
 
 def main():
+    # A command that draws its --help with launcher/cli/help.c joins this list.
     for cmd in (None, "run", "plan", "pin", "host", "qmp"):
         help_layout(cmd)
     top = qpin("--help").stdout

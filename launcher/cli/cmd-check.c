@@ -221,7 +221,8 @@ static int check_through_plan(CheckCli *cli)
     g_ptr_array_add(args, NULL);
     int code = QPIN_EXIT_OK;
     g_autoptr(QpinOptions) opt =
-        qpin_output_options(QPIN_COMMAND_PLAN, (int)args->len - 1, (char **)args->pdata, &code);
+        qpin_output_options(QPIN_COMMAND_PLAN, (int)args->len - 1, (char **)args->pdata, NULL,
+                            &code);
     if (!opt)
         return code;
     opt->check = QPIN_CHECK_MODE_ONLY;

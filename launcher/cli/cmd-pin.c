@@ -111,10 +111,32 @@ static GError *qmp_error(GError *error, const QpinWaitGuard *guard, const char *
     return wrapped;
 }
 
+static const char *const pin_examples[] = {
+    "qpin pin --qmp /run/vm.qmp --pin auto --emulator-pin auto",
+    "qpin pin --qmp /run/vm.qmp --pin 2-5 --cont --report /tmp/pin.json",
+    NULL,
+};
+static const int pin_exits[] = {
+    QPIN_EXIT_OK,          QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_HOST,        QPIN_EXIT_QMP,
+    QPIN_EXIT_QMP_COMMAND, QPIN_EXIT_MAP,     QPIN_EXIT_PIN,   QPIN_EXIT_INTERRUPTED, -1,
+};
+static const QpinHelp pin_help = {
+    .command = "pin",
+    .usage = "--qmp SOCKET [OPTIONS]",
+    .description = "Pins the threads of a QEMU started by someone else, through its QMP socket: "
+                   "proves that the threads QMP names belong to the socket's peer, applies the "
+                   "map, reads every thread back, and on any failure puts back what each thread "
+                   "had. The guest is left paused or running as it was, unless --cont.",
+    .examples = pin_examples,
+    .exit_statuses = pin_exits,
+    .see_also = "qpin(1), qpin-run(1), qpin-qmp(1)",
+};
+
 int qpin_cmd_pin(int argc, char **argv)
 {
     int code = QPIN_EXIT_OK;
-    g_autoptr(QpinOptions) opt = qpin_output_options(QPIN_COMMAND_PIN, argc, argv, &code);
+    g_autoptr(QpinOptions) opt =
+        qpin_output_options(QPIN_COMMAND_PIN, argc, argv, &pin_help, &code);
     if (!opt)
         return code;
 

@@ -3,6 +3,7 @@
 #include <qpin/qmp.h>
 #include "qpin-file-write.h"
 #include "qpin-cli.h"
+#include "qpin-help.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -48,34 +49,46 @@ int qpin_cmd_qmp(int argc, char **argv)
 {
     g_autofree char *socket_path = NULL;
     double timeout = QMP_DEFAULT_TIMEOUT_MS / 1000.0;
-    gboolean debug = FALSE;
+    gboolean debug = FALSE, want_help = FALSE;
     GOptionEntry entries[] = {
         {"qmp", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "QEMU's QMP unix socket", "SOCKET"},
         {"timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout,
          "Give up after SECS for connecting, the handshake and the reply (default 10)", "SECS"},
         {"debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Show the raw QMP traffic on stderr", NULL},
+        {"help", 'h', 0, G_OPTION_ARG_NONE, &want_help, "Show this help", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) context =
-        g_option_context_new("COMMAND [ARGUMENTS-JSON] - send one QMP command");
+    static const char *const examples[] = {
+        "qpin qmp --qmp /run/vm/qmp.sock query-cpus-fast",
+        "qpin qmp --qmp /run/vm/qmp.sock qom-get \\",
+        "    '{\"path\": \"/machine\", \"property\": \"type\"}'",
+        NULL,
+    };
+    static const int exits[] = {QPIN_EXIT_OK,  QPIN_EXIT_FAILURE,     QPIN_EXIT_USAGE,
+                                QPIN_EXIT_QMP, QPIN_EXIT_QMP_COMMAND, -1};
+    const QpinHelp help = {
+        .command = "qmp",
+        .usage = "--qmp SOCKET [--timeout SECS] [--debug] COMMAND [ARGUMENTS-JSON]",
+        .description = "Connects to a QEMU QMP socket, negotiates, executes COMMAND with the "
+                       "arguments given as one JSON object, and prints QEMU's return value as "
+                       "JSON. An error answer is printed as CLASS: desc.",
+        .options = entries,
+        .examples = examples,
+        .exit_statuses = exits,
+        .see_also = "qpin(1), qpin-pin(1), libqpin-qmp(3)",
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
     g_option_context_add_main_entries(context, entries, NULL);
-    g_option_context_set_summary(
-        context, "Connects to a QEMU QMP socket, negotiates, executes COMMAND with the\n"
-                 "arguments given as one JSON object, and prints QEMU's return value as JSON.");
-    g_option_context_set_description(
-        context, "Exit status: 0 on success, 2 for bad usage, 12 when the socket cannot be\n"
-                 "reached or does not speak QMP (including timeouts), 13 when QEMU answers\n"
-                 "the command with an error (printed as CLASS: desc).\n\n"
-                 "Example: qpin qmp --qmp /run/vm/qmp.sock query-cpus-fast\n"
-                 "         qpin qmp --qmp /run/vm/qmp.sock qom-get "
-                 "'{\"path\": \"/machine\", \"property\": \"type\"}'\n");
+    g_option_context_set_help_enabled(context, FALSE);
     g_set_prgname("qpin qmp");
 
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(context, &argc, &argv, &error)) {
-        qpin_err("qmp: %s", error->message);
+        qpin_err("qmp: %s (see 'qpin qmp --help')", error->message);
         return QPIN_EXIT_USAGE;
     }
+    if (want_help)
+        return qpin_help_print(&help);
     if (!socket_path) {
         qpin_err("qmp: --qmp SOCKET is required");
         return QPIN_EXIT_USAGE;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qpin — command dispatch. */
 #include "qpin-cli.h"
+#include "qpin-help.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,15 +45,45 @@ void qpin_warn(const char *fmt, ...)
     fprintf(stderr, "qpin: warning: %s\n", msg);
 }
 
+static char *usage_text(void)
+{
+    static const GOptionEntry options[] = {
+        {"help", 'h', 0, G_OPTION_ARG_NONE, NULL, "Show this help", NULL},
+        {"version", 'V', 0, G_OPTION_ARG_NONE, NULL, "Print the version of qpin", NULL},
+        {NULL},
+    };
+    static const char *const examples[] = {
+        "qpin host",
+        "qpin plan --pin auto -- qemu-system-x86_64 -smp 4",
+        "qpin run --config /etc/qpin/vm.ini",
+        "qpin plan --help",
+        NULL,
+    };
+    static const int exits[] = {QPIN_EXIT_OK, QPIN_EXIT_USAGE, -1};
+    g_autoptr(GString) list = g_string_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        g_string_append_printf(list, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    g_string_append(list, "Run 'qpin COMMAND --help' for the options of a command.\n");
+    QpinHelp help = {
+        .usage = "COMMAND [OPTIONS]\n--help | --version",
+        .description = "Pins the vCPU, emulator and I/O threads of QEMU guests to host CPUs and "
+                       "binds their memory to host NUMA nodes, proving both before the guest "
+                       "runs.",
+        .options = options,
+        .examples = examples,
+        .exit_statuses = exits,
+        .exit_note = "Otherwise the status of the command (see its --help).",
+        .see_also = "qpin-run(1), qpin-plan(1), qpin-pin(1), qpin-host(1), qpin-qmp(1)",
+        .extra_title = "Commands",
+        .extra = list->str,
+    };
+    return qpin_help_text(&help);
+}
+
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: qpin COMMAND [OPTIONS]\n\nCommands:\n");
-    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
-        fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nOptions:\n"
-                 "  -h, --help     Show this help\n"
-                 "  -V, --version  Print the version of qpin\n");
-    fprintf(out, "\nRun 'qpin COMMAND --help' for the options of a command.\n");
+    g_autofree char *text = usage_text();
+    fputs(text, out);
 }
 
 /* A descriptor among 0, 1 and 2 that qpin was started without would be the next one qpin

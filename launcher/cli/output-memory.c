@@ -6,6 +6,7 @@
 #include "qpin-memory.h"
 #include "qpin-output-report.h"
 #include "qpin-placement-check.h"
+#include "qpin-preflight.h"
 #include "qpin-size.h"
 
 json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
@@ -37,32 +38,6 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
         json_object_array_add(array, o);
     }
     return array;
-}
-
-void qpin_output_memory_nodes_text(const GPtrArray *nodes, GString *out)
-{
-    for (guint i = 0; nodes && i < nodes->len; i++) {
-        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
-        g_autofree char *size = qpin_size_format(node->size_bytes);
-        g_string_append_printf(out, "guest node %d: %s", node->guest_node, size);
-        if (node->host_nodes) {
-            g_autofree char *hn = topo_cpuset_format(node->host_nodes);
-            g_string_append_printf(out, " on host node %s (%s%s)", hn,
-                                   node->host_nodes_auto ? "auto, " : "",
-                                   qpin_memory_policy_name(node->policy));
-        }
-        if (node->hugepage_kib) {
-            g_autofree char *page = qpin_size_format(node->hugepage_kib * 1024);
-            g_string_append_printf(out, ", %s pages", page);
-        }
-        if (node->prealloc && node->prealloc_threads)
-            g_string_append_printf(out, ", preallocated by %d thread%s (%s)",
-                                   node->prealloc_threads, node->prealloc_threads == 1 ? "" : "s",
-                                   node->prealloc_threads_auto ? "qpin's choice" : "given");
-        else if (node->prealloc)
-            g_string_append(out, ", preallocated by QEMU's default thread count");
-        g_string_append_c(out, '\n');
-    }
 }
 
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements)
@@ -121,5 +96,88 @@ void qpin_output_memory_placement_table(const GPtrArray *placements, GString *ou
                                p->backend_id, p->policy ? p->policy : "", page,
                                p->found ? resident : "-", per->str, p->ok ? "" : "WRONG: ", status);
         g_string_free(per, TRUE);
+    }
+}
+
+static void append_cell(GString *out, int width, const char *text, gboolean last)
+{
+    if (last)
+        g_string_append_printf(out, "%s\n", text);
+    else
+        g_string_append_printf(out, "%-*s ", width, text);
+}
+
+void qpin_output_memory_plan(const GPtrArray *nodes, const TopoHost *host, GString *out)
+{
+    guint64 total = qpin_memory_total_bytes(nodes);
+    g_autofree char *total_text = qpin_size_format_human(total);
+    g_string_append_printf(out, "guest memory: %s in %u node%s\n", total_text, nodes->len,
+                           nodes->len == 1 ? "" : "s");
+    g_string_append_printf(out, "  %-5s %-10s %-10s %-10s %-7s %-5s %-8s %s\n", "GUEST", "SIZE",
+                           "HOST NODES", "POLICY", "BACKEND", "PAGE", "PREALLOC", "vCPUs");
+    for (guint i = 0; i < nodes->len; i++) {
+        const QpinNumaNode *n = g_ptr_array_index(nodes, i);
+        g_autofree char *guest = g_strdup_printf("%d", n->guest_node);
+        g_autofree char *size = qpin_size_format_human(n->size_bytes);
+        g_autofree char *hosts = n->host_nodes ? topo_cpuset_format(n->host_nodes)
+                                               : g_strdup(n->host_nodes_auto ? "auto" : "any");
+        if (n->host_nodes && n->host_nodes_auto) {
+            char *chosen = g_strdup_printf("%s (auto)", hosts);
+            g_free(hosts);
+            hosts = chosen;
+        }
+        g_autofree char *page =
+            n->hugepage_kib ? qpin_size_format(n->hugepage_kib * 1024) : g_strdup("base");
+        /* "N thr" when given, "N auto" when qpin chose the thread count (prealloc-threads). */
+        g_autofree char *prealloc =
+            !n->prealloc ? g_strdup("no")
+            : n->prealloc_threads
+                ? g_strdup_printf("%d %s", n->prealloc_threads,
+                                  n->prealloc_threads_auto ? "auto" : "thr")
+                : g_strdup("yes");
+        g_autofree char *vcpus = n->vcpus ? topo_cpuset_format(n->vcpus) : g_strdup("-");
+        g_string_append(out, "  ");
+        append_cell(out, 5, guest, FALSE);
+        append_cell(out, 10, size, FALSE);
+        append_cell(out, 10, hosts, FALSE);
+        append_cell(out, 10, qpin_memory_policy_name(n->policy), FALSE);
+        append_cell(out, 7, qpin_memory_backend_name(n->backend), FALSE);
+        append_cell(out, 5, page, FALSE);
+        append_cell(out, 8, prealloc, FALSE);
+        append_cell(out, 0, vcpus, TRUE);
+    }
+    if (!host)
+        return;
+    g_autoptr(GPtrArray) demands = qpin_preflight_demands(nodes, host);
+    if (!demands->len) {
+        g_string_append(out, "preflight: nothing bound to check (no policy=bind, no hugepages)\n");
+        return;
+    }
+    for (guint i = 0; i < demands->len; i++) {
+        const QpinPreflightDemand *d = g_ptr_array_index(demands, i);
+        g_autofree char *guests = topo_cpuset_format(d->guest_nodes);
+        g_autofree char *where = d->host_node >= 0 ? g_strdup_printf("host node %d", d->host_node)
+                                                   : g_strdup("allowed host nodes");
+        const char *verdict = d->ok ? "ok" : "SHORT";
+        if (!d->page_kib) {
+            g_autofree char *need = qpin_size_format_human(d->needed * 1024);
+            g_autofree char *have = qpin_size_format_human(d->available * 1024);
+            g_string_append_printf(out, "preflight: %s: guest node%s %s need%s %s, %s free: %s\n",
+                                   where, topo_cpuset_count(d->guest_nodes) > 1 ? "s" : "", guests,
+                                   topo_cpuset_count(d->guest_nodes) > 1 ? "" : "s", need, have,
+                                   verdict);
+        } else {
+            g_autofree char *page = qpin_size_format(d->page_kib * 1024);
+            if (!d->known)
+                g_string_append_printf(out, "preflight: %s: no %s hugepage pool: %s\n", where, page,
+                                       verdict);
+            else
+                g_string_append_printf(out,
+                                       "preflight: %s: guest node%s %s need%s %" G_GUINT64_FORMAT
+                                       " x %s pages, %" G_GUINT64_FORMAT " free: %s\n",
+                                       where, topo_cpuset_count(d->guest_nodes) > 1 ? "s" : "",
+                                       guests, topo_cpuset_count(d->guest_nodes) > 1 ? "" : "s",
+                                       d->needed, page, d->available, verdict);
+        }
     }
 }

@@ -4,6 +4,7 @@
 #include "qpin-output-report.h"
 
 #include "qpin-file-write.h"
+#include "qpin-output-grid.h"
 #include "qpin-output-memory.h"
 
 #include <string.h>
@@ -311,16 +312,8 @@ static char *cell_cpus(const TopoCpuSet *set)
     return set ? topo_cpuset_format(set) : NULL;
 }
 
-void qpin_output_report_table(const QpinReport *r, GString *out)
+static void report_headline(const QpinReport *r, GString *out)
 {
-    gboolean has_die = FALSE, has_cluster = FALSE, has_sched = FALSE;
-    for (guint i = 0; i < r->vcpus->len; i++) {
-        const QpinReportVcpu *v = r->vcpus->pdata[i];
-        has_die |= v->props.die >= 0;
-        has_cluster |= v->props.cluster >= 0;
-        has_sched |= v->sched || v->sched_actual;
-    }
-
     if (r->qemu_pid > 0)
         g_string_append_printf(out, "QEMU pid %" G_GINT64_FORMAT, r->qemu_pid);
     else
@@ -334,6 +327,17 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
     if (r->state)
         g_string_append_printf(out, ", guest %s", r->state);
     g_string_append_c(out, '\n');
+}
+
+static void vcpu_table(const QpinReport *r, GString *out)
+{
+    gboolean has_die = FALSE, has_cluster = FALSE, has_sched = FALSE;
+    for (guint i = 0; i < r->vcpus->len; i++) {
+        const QpinReportVcpu *v = r->vcpus->pdata[i];
+        has_die |= v->props.die >= 0;
+        has_cluster |= v->props.cluster >= 0;
+        has_sched |= v->sched || v->sched_actual;
+    }
 
     /* Columns: vCPU TID [name] socket [die] [cluster] core thread node CPUs host-node siblings
      * [sched]; optional ones are filled or skipped consistently below. */
@@ -389,7 +393,10 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
     table_render(t, "", out);
     g_ptr_array_unref(header);
     g_string_free(align, TRUE);
+}
 
+static void emulator_and_iothreads(const QpinReport *r, GString *out)
+{
     g_autofree char *emu = r->emulator_cpus ? topo_cpuset_format(r->emulator_cpus) : NULL;
     g_string_append_printf(out, "emulator threads: %s%s\n", emu ? "CPUs " : "",
                            emu ? emu : "not pinned");
@@ -426,8 +433,22 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
         }
         table_render(it, "  ", out);
     }
-    if (r->numa_nodes)
-        qpin_output_memory_nodes_text(r->numa_nodes, out);
+}
+
+void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, gboolean colour,
+                              GString *out)
+{
+    if (show == QPIN_SHOW_AUTO)
+        show = r->vcpus->len > QPIN_SHOW_TABLE_MAX && r->host ? QPIN_SHOW_GRID : QPIN_SHOW_TABLE;
+    report_headline(r, out);
+    if (show == QPIN_SHOW_TABLE || show == QPIN_SHOW_BOTH)
+        vcpu_table(r, out);
+    if (show == QPIN_SHOW_GRID || show == QPIN_SHOW_BOTH)
+        qpin_output_grid(r, width, colour, out);
+
+    emulator_and_iothreads(r, out);
+    if (r->numa_nodes && r->numa_nodes->len)
+        qpin_output_memory_plan(r->numa_nodes, r->host, out);
     if (r->mirror) {
         g_autofree char *cpus = topo_cpuset_format(r->mirror->cpus);
         g_autofree char *numactl = numactl_line(r);
@@ -451,3 +472,10 @@ void qpin_output_report_table(const QpinReport *r, GString *out)
         g_string_append_printf(out, "; %u QMP commands\n", r->qmp_commands);
     }
 }
+
+void qpin_output_report_table(const QpinReport *r, GString *out)
+{
+    qpin_output_report_human(r, QPIN_SHOW_TABLE, 80, FALSE, out);
+}
+
+/* One row per vCPU. */

@@ -6,8 +6,14 @@
 #include "qpin-file-write.h"
 #include "qpin-output-report.h"
 #include "qpin-cli.h"
+#include "qpin-help.h"
 
-QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code)
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv,
+                                 const QpinHelp *help, int *exit_code)
 {
     GError *error = NULL;
     g_autoptr(QpinOptions) opt = qpin_options_parse(command, argc, argv, &error);
@@ -16,9 +22,10 @@ QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv,
         return NULL;
     }
     if (opt->help) {
-        *exit_code = qpin_stream_write(stdout, opt->help, &error)
-                         ? QPIN_EXIT_OK
-                         : qpin_output_error(error, QPIN_EXIT_FAILURE);
+        g_autofree GOptionEntry *entries = qpin_options_entries(command);
+        QpinHelp full = help ? *help : (QpinHelp){.command = qpin_command_name(command)};
+        full.options = entries;
+        *exit_code = qpin_help_print(&full);
         return NULL;
     }
     return g_steal_pointer(&opt);
@@ -50,6 +57,26 @@ gboolean qpin_output_report_file(const QpinFlow *s)
     return TRUE;
 }
 
+/* Whether the grid may use colour on @stream: a terminal, unless NO_COLOR is set
+ * (https://no-color.org) or TERM says it cannot. */
+static gboolean output_colour(FILE *stream)
+{
+    int fd = fileno(stream);
+    const char *term = g_getenv("TERM");
+    return fd >= 0 && isatty(fd) && !g_getenv("NO_COLOR") && term && *term &&
+           strcmp(term, "dumb") != 0;
+}
+
+/* The width the grid may use: the terminal's when @stream is one, else 80. */
+static guint output_width(FILE *stream)
+{
+    struct winsize ws;
+    int fd = fileno(stream);
+    if (fd >= 0 && isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    return 80;
+}
+
 gboolean qpin_output(const QpinFlow *s, FILE *table)
 {
     const QpinOptions *o = s->opt;
@@ -57,7 +84,10 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
     GError *error = NULL;
     if (!o->quiet && !(o->json && table == stdout)) {
         g_autoptr(GString) text = g_string_new(NULL);
-        qpin_output_report_table(s->report, text);
+        QpinShow show = QPIN_SHOW_AUTO;
+        if (o->show)
+            qpin_show_parse(o->show, &show);
+        qpin_output_report_human(s->report, show, output_width(table), output_colour(table), text);
         if (!qpin_stream_write(table, text->str, &error)) {
             /* When the table goes to a broken stderr, saying so there is lost as well: the
              * warning also reaches the JSON document and the --report file written next. */

@@ -3,6 +3,8 @@
  * placement read back, as JSON (through json-c) and as the human placement table. */
 #pragma once
 
+#include <qpin/host.h>
+
 #include <glib.h>
 #include <json-c/json.h>
 
@@ -12,10 +14,12 @@ G_BEGIN_DECLS
 json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes);
 /* JSON array of the placements (QpinMemPlacement*), the "memory" member of reports. */
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements);
-/* One line per guest node (QpinNumaNode*) for the human plan and report: size, host nodes and
- * policy, pages, and the preallocation with its thread count and whose choice it is. */
-void qpin_output_memory_nodes_text(const GPtrArray *nodes, GString *out);
 /* Human table of the placements, appended to @out. */
 void qpin_output_memory_placement_table(const GPtrArray *placements, GString *out);
+
+/* The guest memory plan for people, appended to @out: one row per guest node (size, host nodes,
+ * policy, backend, page size, prealloc: its thread count, "auto" when qpin chose it, and vCPUs), then the preflight: what the nodes ask of each
+ * host node's free memory or hugepage pool on @host, what it has, and "ok" or "SHORT". */
+void qpin_output_memory_plan(const GPtrArray *nodes, const TopoHost *host, GString *out);
 
 G_END_DECLS

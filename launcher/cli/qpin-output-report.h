@@ -3,6 +3,7 @@
  * human table, and the --report file. */
 #pragma once
 
+#include "qpin-output-grid.h"
 #include "qpin-report.h"
 
 #include <glib.h>
@@ -32,8 +33,14 @@ json_object *qpin_output_report_json(const QpinReport *report);
  * QPIN_JSON_FLAGS and a final newline. */
 char *qpin_output_report_text(const QpinReport *report);
 
-/* The human table, with the memory placement table when the report has one, appended to
- * @out. */
+/* The human output of a plan or report, appended to @out: a headline, the vCPUs as @show says
+ * (the table, the host grid of qpin-output-grid.h at most @width columns wide, in colour with
+ * @colour, or both), the emulator threads and iothreads, the guest memory plan with the preflight
+ * figures, the memory placement table when the report has one, explain lines and timings. */
+void qpin_output_report_human(const QpinReport *report, QpinShow show, guint width, gboolean colour,
+                              GString *out);
+
+/* qpin_output_report_human() with the vCPU table, 80 columns. */
 void qpin_output_report_table(const QpinReport *report, GString *out);
 
 /* Writes qpin_output_report_text() to @path like an editor saves a file (see

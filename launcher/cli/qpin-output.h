@@ -2,6 +2,7 @@
 /* qpin — printing what run, plan and pin computed: warnings, the table, --json and --report. */
 #pragma once
 
+#include "qpin-help.h"
 #include "qpin-session.h"
 
 #include <stdio.h>
@@ -9,9 +10,11 @@
 G_BEGIN_DECLS
 
 /* The options of run, plan or pin from @argv. NULL when the command ends here: after --help
- * (printed to stdout; a failed write is said and gives QPIN_EXIT_FAILURE) or a bad command line or
- * config file (said on stderr); *@exit_code is then the status to return. */
-QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv, int *exit_code);
+ * (@help, or a bare layout when NULL, printed to stdout with the command's options; a failed write is said and gives
+ * QPIN_EXIT_FAILURE) or a bad command line or config file (said on stderr); *@exit_code is then
+ * the status to return. */
+QpinOptions *qpin_output_options(QpinCommandKind command, int argc, char **argv,
+                                 const QpinHelp *help, int *exit_code);
 
 /* Says @error (taken) on stderr and returns its exit status: the code of a QPIN_ERROR, else
  * @fallback. */

@@ -14,7 +14,7 @@
 /* The command line as given, before the config file is merged in. */
 typedef struct {
     char *config, *pin, *emulator_pin, *vcpu_sched, *reserve, *report, *sysroot, *qmp, *pid;
-    char *kill_timeout, *qmp_timeout;
+    char *kill_timeout, *qmp_timeout, *show;
     char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
@@ -53,6 +53,7 @@ static void cli_clear(Cli *cli)
     g_free(cli->numa_dist);
     g_free(cli->mirror);
     g_free(cli->mirror_memory);
+    g_free(cli->show);
     g_strfreev(cli->iothread_pin);
     g_strfreev(cli->numa);
 }
@@ -100,6 +101,7 @@ void qpin_options_free(QpinOptions *options)
     g_free(options->report);
     g_free(options->sysroot);
     g_free(options->qmp);
+    g_free(options->show);
     g_free(options);
 }
 
@@ -191,6 +193,11 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
           "Audit the host's tuning against the map (as qpin check); =strict: refuse to start "
           "the guest when a check fails",
           NULL}},
+        {ALL,
+         {"show", 0, 0, G_OPTION_ARG_STRING, &cli->show,
+          "What the table shows of the vCPUs: table (a row each), grid (the host, a cell per "
+          "CPU), both, or auto (the default: the grid above 32 vCPUs)",
+          "WHAT"}},
         {ALL, {"quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet, "Do not print the table", NULL}},
         {ALL, {"help", 'h', 0, G_OPTION_ARG_NONE, &cli->help, "Show this help", NULL}},
     };
@@ -201,10 +208,21 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
     return entries;
 }
 
+GOptionEntry *qpin_options_entries(QpinCommandKind command)
+{
+    Cli cli = {0};
+    GArray *entries = option_entries(command, &cli);
+    /* The values point into @cli, which is gone: only the names and texts are for the caller. */
+    for (guint i = 0; i < entries->len; i++)
+        g_array_index(entries, GOptionEntry, i).arg_data = NULL;
+    return (GOptionEntry *)(void *)g_array_free(entries, FALSE);
+}
+
 static const char *const qpin_keys[] = {
-    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
-    "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
-    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", NULL,
+    "pin",           "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
+    "cont",          "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
+    "pid",           "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", "show",
+    NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -516,6 +534,8 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
         !config_string(kf, path, "qpin", "reserve", &o->reserve, error) ||
         !config_string(kf, path, "qpin", "report", &o->report, error))
         return FALSE;
+    if (!config_string(kf, path, "qpin", "show", &o->show, error))
+        return FALSE;
     if (o->command == QPIN_COMMAND_PLAN &&
         !config_string(kf, path, "qpin", "sysroot", &o->sysroot, error))
         return FALSE;
@@ -681,6 +701,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->report = g_steal_pointer(&cli.report);
     o->sysroot = g_steal_pointer(&cli.sysroot);
     o->qmp = g_steal_pointer(&cli.qmp);
+    o->show = g_steal_pointer(&cli.show);
     o->numa = g_steal_pointer(&cli.numa);
     o->mirror = g_steal_pointer(&cli.mirror);
     o->mirror_memory = g_steal_pointer(&cli.mirror_memory);
@@ -710,7 +731,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     if (ok && cli.numa_dist)
         ok = parse_numa_dist(cli.numa_dist, "--numa-dist", &o->numa_dist_off, error);
 
-    gboolean sched_from_cli = o->vcpu_sched != NULL;
+    gboolean sched_from_cli = o->vcpu_sched != NULL, show_from_cli = o->show != NULL;
     if (ok && o->config) {
         o->keyfile = config_load(o->config, error);
         ok = o->keyfile && merge_config(o, &cli, error);
@@ -719,6 +740,14 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
         ok = qpin_sched_parse(o->vcpu_sched, &o->sched, error);
         if (!ok && !sched_from_cli)
             g_prefix_error(error, "%s: [qpin] vcpu-sched: ", o->config);
+    }
+    static const char *const shows[] = {"auto", "table", "grid", "both", NULL};
+    if (ok && o->show && !g_strv_contains(shows, o->show)) {
+        g_autofree char *source =
+            show_from_cli ? g_strdup("--show") : g_strdup_printf("%s: [qpin] show", o->config);
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,
+                    "%s '%s': expected table, grid, both or auto", source, o->show);
+        ok = FALSE;
     }
     if (ok && command != QPIN_COMMAND_PIN && !o->qemu_argv) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE,

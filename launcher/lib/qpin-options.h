@@ -59,7 +59,8 @@ typedef struct {
     char *report;  /* --report FILE */
     char *sysroot; /* plan */
     char *qmp;     /* pin: --qmp SOCKET */
-    gint64 pid;    /* pin: --pid PID, 0 when not given */
+    char *show; /* --show WHAT (table, grid, both, auto), checked by the command line */
+    gint64 pid; /* pin: --pid PID, 0 when not given */
     gint64 kill_timeout_ms;
     gint64 qmp_timeout_ms; /* --qmp-timeout: deadline of each QMP command after the negotiation */
     QpinCheckMode check;   /* run, plan: --check[=strict] */
@@ -72,6 +73,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinOptions, qpin_options_free)
  * modified) and the --config file they name. Errors are QPIN_ERROR_USAGE and name the option or
  * the file, section and key. */
 QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, GError **error);
+
+/* The options of @command as GOption describes them (names, argument names, texts; no
+ * arg_data), ending with an all-zero entry, for the help text; g_free() it. */
+GOptionEntry *qpin_options_entries(QpinCommandKind command);
 
 /* The subcommand name: "run", "plan", "pin". */
 const char *qpin_command_name(QpinCommandKind command);

@@ -17,11 +17,13 @@ typedef struct {
     guint64 amount;   /* KiB of plain memory, or hugepages */
     GString *who;     /* "guest node 0 (--numa '...')", joined */
     guint n_who;
+    TopoCpuSet *guest_nodes;
 } NumaDemand;
 
 static void numa_demand_free(NumaDemand *d)
 {
     g_string_free(d->who, TRUE);
+    topo_cpuset_free(d->guest_nodes);
     g_free(d);
 }
 
@@ -39,8 +41,10 @@ static void numa_demand_add(GPtrArray *demands, int host_node, guint64 page_kib,
         d->host_node = host_node;
         d->page_kib = page_kib;
         d->who = g_string_new(NULL);
+        d->guest_nodes = topo_cpuset_new();
         g_ptr_array_add(demands, d);
     }
+    topo_cpuset_add(d->guest_nodes, node->guest_node);
     d->amount += amount;
     g_string_append_printf(d->who, "%sguest node %d (%s)", d->n_who ? " and " : "",
                            node->guest_node, node->origin);
@@ -222,15 +226,11 @@ static void numa_check_demand(const NumaDemand *d, const TopoHost *host, GString
     }
 }
 
-gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GError **error)
+/* What @nodes ask of each host node and hugepage pool; what keeps a node from being checked at
+ * all (a host node that does not exist, a wrong hugetlbfs mount) goes to @problems. */
+static GPtrArray *numa_demands(const GPtrArray *nodes, const TopoHost *host, GString *problems)
 {
-    if (!nodes || nodes->len == 0)
-        return TRUE;
-    if (!qpin_memory_validate(nodes, error))
-        return FALSE;
-
-    g_autoptr(GString) problems = g_string_new(NULL);
-    g_autoptr(GPtrArray) demands = g_ptr_array_new_with_free_func((GDestroyNotify)numa_demand_free);
+    GPtrArray *demands = g_ptr_array_new_with_free_func((GDestroyNotify)numa_demand_free);
     for (guint i = 0; i < nodes->len; i++) {
         const QpinNumaNode *node = g_ptr_array_index(nodes, i);
         gsize before = problems->len;
@@ -263,6 +263,18 @@ gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GEr
                 numa_demand_add(demands, h, 0, kib / n + (k < kib % n), node);
         }
     }
+    return demands;
+}
+
+gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GError **error)
+{
+    if (!nodes || nodes->len == 0)
+        return TRUE;
+    if (!qpin_memory_validate(nodes, error))
+        return FALSE;
+
+    g_autoptr(GString) problems = g_string_new(NULL);
+    g_autoptr(GPtrArray) demands = numa_demands(nodes, host, problems);
     for (guint i = 0; i < demands->len; i++)
         numa_check_demand(g_ptr_array_index(demands, i), host, problems);
 
@@ -393,4 +405,48 @@ gboolean qpin_preflight_auto_nodes(GPtrArray *nodes, const TopoHost *host,
                                                  node->guest_node, chosen->id, seen->str));
     }
     return TRUE;
+}
+
+void qpin_preflight_demand_free(QpinPreflightDemand *demand)
+{
+    if (!demand)
+        return;
+    topo_cpuset_free(demand->guest_nodes);
+    g_free(demand);
+}
+
+GPtrArray *qpin_preflight_demands(const GPtrArray *nodes, const TopoHost *host)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_preflight_demand_free);
+    if (!nodes || nodes->len == 0 || !host)
+        return out;
+    g_autoptr(GString) ignored = g_string_new(NULL);
+    g_autoptr(GPtrArray) demands = numa_demands(nodes, host, ignored);
+    for (guint i = 0; i < demands->len; i++) {
+        const NumaDemand *d = g_ptr_array_index(demands, i);
+        QpinPreflightDemand *v = g_new0(QpinPreflightDemand, 1);
+        v->host_node = d->host_node;
+        v->page_kib = d->page_kib;
+        v->needed = d->amount;
+        v->guest_nodes = topo_cpuset_copy(d->guest_nodes);
+        /* The same figures numa_check_demand() compares. */
+        if (d->host_node >= 0) {
+            const TopoNode *hn = topo_host_node(host, d->host_node);
+            const TopoHugepages *pool =
+                hn && d->page_kib ? topo_node_hugepages(hn, d->page_kib) : NULL;
+            v->known = hn && (!d->page_kib || pool);
+            v->available = !v->known ? 0 : d->page_kib ? pool->free : hn->mem_free_kib;
+        } else {
+            for (guint n = 0; n < host->nodes->len; n++) {
+                const TopoNode *hn = g_ptr_array_index(host->nodes, n);
+                const TopoHugepages *pool = topo_node_hugepages(hn, d->page_kib);
+                if (pool && (!host->mems_allowed || topo_cpuset_has(host->mems_allowed, hn->id)))
+                    v->available += pool->free;
+            }
+            v->known = TRUE;
+        }
+        v->ok = v->known && v->needed <= v->available;
+        g_ptr_array_add(out, v);
+    }
+    return out;
 }

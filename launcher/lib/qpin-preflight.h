@@ -36,4 +36,24 @@ gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GEr
 gboolean qpin_preflight_auto_nodes(GPtrArray *nodes, const TopoHost *host,
                                    const TopoCpuSet *reserved, GPtrArray *notes, GError **error);
 
+/* What the guest nodes ask of one host node's free memory (page_kib 0: nodes bound with
+ * policy=bind) or of one hugepage pool, and what it has: the figures qpin_preflight_memory()
+ * compares, for people to read in a plan. */
+typedef struct {
+    int host_node;           /* -1: hugepages from any allowed node (no strict binding) */
+    guint64 page_kib;        /* 0: plain memory */
+    guint64 needed;          /* KiB of plain memory, or a number of hugepages */
+    guint64 available;       /* MemFree in KiB, or free hugepages */
+    gboolean known;          /* the host node (and its pool of that page size) exists */
+    gboolean ok;             /* known and needed <= available */
+    TopoCpuSet *guest_nodes; /* the guest nodes that ask it */
+} QpinPreflightDemand;
+
+void qpin_preflight_demand_free(QpinPreflightDemand *demand);
+
+/* The demands of @nodes on @host (QpinPreflightDemand*), in the order of the guest nodes; empty
+ * without nodes. Nodes left unchecked by the preflight (unbound plain memory, host nodes that do
+ * not exist) ask nothing. */
+GPtrArray *qpin_preflight_demands(const GPtrArray *nodes, const TopoHost *host);
+
 G_END_DECLS

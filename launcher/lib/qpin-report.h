@@ -52,7 +52,10 @@ typedef struct {
     char *map;        /* --pin text, or NULL */
     char *vcpu_sched;
     const TopoHost *host; /* borrowed: for host nodes and siblings; may be NULL */
-    GPtrArray *vcpus;     /* QpinReportVcpu* */
+    /* borrowed: CPUs kept from automatic placement (emulator, iothread pins, --reserve), for the
+     * placement grid; may be NULL */
+    const TopoCpuSet *reserved;
+    GPtrArray *vcpus; /* QpinReportVcpu* */
     TopoCpuSet *emulator_cpus;
     GPtrArray *emulator;  /* QpinReportThread* */
     GPtrArray *iothreads; /* QpinReportThread* */

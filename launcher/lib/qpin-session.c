@@ -336,6 +336,7 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     s->ctx.host = s->host;
     s->ctx.allowed = s->host->cpus_allowed;
     s->ctx.reserved = s->reserved;
+    s->report->reserved = s->reserved;
     s->ctx.node_binding = s->node_binding;
     s->ctx.allow_overcommit = o->allow_overcommit;
 

@@ -12,14 +12,14 @@ _qpin_top_options="-h --help -V --version"
 # Options of each command, as its --help lists them.
 _qpin_options_run="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
     --allow-overcommit --numa --numa-dist --mirror --mirror-memory --no-cont --cont --kill-timeout --qmp-timeout --report --json
-    --explain --check -q --quiet -h --help"
+    --explain --check --show -q --quiet -h --help"
 _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain --check -q --quiet
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain --check --show -q --quiet
     -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
-    --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain -q --quiet
-    -h --help"
-_qpin_options_host="--sysroot --json -h --help"
+    --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain --show -q
+    --quiet -h --help"
+_qpin_options_host="--sysroot --cores -o --output --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
     -h --help"
@@ -31,6 +31,7 @@ _qpin_options_check="--vcpu-cpus --housekeeping-cpus --rt --hugepages --from --p
 # One line: matched as *" --opt "*.
 _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve --numa "
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
+_qpin_value_options+="--show -o --output "
 _qpin_value_options+="-d --delay -n --iterations --prometheus "
 _qpin_value_options+="--numa-dist --mirror --mirror-memory "
 _qpin_value_options+="--from --vcpu-cpus --housekeeping-cpus --hugepages "
@@ -89,6 +90,16 @@ _qpin_value()
     --mirror)
         _qpin_words "host node=" "$cur"
         [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
+        ;;
+    --show)
+        _qpin_words "auto table grid both" "$cur"
+        ;;
+    -o | --output)
+        # The columns of 'qpin host --cores', one more after each comma.
+        local head=${cur%"${cur##*,}"}
+        _qpin_words "SOCKET DIE CORE NODE CPUS THREADS LLC LLC-CPUS ALLOWED ISOLATED" "${cur##*,}"
+        local k
+        for k in "${!COMPREPLY[@]}"; do COMPREPLY[k]=$head${COMPREPLY[k]}; done
         ;;
     --pid)
         _qpin_words "$(pgrep -d ' ' qemu 2>/dev/null)" "$cur"

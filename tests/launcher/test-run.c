@@ -964,6 +964,89 @@ START_TEST(test_plan_examples_as_written)
 }
 END_TEST
 
+/* The grid of a real plan of the seed guest on the Xeon Phi fixture: each guest core on the
+ * four threads of one host core, the emulator on the first two cores, and every line within 80
+ * columns. */
+START_TEST(test_plan_grid_on_fixture)
+{
+    const char *root = g_getenv("QPIN_SOURCE_ROOT");
+    g_autofree char *sysroot = g_build_filename(root, "tests/fixtures/hosts/xeon-phi-7250", NULL);
+    g_autofree char *name = unique_name();
+    const char *qargs[] = {"plan",
+                           "--sysroot",
+                           sysroot,
+                           "--pin",
+                           "expr:2 + v/4 + v%4*68",
+                           "--emulator-pin",
+                           "0,1,68,69,136,137,204,205",
+                           "--reserve",
+                           "271",
+                           "--show",
+                           "grid",
+                           NULL};
+    const char *eargs[] = {"-smp", "240,sockets=1,cores=60,threads=4", NULL};
+    g_auto(GStrv) argv = qpin_argv(qargs, name, eargs);
+    g_autoptr(Proc) p = run_qpin(argv, 120000);
+    g_autofree char *err = slurp(p->err);
+    g_autofree char *out = slurp(p->out);
+    ck_assert_msg(p->status == 0, "exit %d: %s", p->status, err);
+    assert_no_qemu(name, 0);
+    /* The grid, from its legend on (the headline names the fixture's path). */
+    const char *grid = strstr(out, "Host CPUs, one cell per hardware thread");
+    ck_assert_msg(grid, "%s", out);
+    /* Up to its last line, "free: ..." (the notes after it are text lines of their own). */
+    g_autofree char *grid_only = g_strndup(grid, strstr(grid, "\nfree: ") - grid);
+    g_auto(GStrv) lines = g_strsplit(grid_only, "\n", -1);
+    for (int i = 0; lines[i]; i++)
+        ck_assert_msg(strlen(lines[i]) <= 80, "line %d is %zu wide: %s", i, strlen(lines[i]),
+                      lines[i]);
+    /* No vCPU table: --show grid. */
+    ck_assert_msg(!strstr(out, "CPU 0/"), "%s", out);
+    ck_assert_msg(strstr(out, "node 0: CPUs 0-271, 68 cores x 4 threads; core = CPUs c, c+68, "
+                              "c+136, c+204"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "\n    0 |  E   E   E   E|  E   E   E   E|  0   1   2   3|"
+                              "  4   5   6   7|\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "\n   56 |216 217 218 219|220 221 222 223|224 225 226 227|"
+                              "228 229 230 231|\n"),
+                  "%s", out);
+    /* CPUs 62-67 (cores 62-67 of the host) are free; 271 (thread 3 of core 67) is reserved. */
+    ck_assert_msg(strstr(out, "\n   64 |  .   .   .   .|  .   .   .   .|  .   .   .   .|"
+                              "  .   .   .   R|\n"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "node 1: no CPUs"), "%s", out);
+    ck_assert_msg(strstr(out, "\nfree: 23 CPUs "), "%s", out);
+}
+END_TEST
+
+/* A real plan on this machine: the guest memory plan and its preflight are in the human
+ * output, and --show table keeps the vCPU table. */
+START_TEST(test_plan_memory_shown)
+{
+    g_autofree char *name = unique_name();
+    const char *qargs[] = {"plan",   "--pin", "0", "--numa", "64M@0:prealloc=on",
+                           "--show", "table", NULL};
+    const char *eargs[] = {"-smp", "1", NULL};
+    g_auto(GStrv) argv = qpin_argv(qargs, name, eargs);
+    g_autoptr(Proc) p = run_qpin(argv, 120000);
+    g_autofree char *err = slurp(p->err);
+    g_autofree char *out = slurp(p->out);
+    ck_assert_msg(p->status == 0, "exit %d: %s", p->status, err);
+    assert_no_qemu(name, 0);
+    ck_assert_msg(strstr(out, "\nguest memory: 64.0 MiB in 1 node\n"), "%s", out);
+    ck_assert_msg(
+        g_regex_match_simple("\n  0 +64\\.0 MiB +0 +bind +ram +base +[0-9]+ auto +- *\n", out, 0, 0), "%s",
+        out);
+    ck_assert_msg(g_regex_match_simple("\npreflight: host node 0: guest node 0 needs 64\\.0 MiB, "
+                                       "[0-9.]+ [GM]iB free: ok\n",
+                                       out, 0, 0),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "CPU 0/"), "%s", out);
+    ck_assert_msg(!strstr(out, "one cell per hardware thread"), "%s", out);
+}
+END_TEST
+
 /* qpin pin on a QEMU the test started itself: pinned and verified; a failing pin changes
  * nothing and leaves QEMU alone; --cont resumes it. */
 START_TEST(test_pin_attach)
@@ -1068,6 +1151,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plan_seed_on_fixture);
     tcase_add_test(tc, test_plan_anywhere);
     tcase_add_test(tc, test_plan_examples_as_written);
+    tcase_add_test(tc, test_plan_grid_on_fixture);
+    tcase_add_test(tc, test_plan_memory_shown);
     tcase_add_test(tc, test_pin_attach);
     tcase_add_test(tc, test_no_qemu_left);
     suite_add_tcase(s, tc);

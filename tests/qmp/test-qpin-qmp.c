@@ -244,7 +244,7 @@ START_TEST(test_usage)
     QpinTestRun help = run_qpin("--help", NULL);
     ck_assert_int_eq(help.status, 0);
     ck_assert_msg(strstr(help.out, "COMMAND [ARGUMENTS-JSON]") && strstr(help.out, "--timeout") &&
-                      strstr(help.out, "13 when QEMU answers"),
+                      strstr(help.out, "\n  13  QEMU answered a QMP command with an error\n"),
                   "%s", help.out);
     qpin_test_run_clear(&help);
 }

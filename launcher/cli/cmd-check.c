@@ -6,6 +6,7 @@
 #include "qpin-cli.h"
 #include "qpin-audit.h"
 #include "qpin-error.h"
+#include "qpin-help.h"
 #include "qpin-options.h"
 #include "qpin-output-check.h"
 #include "qpin-output.h"
@@ -14,47 +15,81 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char help_text[] =
-    "Usage:\n"
-    "  qpin check [OPTIONS] --vcpu-cpus CPUS [--housekeeping-cpus CPUS] [--rt]\n"
-    "             [--hugepages SIZE@NODE[:PAGESIZE]...]\n"
-    "  qpin check [OPTIONS] --from FILE\n"
-    "  qpin check [OPTIONS] --pid PID\n"
-    "  qpin check [OPTIONS] [PLAN-OPTIONS] -- QEMU [QEMU-ARGS...]\n"
-    "\n"
-    "Audit the host's tuning (isolation, nohz_full, RCU, IRQs, kthreads, workqueues,\n"
-    "memory, frequency, idle states, SMT) against a guest's map, with the fix for\n"
-    "each gap. Nothing on the host is changed. Exit status 0 when no check fails, 20\n"
-    "when one does.\n"
-    "\n"
-    "Map options:\n"
-    "  --vcpu-cpus CPUS           Host CPUs the vCPU threads run on\n"
-    "  --housekeeping-cpus CPUS   CPUs of the emulator threads and iothreads\n"
-    "                             (default: the online CPUs without vCPUs that\n"
-    "                             are neither isolated nor nohz_full)\n"
-    "  --rt                       The vCPUs run SCHED_FIFO or SCHED_RR\n"
-    "  --hugepages SIZE@NODE[:PAGESIZE]\n"
-    "                             SIZE of guest memory in hugepages on host NODE\n"
-    "                             (PAGESIZE 2M, the default, or 1G; repeatable)\n"
-    "  --from FILE                The map of a plan --json or run --report file\n"
-    "  --pid PID                  The current map of a running QEMU\n"
-    "\n"
-    "Plan options (the map `qpin plan` computes; QEMU is started paused, then quit):\n"
-    "  --pin MAP                  auto, a cpulist, VCPUS@CPUS;... or expr:EXPR\n"
-    "  --emulator-pin CPUS        CPUs of the emulator threads, or auto\n"
-    "  --iothread-pin ID=CPUS     CPUs of the iothread object ID (repeatable)\n"
-    "  --vcpu-sched POLICY[:PRIO] vCPU scheduling policy (fifo, rr: real-time)\n"
-    "  --numa SPEC                Guest NUMA node (repeatable), as in qpin plan\n"
-    "  --reserve CPUS             CPUs automatic placement leaves to others\n"
-    "  --allow-overcommit         Let automatic placement share host CPUs\n"
-    "  --config FILE              Read settings from FILE (INI)\n"
-    "  --qmp-timeout SECONDS      Seconds each QMP command may take (default 10)\n"
-    "  -- QEMU [QEMU-ARGS...]     The QEMU command line\n"
-    "\n"
-    "Other options:\n"
-    "  --sysroot DIR              Audit the host tree under DIR, not this machine\n"
-    "  --json                     Print the audit as JSON\n"
-    "  -h, --help                 Show this help\n";
+/* check's own options, for --help only: check parses its command line by hand, because
+ * everything it does not know belongs to `qpin plan`. */
+static const GOptionEntry own_options[] = {
+    {"vcpu-cpus", 0, 0, G_OPTION_ARG_STRING, NULL, "Host CPUs the vCPU threads run on", "CPUS"},
+    {"housekeeping-cpus", 0, 0, G_OPTION_ARG_STRING, NULL,
+     "CPUs of the emulator threads and iothreads (default: the online CPUs without vCPUs that "
+     "are neither isolated nor nohz_full)",
+     "CPUS"},
+    {"rt", 0, 0, G_OPTION_ARG_NONE, NULL, "The vCPUs run SCHED_FIFO or SCHED_RR", NULL},
+    {"hugepages", 0, 0, G_OPTION_ARG_STRING_ARRAY, NULL,
+     "SIZE of guest memory in hugepages on host NODE (PAGESIZE 2M, the default, or 1G; "
+     "repeatable)",
+     "SIZE@NODE[:PAGESIZE]"},
+    {"from", 0, 0, G_OPTION_ARG_FILENAME, NULL, "The map of a plan --json or run --report file",
+     "FILE"},
+    {"pid", 0, 0, G_OPTION_ARG_STRING, NULL, "The current map of a running QEMU", "PID"},
+    {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+     "Audit the host tree under DIR, not this machine", "DIR"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, NULL, "Print the audit as one JSON document", NULL},
+    {"help", 'h', 0, G_OPTION_ARG_NONE, NULL, "Show this help", NULL},
+};
+
+/* The options of `qpin plan` that shape the map check audits; the rest of plan's options
+ * (output, reports) mean nothing to check. */
+static const char *const plan_shown[] = {
+    "pin",    "emulator-pin", "iothread-pin", "vcpu-sched",    "reserve", "allow-overcommit",
+    "numa",   "numa-dist",    "mirror",       "mirror-memory", "config",  "qmp-timeout",
+    NULL,
+};
+
+static const char *const examples[] = {
+    "qpin check --vcpu-cpus 2-63,66-127 --housekeeping-cpus 0-1,64-65",
+    "qpin check --from /run/qpin/vm.json",
+    "qpin check --pid \"$(pgrep -f 'qemu-system.*vm1')\" --json",
+    "qpin check --pin auto --numa 8G@0:hugepages=1G -- qemu-system-x86_64 -smp 8",
+    NULL,
+};
+static const int exits[] = {
+    QPIN_EXIT_OK,          QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE,       QPIN_EXIT_HOST,
+    QPIN_EXIT_QEMU_START,  QPIN_EXIT_QMP,     QPIN_EXIT_QMP_COMMAND, QPIN_EXIT_MAP,
+    QPIN_EXIT_PREFLIGHT,   QPIN_EXIT_CHECK,   -1,
+};
+
+static int print_help(void)
+{
+    /* check's options, then plan's own entries for those that shape the map, so that their
+     * texts are the ones `qpin plan --help` shows. */
+    g_autofree GOptionEntry *plan = qpin_options_entries(QPIN_COMMAND_PLAN);
+    g_autoptr(GArray) entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+    g_array_append_vals(entries, own_options, G_N_ELEMENTS(own_options) - 1);
+    for (const GOptionEntry *e = plan; e->long_name; e++)
+        if (g_strv_contains(plan_shown, e->long_name))
+            g_array_append_val(entries, *e);
+    g_array_append_val(entries, own_options[G_N_ELEMENTS(own_options) - 1]);
+    const QpinHelp help = {
+        .command = "check",
+        .usage = "[OPTIONS] --vcpu-cpus CPUS [--housekeeping-cpus CPUS] [--rt]\n"
+                 "[OPTIONS] --from FILE\n"
+                 "[OPTIONS] --pid PID\n"
+                 "[OPTIONS] [PLAN-OPTIONS] -- QEMU [QEMU-ARGS...]",
+        .description = "Audits the host's tuning (isolation, nohz_full, RCU, IRQs, kthreads, "
+                       "workqueues, memory, frequency, idle states, SMT) against a guest's map "
+                       "and prints, for each gap, the command that closes it. The map is given "
+                       "directly (--vcpu-cpus), read from a plan or run report (--from), from a "
+                       "running QEMU (--pid), or computed as qpin plan does from the plan "
+                       "options and the QEMU command line (QEMU is started paused, then quit). "
+                       "Nothing on the host is changed.",
+        .options = (const GOptionEntry *)(void *)entries->data,
+        .examples = examples,
+        .exit_statuses = exits,
+        .exit_note = "Status 20 when a check fails; warn and unknown checks leave it 0.",
+        .see_also = "qpin(1), qpin-plan(1), qpin-run(1), qpin-host(1)",
+    };
+    return qpin_help_print(&help);
+}
 
 /* The options of `qpin plan` that take a value as the next word: their value is passed on
  * with them, never read as an option of check. */
@@ -261,7 +296,7 @@ static int check_command(CheckCli *cli)
 {
     GError *error = NULL;
     if (cli->help)
-        return fputs(help_text, stdout) == EOF ? QPIN_EXIT_FAILURE : QPIN_EXIT_OK;
+        return print_help();
     gboolean plan = cli->plan_args->len > 1;
     guint sources = (cli->from != NULL) + (cli->pid != NULL) + (cli->vcpu_cpus != NULL) + plan;
     if (sources != 1) {

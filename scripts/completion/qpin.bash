@@ -24,7 +24,8 @@ _qpin_options_qmp="--qmp --timeout --debug -h --help"
 _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
     -h --help"
 _qpin_options_check="--vcpu-cpus --housekeeping-cpus --rt --hugepages --from --pid --pin
-    --emulator-pin --iothread-pin --vcpu-sched --numa --reserve --allow-overcommit --config
+    --emulator-pin --iothread-pin --vcpu-sched --numa --numa-dist --mirror --mirror-memory
+    --reserve --allow-overcommit --config
     --qmp-timeout --sysroot --json -h --help"
 
 # Options that take a value (in the next word, or after '=').

@@ -238,7 +238,8 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
             for (guint t = 0; t < core->len; t++)
                 topo_cpuset_add(cpus, g_array_index(core, int, t));
         }
-        g_autofree char *list = topo_cpuset_describe(cpus, FALSE, "-");
+        /* Compact (N-M:S) so that a node of every other CPU stays one short line. */
+        g_autofree char *list = topo_cpuset_describe(cpus, TRUE, "-");
         g_autofree char *stride = thread_stride(cores);
         g_ptr_array_add(parts,
                         g_strdup_printf("CPUs %s, %u core%s x %u thread%s", list, cores->len,
@@ -261,7 +262,7 @@ static void draw_node(GString *out, const QpinReport *r, const Occupancy *o, int
             if (topo_cpuset_is_empty(here) ||
                 (m == 1 && host->isolated && topo_cpuset_equal(marks[m].set, host->isolated)))
                 continue;
-            g_autofree char *l = topo_cpuset_format(here);
+            g_autofree char *l = topo_cpuset_format_compact(here);
             g_ptr_array_add(parts, g_strdup_printf("%s %s", marks[m].what, l));
         }
     }
@@ -328,7 +329,7 @@ void qpin_output_grid(const QpinReport *r, guint width, gboolean colour, GString
         draw_node(out, r, &o, -1, threads, width, colour);
     /* Offline CPUs have no topology to draw. */
     if (!topo_cpuset_is_empty(host->offline)) {
-        g_autofree char *offline = topo_cpuset_format(host->offline);
+        g_autofree char *offline = topo_cpuset_format_compact(host->offline);
         g_string_append_printf(out, "offline: %s (not drawn)\n", offline);
     }
 
@@ -347,7 +348,7 @@ void qpin_output_grid(const QpinReport *r, guint width, gboolean colour, GString
             topo_cpuset_is_subset(cpu->siblings, free_cpus))
             whole++;
     }
-    g_autofree char *free_list = topo_cpuset_format(free_cpus);
+    g_autofree char *free_list = topo_cpuset_format_compact(free_cpus);
     g_string_append_printf(
         out, "free: %u CPU%s%s%s, %u whole core%s\n", topo_cpuset_count(free_cpus),
         topo_cpuset_count(free_cpus) == 1 ? "" : "s", topo_cpuset_is_empty(free_cpus) ? "" : " ",

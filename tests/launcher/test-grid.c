@@ -167,6 +167,24 @@ START_TEST(test_grid_epyc_width)
 }
 END_TEST
 
+/* The 2-socket Gold 6148, whose nodes are every other CPU: node 1 mirrored 1:1 (vCPU 2c and
+ * 2c+1 on host CPUs 1+2c and 41+2c); the node headers name their CPUs compactly, so they stay
+ * within 80 columns. */
+START_TEST(test_grid_alternating_nodes)
+{
+    g_autoptr(TopoHost) host = fixture_host("xeon-gold-6148-2s");
+    g_autoptr(QpinReport) r = qpin_report_new("plan");
+    r->host = host;
+    for (int v = 0; v < 40; v++)
+        add_vcpu(r, v, NULL)->cpus = topo_cpuset_new_single(1 + v / 2 * 2 + v % 2 * 40);
+    g_autofree char *text = grid(r, 80);
+    assert_width(text, 80);
+    assert_has(text, "node 0: CPUs 0-78:2, 20 cores x 2 threads; core = CPUs c, c+40;");
+    assert_has(text, "node 1: CPUs 1-79:2, 20 cores x 2 threads; core = CPUs c, c+40;");
+    assert_has(text, "\n   1 | 0  1| 2  3| 4  5| 6  7| 8  9|10 11|12 13|14 15|16 17|18 19|20 21|22 23|\n");
+}
+END_TEST
+
 /* The memory plan with the preflight's figures: 1 GiB pages of a bound node against its pool,
  * plain memory against MemFree, an unbound node that asks nothing. */
 START_TEST(test_memory_plan)
@@ -246,6 +264,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_grid_isolated_and_wrap);
     tcase_add_test(tc, test_grid_seed_auto);
     tcase_add_test(tc, test_grid_epyc_width);
+    tcase_add_test(tc, test_grid_alternating_nodes);
     tcase_add_test(tc, test_memory_plan);
     tcase_add_test(tc, test_show_parse);
     tcase_add_test(tc, test_show_auto);

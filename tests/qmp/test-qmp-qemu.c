@@ -206,9 +206,14 @@ START_TEST(test_qpin_qmp_command)
 {
     Qemu qemu;
     qemu_start_unix(&qemu);
-    /* QEMU needs a moment to create its socket; `qpin qmp` does not wait for it. */
-    for (int i = 0; i < 2000 && !g_file_test(qemu.path, G_FILE_TEST_EXISTS); i++)
-        g_usleep(10000);
+    /* `qpin qmp` does not wait for QEMU to create and listen on its socket: the library's
+     * connect, which retries while QEMU is alive, waits for that once, then lets go of the
+     * monitor (QEMU takes the next client once this one has gone). */
+    {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QmpClient) first = qmp_client_connect(qemu.path, 30000, qemu_alive, &qemu, &error);
+        ck_assert_msg(first, "%s", error ? error->message : "?");
+    }
 
     const char *status_args[] = {"--qmp", qemu.path, "query-status", NULL};
     QpinTestRun ok = qpin_test_run_qpin("qmp", status_args);

@@ -2,7 +2,7 @@
 /* qpin — qpin top's frame, JSON line and textfile, see qpin-output-top.h. */
 #include "qpin-output-top.h"
 
-#include "qpin-output-memory.h"
+#include "qpin-size.h"
 #include "qpin-output-report.h"
 
 #include <json-c/json.h>
@@ -46,6 +46,56 @@ static void thread_row(const QpinTopThread *t, const char *first, GString *out)
 }
 
 static const char thread_header[] = "%-16s %8s %-12s %4s %6s %6s %5s %8s %8s %9s  %s\n";
+
+/* The backend's QEMU object id, else its address in QEMU: stable while QEMU runs. */
+static char *memory_name(const QpinMemPlacement *p)
+{
+    if (p->backend_id)
+        return g_strdup(p->backend_id);
+    return g_strdup_printf("0x%" G_GINT64_MODIFIER "x", p->address);
+}
+
+static const char *memory_status(const QpinMemPlacement *p)
+{
+    if (!p->ok)
+        return "OFF NODE";
+    if (!p->found)
+        return "not found";
+    return p->bound_nodes ? "ok" : "not judged";
+}
+
+/* Per guest memory backend: where its pages lie per host node, and whether any lie off the
+ * nodes it is bound to. */
+static void memory_table(const QpinTop *top, GString *out)
+{
+    g_string_append_printf(out, "\n%-16s %5s %9s %-14s %-6s %9s  %-24s %s\n", "MEMORY", "GUEST",
+                           "SIZE", "POLICY", "BOUND", "RESIDENT", "HOST NODES", "STATUS");
+    for (guint i = 0; top->memory && i < top->memory->len; i++) {
+        const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
+        g_autofree char *name = memory_name(p);
+        g_autofree char *guest =
+            p->guest_node >= 0 ? g_strdup_printf("%d", p->guest_node) : g_strdup("-");
+        g_autofree char *size = qpin_size_format_human(p->size_bytes);
+        g_autofree char *bound = p->bound_nodes ? topo_cpuset_format(p->bound_nodes) : NULL;
+        g_autofree char *resident = qpin_size_format_human(p->resident_bytes);
+        GString *per = g_string_new(NULL);
+        for (guint n = 0; n < p->pages_per_node->len; n++) {
+            guint64 pages = g_array_index(p->pages_per_node, guint64, n);
+            if (!pages)
+                continue;
+            g_autofree char *bytes = qpin_size_format_human(pages * p->page_kib * 1024);
+            g_string_append_printf(per, "%s%u: %s", per->len ? ", " : "", n, bytes);
+        }
+        g_string_append_printf(out, "%-16s %5s %9s %-14s %-6s %9s  %-24s %s%s%s\n", name, guest,
+                               size, p->policy ? p->policy : "-", bound ? bound : "?",
+                               p->found ? resident : "-", per->len ? per->str : "-",
+                               memory_status(p), p->problem ? ": " : "",
+                               p->problem ? p->problem : "");
+        g_string_free(per, TRUE);
+    }
+    if (!top->memory || !top->memory->len)
+        g_string_append(out, "(no guest memory backend found)\n");
+}
 
 void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus, GString *out)
 {
@@ -100,10 +150,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
                                    h->irq_per_s, h->other_per_s);
         }
     }
-    if (top->memory && top->memory->len) {
-        g_string_append_c(out, '\n');
-        qpin_output_memory_placement_table(top->memory, out);
-    }
+    if (top->memory_source)
+        memory_table(top, out);
 }
 
 /* ---- JSON ---- */
@@ -148,10 +196,16 @@ static json_object *thread_json(const QpinTopThread *t)
 static json_object *memory_json(const QpinMemPlacement *p)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "guest_node", json_object_new_int(p->guest_node));
-    json_object_object_add(o, "backend_id", json_object_new_string(p->backend_id));
+    json_object_object_add(o, "guest_node",
+                           p->guest_node >= 0 ? json_object_new_int(p->guest_node) : NULL);
+    json_object_object_add(o, "backend_id",
+                           p->backend_id ? json_object_new_string(p->backend_id) : NULL);
+    g_autofree char *address = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", p->address);
+    json_object_object_add(o, "address", p->found ? json_object_new_string(address) : NULL);
+    json_object_object_add(o, "size_bytes", json_object_new_uint64(p->size_bytes));
     json_object_object_add(o, "found", json_object_new_boolean(p->found));
     json_object_object_add(o, "policy", json_object_new_string(p->policy ? p->policy : ""));
+    json_object_object_add(o, "bound_nodes", qpin_output_json_cpuset(p->bound_nodes));
     json_object_object_add(o, "resident_bytes", json_object_new_uint64(p->resident_bytes));
     json_object *nodes = json_object_new_array();
     for (guint n = 0; n < p->pages_per_node->len; n++) {
@@ -205,6 +259,9 @@ char *qpin_output_top_json(const QpinTop *top)
     for (guint i = 0; top->memory && i < top->memory->len; i++)
         json_object_array_add(memory, memory_json(g_ptr_array_index(top->memory, i)));
     json_object_object_add(o, "memory", memory);
+    json_object_object_add(o, "memory_source", top->memory_source
+                                                   ? json_object_new_string(top->memory_source)
+                                                   : NULL);
     json_object_object_add(o, "kvm_stats", json_object_new_boolean(top->kvm_stats));
     return g_strconcat(
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
@@ -321,6 +378,19 @@ static void thread_family(GString *out, const QpinTop *top, const ThreadMetric *
     }
 }
 
+/* guest_node is empty when unknown (QMP and numa_maps do not say); backend the object id, or
+ * the address of the mapping. */
+static void memory_labels(GString *out, const QpinTop *top, const QpinMemPlacement *p)
+{
+    g_autofree char *name = memory_name(p);
+    g_string_append_printf(out, "{qemu_pid=\"%d\",guest_node=\"", (int)top->pid);
+    if (p->guest_node >= 0)
+        g_string_append_printf(out, "%d", p->guest_node);
+    g_string_append(out, "\",backend=\"");
+    label_value(out, name);
+    g_string_append(out, "\"}");
+}
+
 char *qpin_output_top_prometheus(const QpinTop *top)
 {
     GString *out = g_string_new(NULL);
@@ -361,10 +431,10 @@ char *qpin_output_top_prometheus(const QpinTop *top)
                 guint64 pages = g_array_index(p->pages_per_node, guint64, n);
                 if (!pages)
                     continue;
-                g_string_append_printf(out,
-                                       "qpin_memory_resident_bytes{qemu_pid=\"%d\",guest_node="
-                                       "\"%d\",backend=\"%s\",host_node=\"%u\"}",
-                                       (int)top->pid, p->guest_node, p->backend_id, n);
+                g_string_append(out, "qpin_memory_resident_bytes");
+                memory_labels(out, top, p);
+                g_string_truncate(out, out->len - 1);
+                g_string_append_printf(out, ",host_node=\"%u\"}", n);
                 metric_value(out, (double)(pages * p->page_kib * 1024));
             }
         }
@@ -372,10 +442,8 @@ char *qpin_output_top_prometheus(const QpinTop *top)
                              "lie off its bound host nodes.\n# TYPE qpin_memory_off_node gauge\n");
         for (guint i = 0; i < top->memory->len; i++) {
             const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
-            g_string_append_printf(out,
-                                   "qpin_memory_off_node{qemu_pid=\"%d\",guest_node=\"%d\","
-                                   "backend=\"%s\"}",
-                                   (int)top->pid, p->guest_node, p->backend_id);
+            g_string_append(out, "qpin_memory_off_node");
+            memory_labels(out, top, p);
             metric_value(out, !p->ok);
         }
     }

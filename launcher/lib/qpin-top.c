@@ -51,6 +51,10 @@ void qpin_top_free(QpinTop *top)
     topo_cpuset_free(top->emulator_cpus);
     if (top->numa_nodes)
         g_ptr_array_unref(top->numa_nodes);
+    if (top->memdevs)
+        g_ptr_array_unref(top->memdevs);
+    if (top->ram_blocks)
+        g_array_unref(top->ram_blocks);
     if (top->memory)
         g_ptr_array_unref(top->memory);
     g_free(top->ended);
@@ -201,6 +205,10 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
     }
     if (!add_emulator_threads(top, error))
         return NULL;
+    top->ram_blocks = qpin_mem_ram_blocks_find(pid, top->proc_root, error);
+    if (!top->ram_blocks)
+        return NULL;
+    top->memory_source = "numa_maps";
     return g_steal_pointer(&top);
 }
 
@@ -248,6 +256,21 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
     }
     if (!add_emulator_threads(top, error))
         return NULL;
+    g_autoptr(GError) local = NULL;
+    top->memdevs = qmp_query_memdev(qmp, &local);
+    if (!top->memdevs) {
+        if (local->domain != QMP_COMMAND_ERROR) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&local), "query-memdev: ");
+            return NULL;
+        }
+        /* A QEMU without query-memdev: its RAM blocks as smaps shows them. */
+        top->ram_blocks = qpin_mem_ram_blocks_find(pid, top->proc_root, error);
+        if (!top->ram_blocks)
+            return NULL;
+        top->memory_source = "numa_maps";
+    } else {
+        top->memory_source = "qmp";
+    }
     /* Asked at the first sample; an empty reply (TCG) or an error turns it off. */
     top->kvm_stats = TRUE;
     return g_steal_pointer(&top);
@@ -359,6 +382,7 @@ static gboolean report_numa(QpinTop *top, json_object *numa, const char *path, G
     if (!numa || !json_object_is_type(numa, json_type_array) || !json_object_array_length(numa))
         return TRUE;
     top->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    top->memory_source = "report";
     for (size_t i = 0; i < json_object_array_length(numa); i++) {
         json_object *o = json_object_array_get_idx(numa, i);
         json_object *size = member(o, "size_bytes");
@@ -937,10 +961,15 @@ static gboolean sample_kvm_stats(QpinTop *top, GError **error)
 
 static gboolean sample_memory(QpinTop *top, gint64 mono_ns, GError **error)
 {
-    if (!top->numa_nodes || (top->memory && mono_ns - top->memory_read_ns < top->memory_every_ns))
+    if (!top->memory_source ||
+        (top->memory && mono_ns - top->memory_read_ns < top->memory_every_ns))
         return TRUE;
     g_autoptr(GError) local = NULL;
-    GPtrArray *memory = qpin_mem_placement_read(top->numa_nodes, top->pid, top->proc_root, &local);
+    GPtrArray *memory =
+        top->numa_nodes ? qpin_mem_placement_read(top->numa_nodes, top->pid, top->proc_root, &local)
+        : top->memdevs
+            ? qpin_mem_placement_read_memdevs(top->memdevs, top->pid, top->proc_root, &local)
+            : qpin_mem_placement_read_blocks(top->ram_blocks, top->pid, top->proc_root, &local);
     if (!memory) {
         if (process_ended(top)) {
             top->ended = g_strdup_printf("QEMU (process %d) ended", (int)top->pid);

@@ -15,6 +15,9 @@ then:
   interval, mode 0644; a FIFO and a symlink to a device are refused and left as they were;
 - a vCPU thread moved with sched_setaffinity behind qpin's back is flagged as drift within one
   interval, and only that one;
+- guest memory without a report: a QEMU started with a backend bound to node 0 and one
+  without policy shows both over QMP (query-memdev) and, with --pid, as RAM blocks from smaps,
+  resident pages per node, bound nodes known or said unknown, nothing off node;
 - QEMU ending while top runs ends top with status 0 and a message;
 - bad usage exits 2.
 
@@ -271,6 +274,72 @@ try:
           not (v[1]["drift_reason"] or "").startswith("allowed"),
           "--pid takes the affinity at start as the plan", v)
     os.sched_setaffinity(vcpu[1]["thread_id"], {cpu_b})
+
+    # Guest memory without a report: QEMU started by hand with two backends, one bound to host
+    # node 0 and preallocated, one memfd without policy, and a QMP socket of its own (top proves
+    # the socket's peer is QEMU, so QEMU must create it). A second monitor on a socketpair says
+    # when QEMU is up: its greeting comes once every chardev, the socket too, is listening.
+    mem_sock = os.path.join(tmp, "mem.sock")
+    ours, theirs = socket.socketpair()
+    memq = subprocess.Popen(
+        [qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults", "-S",
+         "-name", "debug-threads=on", "-m", "64", "-smp", "2",
+         "-object", "memory-backend-ram,id=m0,size=32M,host-nodes=0,policy=bind,prealloc=on",
+         "-object", "memory-backend-memfd,id=m1,size=32M",
+         "-numa", "node,memdev=m0", "-numa", "node,memdev=m1",
+         "-qmp", f"unix:{mem_sock},server=on,wait=off",
+         "-chardev", f"socket,id=sync,fd={theirs.fileno()}", "-mon", "chardev=sync,mode=control"],
+        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    theirs.close()
+    greeting = b""
+    while b"\n" not in greeting:
+        chunk = ours.recv(4096)
+        if not chunk:
+            break
+        greeting += chunk
+    check(b'"QMP"' in greeting, "QEMU with memory backends is up", memq.stderr.read() if
+          b'"QMP"' not in greeting and memq.poll() is not None else greeting)
+    try:
+        r = top("--json", "-n", "1", "-d", "0.2", "--qmp", mem_sock)
+        lines = lines_of(r)
+        validate(lines, "top --json --qmp on a guest with memory backends")
+        mem = {m["backend_id"]: m for m in lines[0]["memory"]} if lines else {}
+        check(r.returncode == 0 and lines and lines[0]["memory_source"] == "qmp"
+              and sorted(mem) == ["m0", "m1"], "--qmp: the backends query-memdev lists",
+              r.stdout + r.stderr)
+        m0, m1 = mem.get("m0", {}), mem.get("m1", {})
+        check(m0.get("found") and m0.get("policy") == "bind:0" and m0.get("bound_nodes") == "0"
+              and m0.get("resident_bytes") == 32 << 20
+              and m0.get("nodes") == [{"node": 0, "pages": 8192, "bytes": 32 << 20}]
+              and m0.get("off_node") is False,
+              "--qmp: the bound, preallocated backend is resident on node 0, not off node", m0)
+        check(m1.get("found") and m1.get("size_bytes") == 32 << 20 and m1.get("bound_nodes") is None
+              and m1.get("off_node") is False and m1.get("address") != m0.get("address"),
+              "--qmp: the backend without policy is found, its bound nodes unknown", m1)
+        r = top("-b", "-n", "1", "-d", "0.2", "--qmp", mem_sock)
+        check("not judged" in r.stdout and "MEMORY" in r.stdout,
+              "--qmp text: the memory table says what it cannot judge", r.stdout)
+
+        r = top("--json", "-n", "1", "-d", "0.2", "--pid", str(memq.pid))
+        lines = lines_of(r)
+        validate(lines, "top --json --pid on a guest with memory backends")
+        blocks = lines[0]["memory"] if lines else []
+        by_addr = {m["address"]: m for m in blocks}
+        check(r.returncode == 0 and lines and lines[0]["memory_source"] == "numa_maps"
+              and len(blocks) == 2, "--pid: the two 32 MiB RAM blocks from smaps",
+              r.stdout + r.stderr)
+        check(by_addr.get(m0.get("address"), {}).get("bound_nodes") == "0"
+              and by_addr[m0["address"]]["resident_bytes"] == 32 << 20
+              and not by_addr[m0["address"]]["off_node"],
+              "--pid: the bound block, found by numa_maps alone, on its node", blocks)
+        check(by_addr.get(m1.get("address"), {}).get("bound_nodes", "x") is None
+              and by_addr[m1["address"]]["policy"] == "default",
+              "--pid: the block without policy has no bound nodes", blocks)
+    finally:
+        memq.kill()
+        memq.wait()
+        ours.close()
 
     # Bad usage.
     for args, what in ((["-b"], "no source"), (["--pid", "1", "--report", report], "two sources"),

@@ -160,8 +160,7 @@ static gboolean numa_policy_matches(const QpinNumaNode *node, const char *policy
 
 /* @any_kind: a backend QEMU described (query-memdev) without saying its type or page size:
  * any writable mapping that is not the heap or a stack. */
-static gboolean numa_vma_kind_matches(const QpinNumaNode *node, const NumaVma *v,
-                                      gboolean any_kind)
+static gboolean numa_vma_kind_matches(const QpinNumaNode *node, const NumaVma *v, gboolean any_kind)
 {
     if (!v->writable)
         return FALSE;
@@ -319,10 +318,9 @@ static void numa_place(const QpinNumaNode *node, QpinMemPlacement *p, GPtrArray 
         p->ok = !node->host_nodes;
         if (node->host_nodes)
             p->bound_nodes = topo_cpuset_copy(node->host_nodes);
-        p->problem = g_strdup_printf("no %s mapping of %s with policy %s in numa_maps",
-                                     any_kind ? "writable"
-                                              : qpin_memory_backend_name(node->backend),
-                                     size, expected);
+        p->problem = g_strdup_printf(
+            "no %s mapping of %s with policy %s in numa_maps",
+            any_kind ? "writable" : qpin_memory_backend_name(node->backend), size, expected);
         return;
     }
     numa_take_run(p, vmas, first, count);
@@ -392,10 +390,9 @@ GPtrArray *qpin_mem_placement_read(const GPtrArray *nodes, pid_t pid, const char
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
     for (guint i = 0; nodes && i < nodes->len; i++) {
         const QpinNumaNode *node = g_ptr_array_index(nodes, i);
-        g_ptr_array_add(out, placement_new(node->guest_node,
-                                           qpin_memory_backend_id(node->guest_node),
-                                           node->size_bytes,
-                                           node->hugepage_kib ? node->hugepage_kib : 4));
+        g_ptr_array_add(
+            out, placement_new(node->guest_node, qpin_memory_backend_id(node->guest_node),
+                               node->size_bytes, node->hugepage_kib ? node->hugepage_kib : 4));
     }
     numa_place_all(nodes, out, vmas, FALSE);
     return out;

@@ -15,16 +15,16 @@ G_BEGIN_DECLS
 /* Where one backend's memory landed, from /proc/PID/numa_maps. */
 typedef struct {
     int guest_node;
-    char *backend_id;       /* "qpin-mem0" ... */
-    char *policy;           /* as numa_maps shows it: "bind:0", "default", ... */
-    GArray *pages_per_node; /* guint64 indexed by host node id */
-    guint64 page_kib;       /* page size of the mapping */
-    gboolean ok;            /* found (when bound) and every page on a bound node */
-    char *problem;          /* why not ok; for an unbound backend not found, a note; else NULL */
-    gboolean found;         /* the backend's mapping was found in numa_maps */
-    guint64 size_bytes;     /* the backend's size */
-    guint64 resident_bytes; /* pages present, summed over nodes */
-    guint64 address;        /* start of the mapping in QEMU's address space, 0 if not found */
+    char *backend_id;        /* "qpin-mem0" ... */
+    char *policy;            /* as numa_maps shows it: "bind:0", "default", ... */
+    GArray *pages_per_node;  /* guint64 indexed by host node id */
+    guint64 page_kib;        /* page size of the mapping */
+    gboolean ok;             /* found (when bound) and every page on a bound node */
+    char *problem;           /* why not ok; for an unbound backend not found, a note; else NULL */
+    gboolean found;          /* the backend's mapping was found in numa_maps */
+    guint64 size_bytes;      /* the backend's size */
+    guint64 resident_bytes;  /* pages present, summed over nodes */
+    guint64 address;         /* start of the mapping in QEMU's address space, 0 if not found */
     TopoCpuSet *bound_nodes; /* the host nodes it is bound to; NULL when none is known */
 } QpinMemPlacement;
 

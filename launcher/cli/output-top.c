@@ -17,21 +17,61 @@ static char *cpus_text(const TopoCpuSet *set)
     return set ? topo_cpuset_format(set) : g_strdup("-");
 }
 
-static gint by_index(gconstpointer a, gconstpointer b)
+static const char *const sort_names[] = {
+    [QPIN_TOP_SORT_INDEX] = "index",
+    [QPIN_TOP_SORT_USAGE] = "usage",
+    [QPIN_TOP_SORT_STEAL] = "steal",
+    [QPIN_TOP_SORT_CPU] = "cpu",
+};
+
+gboolean qpin_output_top_sort_parse(const char *name, QpinTopSort *sort)
 {
-    const QpinTopThread *x = *(QpinTopThread *const *)a, *y = *(QpinTopThread *const *)b;
-    return x->index < y->index ? -1 : x->index > y->index;
+    for (guint i = 0; name && i < G_N_ELEMENTS(sort_names); i++)
+        if (!strcmp(name, sort_names[i])) {
+            *sort = (QpinTopSort)i;
+            return TRUE;
+        }
+    return FALSE;
 }
 
-static gint by_usage(gconstpointer a, gconstpointer b)
+const char *qpin_output_top_sort_name(QpinTopSort sort)
+{
+    return (guint)sort < G_N_ELEMENTS(sort_names) ? sort_names[sort] : "index";
+}
+
+typedef struct {
+    QpinTopSort sort;
+    gboolean drift_first;
+} SortBy;
+
+static int cmp_desc(double x, double y)
+{
+    return x > y ? -1 : x < y;
+}
+
+static gint by_key(gconstpointer a, gconstpointer b, gpointer data)
 {
     const QpinTopThread *x = *(QpinTopThread *const *)a, *y = *(QpinTopThread *const *)b;
-    /* Drifted threads first: they are what the view is for. */
-    if (x->drift != y->drift)
+    const SortBy *by = data;
+    if (by->drift_first && x->drift != y->drift)
         return x->drift ? -1 : 1;
-    if (x->usage_pct != y->usage_pct)
-        return x->usage_pct > y->usage_pct ? -1 : 1;
-    return by_index(a, b);
+    int c = 0;
+    switch (by->sort) {
+    case QPIN_TOP_SORT_USAGE:
+        c = cmp_desc(x->usage_pct, y->usage_pct);
+        break;
+    case QPIN_TOP_SORT_STEAL:
+        c = cmp_desc(x->steal_pct, y->steal_pct);
+        break;
+    case QPIN_TOP_SORT_CPU:
+        c = x->last_cpu < y->last_cpu ? -1 : x->last_cpu > y->last_cpu;
+        break;
+    case QPIN_TOP_SORT_INDEX:
+        break;
+    }
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 static void thread_row(const QpinTopThread *t, const char *first, GString *out)
@@ -97,7 +137,8 @@ static void memory_table(const QpinTop *top, GString *out)
         g_string_append(out, "(no guest memory backend found)\n");
 }
 
-void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus, GString *out)
+void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, gboolean drift_first,
+                          guint max_vcpus, GString *out)
 {
     g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(top->time_ns / 1000000000);
     g_autofree char *clock = when ? g_date_time_format(when, "%H:%M:%S") : g_strdup("?");
@@ -117,7 +158,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         QpinTopThread *t = g_ptr_array_index(top->threads, i);
         g_ptr_array_add(t->kind == QPIN_TOP_VCPU ? vcpus : others, t);
     }
-    g_ptr_array_sort(vcpus, sort == QPIN_TOP_SORT_USAGE ? by_usage : by_index);
+    SortBy by = {sort, drift_first};
+    g_ptr_array_sort_with_data(vcpus, by_key, &by);
     g_string_append_printf(out, thread_header, "VCPU", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
                            "MIGR", "VCSW/s", "IVCSW/s", "EXITS/s", "DRIFT");
     guint shown = max_vcpus && max_vcpus < vcpus->len ? max_vcpus : vcpus->len;
@@ -127,8 +169,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         thread_row(t, first, out);
     }
     if (shown < vcpus->len)
-        g_string_append_printf(out, "... %u more vCPUs (the busiest are shown)\n",
-                               vcpus->len - shown);
+        g_string_append_printf(out, "... %u more vCPUs (sorted by %s)\n", vcpus->len - shown,
+                               qpin_output_top_sort_name(sort));
 
     g_string_append_c(out, '\n');
     g_string_append_printf(out, thread_header, "THREAD", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
@@ -259,9 +301,8 @@ char *qpin_output_top_json(const QpinTop *top)
     for (guint i = 0; top->memory && i < top->memory->len; i++)
         json_object_array_add(memory, memory_json(g_ptr_array_index(top->memory, i)));
     json_object_object_add(o, "memory", memory);
-    json_object_object_add(o, "memory_source", top->memory_source
-                                                   ? json_object_new_string(top->memory_source)
-                                                   : NULL);
+    json_object_object_add(o, "memory_source",
+                           top->memory_source ? json_object_new_string(top->memory_source) : NULL);
     json_object_object_add(o, "kvm_stats", json_object_new_boolean(top->kvm_stats));
     return g_strconcat(
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),

@@ -172,6 +172,16 @@ try:
         extra = dict(real, something_new=1)
         check(not list(validator.iter_errors(extra)), "top.schema.json accepts an added member")
 
+    # -s in batch: the busy vCPU 0 first by usage, last by CPU when its pin is the higher CPU.
+    r = top("-b", "-n", "1", "-d", "0.2", "-s", "usage", "--report", report)
+    rows = [l.split()[0] for l in r.stdout.split("VCPU", 1)[-1].splitlines()[1:3]]
+    check(r.returncode == 0 and rows == ["0", "1"], "top -b -s usage: the spinning vCPU first",
+          r.stdout + r.stderr)
+    r = top("-b", "-n", "1", "-d", "0.2", "-s", "cpu", "--report", report)
+    rows = [l.split()[0] for l in r.stdout.split("VCPU", 1)[-1].splitlines()[1:3]]
+    check(r.returncode == 0 and rows == (["0", "1"] if cpu_a < cpu_b else ["1", "0"]),
+          "top -b -s cpu: by last host CPU", r.stdout + r.stderr)
+
     # Batch text, against the report's plan.
     r = top("-b", "-n", "2", "-d", "0.2", "--report", report)
     check(r.returncode == 0 and r.stdout.count("qpin top - ") == 2,
@@ -345,7 +355,9 @@ try:
     for args, what in ((["-b"], "no source"), (["--pid", "1", "--report", report], "two sources"),
                        (["--report", report, "-d", "0"], "-d 0"),
                        (["--report", os.path.join(tmp, "none.json")], "a missing report"),
-                       (["--report", report, "--json", "-b"], "--json with -b")):
+                       (["--report", report, "--json", "-b"], "--json with -b"),
+                       (["--report", report, "-b", "-s", "busy"], "-s busy"),
+                       (["--report", report, "--json", "-s", "usage"], "--json with -s")):
         r = top(*args)
         check(r.returncode == 2 and r.stderr.startswith("qpin: top: "), f"usage error: {what}",
               r.stderr)
@@ -358,7 +370,7 @@ try:
                                   stdout=slave, stderr=subprocess.PIPE)
         os.close(slave)
         seen = b""
-        while b"(q quits)" not in seen:
+        while b"(q quits;" not in seen:
             chunk = os.read(master, 65536)
             if not chunk:
                 break
@@ -377,7 +389,7 @@ try:
                   "screen: stopped by SIGTSTP with the terminal restored", f"{st} {stopped[3]:o}")
             seen = b""
             os.kill(screen.pid, signal.SIGCONT)
-            while b"(q quits)" not in seen:
+            while b"(q quits;" not in seen:
                 chunk = os.read(master, 65536)
                 if not chunk:
                     break
@@ -385,6 +397,19 @@ try:
             again = termios.tcgetattr(master)
             check(not again[3] & (termios.ICANON | termios.ECHO) and b"\033[?1049h" in seen,
                   "screen: continued, it takes the terminal again and redraws", again[3])
+            check(b"now usage)" in seen, "screen: sorted by usage unless told", seen[-300:])
+            # A sort key redraws at once in the new order; the footer names it.
+            for key, name in ((b"s", b"steal"), (b"c", b"CPU"), (b"i", b"index")):
+                os.write(master, key)
+                seen = b""
+                # Frames keep coming; a key ignored for 25 of them has failed.
+                while b"now " + name.lower() + b")" not in seen and seen.count(b"\033[2J") < 25:
+                    chunk = os.read(master, 65536)
+                    if not chunk:
+                        break
+                    seen += chunk
+                check(b"now " + name.lower() + b")" in seen, f"screen: key {key.decode()} sorts by {name.decode()}",
+                      seen[-300:])
             os.write(master, b"q")
         else:
             screen.send_signal(signal.SIGTERM)

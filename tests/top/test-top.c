@@ -632,7 +632,7 @@ START_TEST(test_memory_numa_maps)
     ck_assert_int_eq(m1->guest_node, -1);
     ck_assert(!qpin_top_any_drift(top));
     g_autoptr(GString) text = g_string_new(NULL);
-    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, 0, text);
+    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, FALSE, 0, text);
     ck_assert_msg(strstr(text->str, "0x7f2efddff000") && strstr(text->str, "not judged"), "%s",
                   text->str);
 
@@ -715,11 +715,59 @@ START_TEST(test_memory_qmp)
     ck_assert(!m0->ok);
     ck_assert_str_eq(m0->problem, "32.0 MiB on host node 1, outside host node 0");
     g_autoptr(GString) text = g_string_new(NULL);
-    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, 0, text);
+    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, FALSE, 0, text);
     ck_assert_msg(strstr(text->str, "OFF NODE: 32.0 MiB on host node 1"), "%s", text->str);
     qmp_client_free(g_steal_pointer(&qmp));
     g_autofree char *verdict = fake_qmp_finish(fake);
     ck_assert_msg(!verdict, "%s", verdict);
+}
+END_TEST
+
+/* The order of the vCPU rows for each sort key: vCPU 0 busy on CPU 1, vCPU 1 waiting on CPU 2
+ * (steal) and moved, so drifted. */
+static gboolean row_before(const char *text, const char *first, const char *second)
+{
+    const char *a = strstr(text, first), *b = strstr(text, second);
+    ck_assert_msg(a && b, "%s", text);
+    return a < b;
+}
+
+START_TEST(test_sort)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinTop) top = qpin_top_new_from_pid(PID, root, &error);
+    ck_assert_msg(top, "%s", error ? error->message : "");
+    ck_assert(qpin_top_sample(top, 0, &error));
+    long hz = sysconf(_SC_CLK_TCK);
+    FakeThread busy = threads[1], waiting = threads[2];
+    busy.utime += (guint64)hz / 2;
+    waiting.delay_ns += 300 * 1000 * 1000;
+    waiting.utime += (guint64)hz / 10;
+    waiting.allowed = "0-3";
+    waiting.cpu = 0;
+    put_thread(&busy);
+    put_thread(&waiting);
+    ck_assert(qpin_top_sample(top, SEC, &error));
+    static const struct {
+        const char *key;
+        gboolean drift_first, zero_first;
+    } cases[] = {
+        {"index", FALSE, TRUE}, {"usage", FALSE, TRUE}, {"steal", FALSE, FALSE},
+        {"cpu", FALSE, FALSE},  {"usage", TRUE, FALSE}, {"index", TRUE, FALSE},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        QpinTopSort sort;
+        ck_assert(qpin_output_top_sort_parse(cases[i].key, &sort));
+        ck_assert_str_eq(qpin_output_top_sort_name(sort), cases[i].key);
+        g_autoptr(GString) text = g_string_new(NULL);
+        qpin_output_top_text(top, sort, cases[i].drift_first, 0, text);
+        ck_assert_msg(row_before(text->str, "\n0  ", "\n1  ") == cases[i].zero_first,
+                      "-s %s%s:\n%s", cases[i].key, cases[i].drift_first ? " (screen)" : "",
+                      text->str);
+    }
+    QpinTopSort sort;
+    ck_assert(!qpin_output_top_sort_parse("busy", &sort));
+    ck_assert(!qpin_output_top_sort_parse(NULL, &sort));
 }
 END_TEST
 
@@ -734,7 +782,7 @@ START_TEST(test_text_and_json)
     put_thread(&moved);
     ck_assert(qpin_top_sample(top, SEC, &error));
     g_autoptr(GString) text = g_string_new(NULL);
-    qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, 0, text);
+    qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, TRUE, 0, text);
     ck_assert_ptr_nonnull(strstr(text->str, "allowed CPUs 0-3, planned 2"));
     ck_assert_ptr_nonnull(strstr(text->str, "HOST CPU"));
     /* The drifted vCPU comes first on the screen. */
@@ -817,6 +865,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_qmp_foreign_thread);
     tcase_add_test(tc, test_memory_numa_maps);
     tcase_add_test(tc, test_memory_qmp);
+    tcase_add_test(tc, test_sort);
     tcase_add_test(tc, test_text_and_json);
     tcase_add_test(tc, test_textfile);
     suite_add_tcase(s, tc);

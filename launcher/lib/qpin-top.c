@@ -155,6 +155,19 @@ static gboolean check_process(pid_t pid, const char *proc_root, const char *what
     return TRUE;
 }
 
+/* The guest memory as QEMU's RAM blocks in smaps, for want of a report or query-memdev. */
+static gboolean find_ram_blocks(QpinTop *top, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    top->ram_blocks = qpin_mem_ram_blocks_find(top->pid, top->proc_root, &local);
+    if (!top->ram_blocks) {
+        g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_FAILED, local->message);
+        return FALSE;
+    }
+    top->memory_source = "numa_maps";
+    return TRUE;
+}
+
 /* ---- discovery by thread names ---- */
 
 /* "CPU 3/KVM" or "CPU 3/TCG" -> 3; -1 for any other name. */
@@ -205,10 +218,8 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
     }
     if (!add_emulator_threads(top, error))
         return NULL;
-    top->ram_blocks = qpin_mem_ram_blocks_find(pid, top->proc_root, error);
-    if (!top->ram_blocks)
+    if (!find_ram_blocks(top, error))
         return NULL;
-    top->memory_source = "numa_maps";
     return g_steal_pointer(&top);
 }
 
@@ -264,10 +275,8 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
             return NULL;
         }
         /* A QEMU without query-memdev: its RAM blocks as smaps shows them. */
-        top->ram_blocks = qpin_mem_ram_blocks_find(pid, top->proc_root, error);
-        if (!top->ram_blocks)
+        if (!find_ram_blocks(top, error))
             return NULL;
-        top->memory_source = "numa_maps";
     } else {
         top->memory_source = "qmp";
     }
@@ -975,7 +984,8 @@ static gboolean sample_memory(QpinTop *top, gint64 mono_ns, GError **error)
             top->ended = g_strdup_printf("QEMU (process %d) ended", (int)top->pid);
             return TRUE;
         }
-        g_propagate_error(error, g_steal_pointer(&local));
+        /* An unreadable numa_maps is a /proc file top cannot read, not misplaced memory. */
+        g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_FAILED, local->message);
         return FALSE;
     }
     if (top->memory)

@@ -653,6 +653,14 @@ START_TEST(test_memory_numa_maps)
     ck_assert_msg(strstr(prom, "qpin_memory_off_node{qemu_pid=\"4000\",guest_node=\"\","
                                "backend=\"0x7f2effe00000\"} 1\n"),
                   "%s", prom);
+
+    /* An smaps top cannot read is a /proc file it cannot read (exit 1), not misplaced memory. */
+    g_autofree char *smaps = g_strdup_printf("%s/%d/smaps", root, PID);
+    ck_assert_int_eq(remove(smaps), 0);
+    g_autoptr(QpinTop) unread = qpin_top_new_from_pid(PID, root, &error);
+    ck_assert_ptr_null(unread);
+    ck_assert_msg(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_FAILED), "%s", error->message);
+    ck_assert_ptr_nonnull(strstr(error->message, "smaps"));
 }
 END_TEST
 

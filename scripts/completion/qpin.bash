@@ -22,13 +22,14 @@ _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vc
 _qpin_options_host="--sysroot --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
-    -h --help"
+    -s --sort -h --help"
 
 # Options that take a value (in the next word, or after '=').
 # One line: matched as *" --opt "*.
 _qpin_value_options=" --config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve --numa "
 _qpin_value_options+="--sysroot --kill-timeout --qmp-timeout --report --qmp --pid --timeout "
 _qpin_value_options+="-d --delay -n --iterations --prometheus "
+_qpin_value_options+="-s --sort "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -77,6 +78,9 @@ _qpin_value()
         ;;
     --vcpu-sched)
         _qpin_words "fifo rr batch idle other" "$cur"
+        ;;
+    -s | --sort)
+        _qpin_words "usage steal cpu index" "$cur"
         ;;
     --pid)
         _qpin_words "$(pgrep -d ' ' qemu 2>/dev/null)" "$cur"

@@ -412,6 +412,9 @@ static QpinNumaPolicy memdev_policy(const char *name)
 GPtrArray *qpin_mem_placement_read_memdevs(const GPtrArray *memdevs, pid_t pid,
                                            const char *proc_root, GError **error)
 {
+    /* No backend: nothing to walk QEMU's page tables for. */
+    if (!memdevs || !memdevs->len)
+        return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
     g_autoptr(GPtrArray) vmas = numa_read_vmas(pid, proc_root, error);
     if (!vmas)
         return NULL;
@@ -494,6 +497,8 @@ GArray *qpin_mem_ram_blocks_find(pid_t pid, const char *proc_root, GError **erro
 GPtrArray *qpin_mem_placement_read_blocks(const GArray *blocks, pid_t pid, const char *proc_root,
                                           GError **error)
 {
+    if (!blocks || !blocks->len)
+        return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
     g_autoptr(GPtrArray) vmas = numa_read_vmas(pid, proc_root, error);
     if (!vmas)
         return NULL;

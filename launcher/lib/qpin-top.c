@@ -503,6 +503,9 @@ QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GErro
     /* Threads QEMU started after the report (a hot-added device's) are emulator threads. */
     if (!add_emulator_threads(top, error))
         return NULL;
+    /* A guest started without --numa still has memory: QEMU's RAM blocks. */
+    if (!top->numa_nodes && !find_ram_blocks(top, error))
+        return NULL;
     return g_steal_pointer(&top);
 }
 

@@ -102,7 +102,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinTop, qpin_top_free)
 
 /* Watches the guest of a `qpin run --report` / `qpin pin --report` document at @path: its
  * qemu_pid, its threads by id (each checked to be a thread of that process still), the plan's
- * cpus and emulator CPUs, the guest memory backends. Errors are QPIN_ERROR, QPIN_ERROR_USAGE
+ * cpus and emulator CPUs, the guest memory backends (QEMU's RAM blocks in smaps for a guest
+ * started without --numa). Errors are QPIN_ERROR, QPIN_ERROR_USAGE
  * for a file that is no such report, QPIN_ERROR_PIN when the process or a thread is gone. */
 QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GError **error);
 

@@ -217,6 +217,13 @@ try:
         check(len(last["emulator"]) >= 1 and all(e["kind"] in ("emulator", "iothread")
                                                  for e in last["emulator"]),
               f"{what}: the emulator threads", last["emulator"])
+        # A guest without --numa: its 64 MiB of RAM, QEMU's pc.ram, from QMP or from smaps.
+        ram = [m for m in last["memory"] if m["size_bytes"] == 64 << 20]
+        check(last["memory_source"] == ("qmp" if how[0] == "--qmp" else "numa_maps")
+              and len(ram) == 1 and ram[0]["found"] and ram[0]["bound_nodes"] is None
+              and not ram[0]["off_node"]
+              and (how[0] != "--qmp" or ram[0]["backend_id"] == "pc.ram"),
+              f"{what}: the guest RAM, with no bound nodes to judge", last["memory"])
         if how[0] == "--qmp":
             check("kvm_exits_per_s" not in v[0] or last["kvm_stats"],
                   f"{what}: KVM exits only where QEMU has KVM stats", last)

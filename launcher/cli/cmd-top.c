@@ -32,6 +32,9 @@ typedef struct {
     gboolean batch;
     gboolean json;
     char *prometheus;
+    char *sort_name;
+    QpinTopSort sort;
+    gboolean sort_given;
 } TopOptions;
 
 typedef struct {
@@ -82,22 +85,34 @@ static guint count_lines(const char *text)
     return n;
 }
 
-/* The frame for the screen: the busiest vCPUs that fit. */
-static char *screen_frame(const QpinTop *top)
+/* The keys that sort the screen, as top's and xentop's single letters. */
+static const struct {
+    char key;
+    QpinTopSort sort;
+} sort_keys[] = {
+    {'u', QPIN_TOP_SORT_USAGE},
+    {'s', QPIN_TOP_SORT_STEAL},
+    {'c', QPIN_TOP_SORT_CPU},
+    {'i', QPIN_TOP_SORT_INDEX},
+};
+
+/* The frame for the screen: drifted vCPUs first, then the first by @sort, as many as fit. */
+static char *screen_frame(const QpinTop *top, QpinTopSort sort)
 {
     guint rows = screen_rows();
     GString *out = g_string_new(NULL);
-    qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, 0, out);
+    qpin_output_top_text(top, sort, TRUE, 0, out);
     guint lines = count_lines(out->str);
     guint vcpus = qpin_top_count(top, QPIN_TOP_VCPU);
     if (lines >= rows && vcpus > 1) {
         guint over = lines - rows + 2; /* the "... more" line and the last line */
         guint keep = over < vcpus ? vcpus - over : 1;
         g_string_truncate(out, 0);
-        qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, keep, out);
+        qpin_output_top_text(top, sort, TRUE, keep, out);
     }
     g_string_prepend(out, "\033[H\033[2J");
-    g_string_append(out, "(q quits)");
+    g_string_append_printf(out, "(q quits; sort: u usage, s steal, c CPU, i index; now %s)",
+                           qpin_output_top_sort_name(sort));
     return g_string_free(out, FALSE);
 }
 
@@ -165,6 +180,10 @@ static gboolean parse_options(int *argc, char ***argv, TopOptions *o, int *code)
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "One JSON object per interval per line", NULL},
         {"prometheus", 0, 0, G_OPTION_ARG_FILENAME, &o->prometheus,
          "Also replace FILE at each interval with the node_exporter textfile", "FILE"},
+        {"sort", 's', 0, G_OPTION_ARG_STRING, &o->sort_name,
+         "Sort the vCPUs by usage, steal, cpu or index (default: usage on the screen, index "
+         "in batch)",
+         "KEY"},
         {NULL},
     };
     g_autoptr(GOptionContext) context =
@@ -215,6 +234,17 @@ static gboolean parse_options(int *argc, char ***argv, TopOptions *o, int *code)
         qpin_err("top: --json and -b are two outputs; give one");
         return FALSE;
     }
+    if (o->sort_name) {
+        if (!qpin_output_top_sort_parse(o->sort_name, &o->sort)) {
+            qpin_err("top: -s '%s': give usage, steal, cpu or index", o->sort_name);
+            return FALSE;
+        }
+        if (o->json) {
+            qpin_err("top: -s sorts the text; --json lists the vCPUs by index");
+            return FALSE;
+        }
+        o->sort_given = TRUE;
+    }
     if (o->prometheus) {
         if (!qpin_top_textfile_check(o->prometheus, &error)) {
             qpin_err("top: --prometheus %s", error->message);
@@ -228,6 +258,7 @@ static gboolean parse_options(int *argc, char ***argv, TopOptions *o, int *code)
 typedef struct {
     const TopOptions *o;
     QpinTop *top;
+    QpinTopSort sort;
     Screen screen;
     char *prometheus_error; /* the last failure said, so that it is said once */
 } TopRun;
@@ -251,10 +282,10 @@ static gboolean show(TopRun *r, GError **error)
     if (r->o->json) {
         text = qpin_output_top_json(r->top);
     } else if (r->screen.active) {
-        text = screen_frame(r->top);
+        text = screen_frame(r->top, r->sort);
     } else {
         GString *out = g_string_new(NULL);
-        qpin_output_top_text(r->top, QPIN_TOP_SORT_INDEX, 0, out);
+        qpin_output_top_text(r->top, r->sort, FALSE, 0, out);
         g_string_append_c(out, '\n');
         text = g_string_free(out, FALSE);
     }
@@ -295,8 +326,23 @@ static void screen_job_control(TopRun *r, int jobfd, int shown)
         redraw = TRUE;
     }
     if (redraw && shown && r->screen.active) {
-        g_autofree char *frame = screen_frame(r->top);
+        g_autofree char *frame = screen_frame(r->top, r->sort);
         qpin_stream_write(stdout, frame, NULL);
+    }
+}
+
+/* A sort key redraws the last frame at once, in the new order. */
+static void screen_key(TopRun *r, char key, int shown)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(sort_keys); i++) {
+        if (key != sort_keys[i].key && key != g_ascii_toupper(sort_keys[i].key))
+            continue;
+        r->sort = sort_keys[i].sort;
+        if (shown) {
+            g_autofree char *frame = screen_frame(r->top, r->sort);
+            qpin_stream_write(stdout, frame, NULL);
+        }
+        return;
     }
 }
 
@@ -326,6 +372,8 @@ static int loop(TopRun *r, int sigfd, int timerfd, int jobfd)
             ssize_t n = read(STDIN_FILENO, &key, 1);
             if (n == 0 || (n == 1 && (key == 'q' || key == 'Q')))
                 return QPIN_EXIT_OK;
+            if (n == 1)
+                screen_key(r, key, shown);
         }
         if (!fds[1].revents)
             continue;
@@ -360,7 +408,8 @@ int qpin_cmd_top(int argc, char **argv)
     TopOptions o = {.delay = 1.0};
     int code = QPIN_EXIT_OK;
     gboolean parsed = parse_options(&argc, &argv, &o, &code);
-    g_autofree char *report = o.report, *qmp_path = o.qmp, *prometheus = o.prometheus;
+    g_autofree char *report = o.report, *qmp_path = o.qmp, *prometheus = o.prometheus,
+                    *sort_name = o.sort_name;
     if (!parsed)
         return code;
 
@@ -420,11 +469,13 @@ int qpin_cmd_top(int argc, char **argv)
     };
     timerfd_settime(timerfd, 0, &spec, NULL);
 
-    TopRun r = {.o = &o, .top = top};
+    TopRun r = {.o = &o, .top = top, .sort = o.sort};
     int jobfd = -1;
     if (!o.json && !o.batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
         jobfd = screen_signals();
         screen_enter(&r.screen);
+        if (!o.sort_given)
+            r.sort = QPIN_TOP_SORT_USAGE;
     }
     code = loop(&r, sigfd, timerfd, jobfd);
     screen_leave(&r.screen);

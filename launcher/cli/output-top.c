@@ -2,7 +2,7 @@
 /* qpin — qpin top's frame, JSON line and textfile, see qpin-output-top.h. */
 #include "qpin-output-top.h"
 
-#include "qpin-output-memory.h"
+#include "qpin-size.h"
 #include "qpin-output-report.h"
 
 #include <json-c/json.h>
@@ -17,21 +17,61 @@ static char *cpus_text(const TopoCpuSet *set)
     return set ? topo_cpuset_format(set) : g_strdup("-");
 }
 
-static gint by_index(gconstpointer a, gconstpointer b)
+static const char *const sort_names[] = {
+    [QPIN_TOP_SORT_INDEX] = "index",
+    [QPIN_TOP_SORT_USAGE] = "usage",
+    [QPIN_TOP_SORT_STEAL] = "steal",
+    [QPIN_TOP_SORT_CPU] = "cpu",
+};
+
+gboolean qpin_output_top_sort_parse(const char *name, QpinTopSort *sort)
 {
-    const QpinTopThread *x = *(QpinTopThread *const *)a, *y = *(QpinTopThread *const *)b;
-    return x->index < y->index ? -1 : x->index > y->index;
+    for (guint i = 0; name && i < G_N_ELEMENTS(sort_names); i++)
+        if (!strcmp(name, sort_names[i])) {
+            *sort = (QpinTopSort)i;
+            return TRUE;
+        }
+    return FALSE;
 }
 
-static gint by_usage(gconstpointer a, gconstpointer b)
+const char *qpin_output_top_sort_name(QpinTopSort sort)
+{
+    return (guint)sort < G_N_ELEMENTS(sort_names) ? sort_names[sort] : "index";
+}
+
+typedef struct {
+    QpinTopSort sort;
+    gboolean drift_first;
+} SortBy;
+
+static int cmp_desc(double x, double y)
+{
+    return x > y ? -1 : x < y;
+}
+
+static gint by_key(gconstpointer a, gconstpointer b, gpointer data)
 {
     const QpinTopThread *x = *(QpinTopThread *const *)a, *y = *(QpinTopThread *const *)b;
-    /* Drifted threads first: they are what the view is for. */
-    if (x->drift != y->drift)
+    const SortBy *by = data;
+    if (by->drift_first && x->drift != y->drift)
         return x->drift ? -1 : 1;
-    if (x->usage_pct != y->usage_pct)
-        return x->usage_pct > y->usage_pct ? -1 : 1;
-    return by_index(a, b);
+    int c = 0;
+    switch (by->sort) {
+    case QPIN_TOP_SORT_USAGE:
+        c = cmp_desc(x->usage_pct, y->usage_pct);
+        break;
+    case QPIN_TOP_SORT_STEAL:
+        c = cmp_desc(x->steal_pct, y->steal_pct);
+        break;
+    case QPIN_TOP_SORT_CPU:
+        c = x->last_cpu < y->last_cpu ? -1 : x->last_cpu > y->last_cpu;
+        break;
+    case QPIN_TOP_SORT_INDEX:
+        break;
+    }
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 static void thread_row(const QpinTopThread *t, const char *first, GString *out)
@@ -47,7 +87,58 @@ static void thread_row(const QpinTopThread *t, const char *first, GString *out)
 
 static const char thread_header[] = "%-16s %8s %-12s %4s %6s %6s %5s %8s %8s %9s  %s\n";
 
-void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus, GString *out)
+/* The backend's QEMU object id, else its address in QEMU: stable while QEMU runs. */
+static char *memory_name(const QpinMemPlacement *p)
+{
+    if (p->backend_id)
+        return g_strdup(p->backend_id);
+    return g_strdup_printf("0x%" G_GINT64_MODIFIER "x", p->address);
+}
+
+static const char *memory_status(const QpinMemPlacement *p)
+{
+    if (!p->ok)
+        return "OFF NODE";
+    if (!p->found)
+        return "not found";
+    return p->bound_nodes ? "ok" : "not judged";
+}
+
+/* Per guest memory backend: where its pages lie per host node, and whether any lie off the
+ * nodes it is bound to. */
+static void memory_table(const QpinTop *top, GString *out)
+{
+    g_string_append_printf(out, "\n%-16s %5s %9s %-14s %-6s %9s  %-24s %s\n", "MEMORY", "GUEST",
+                           "SIZE", "POLICY", "BOUND", "RESIDENT", "HOST NODES", "STATUS");
+    for (guint i = 0; top->memory && i < top->memory->len; i++) {
+        const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
+        g_autofree char *name = memory_name(p);
+        g_autofree char *guest =
+            p->guest_node >= 0 ? g_strdup_printf("%d", p->guest_node) : g_strdup("-");
+        g_autofree char *size = qpin_size_format_human(p->size_bytes);
+        g_autofree char *bound = p->bound_nodes ? topo_cpuset_format(p->bound_nodes) : NULL;
+        g_autofree char *resident = qpin_size_format_human(p->resident_bytes);
+        GString *per = g_string_new(NULL);
+        for (guint n = 0; n < p->pages_per_node->len; n++) {
+            guint64 pages = g_array_index(p->pages_per_node, guint64, n);
+            if (!pages)
+                continue;
+            g_autofree char *bytes = qpin_size_format_human(pages * p->page_kib * 1024);
+            g_string_append_printf(per, "%s%u: %s", per->len ? ", " : "", n, bytes);
+        }
+        g_string_append_printf(out, "%-16s %5s %9s %-14s %-6s %9s  %-24s %s%s%s\n", name, guest,
+                               size, p->policy ? p->policy : "-", bound ? bound : "?",
+                               p->found ? resident : "-", per->len ? per->str : "-",
+                               memory_status(p), p->problem ? ": " : "",
+                               p->problem ? p->problem : "");
+        g_string_free(per, TRUE);
+    }
+    if (!top->memory || !top->memory->len)
+        g_string_append(out, "(no guest memory backend found)\n");
+}
+
+void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, gboolean drift_first,
+                          guint max_vcpus, GString *out)
 {
     g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(top->time_ns / 1000000000);
     g_autofree char *clock = when ? g_date_time_format(when, "%H:%M:%S") : g_strdup("?");
@@ -67,7 +158,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         QpinTopThread *t = g_ptr_array_index(top->threads, i);
         g_ptr_array_add(t->kind == QPIN_TOP_VCPU ? vcpus : others, t);
     }
-    g_ptr_array_sort(vcpus, sort == QPIN_TOP_SORT_USAGE ? by_usage : by_index);
+    SortBy by = {sort, drift_first};
+    g_ptr_array_sort_with_data(vcpus, by_key, &by);
     g_string_append_printf(out, thread_header, "VCPU", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
                            "MIGR", "VCSW/s", "IVCSW/s", "EXITS/s", "DRIFT");
     guint shown = max_vcpus && max_vcpus < vcpus->len ? max_vcpus : vcpus->len;
@@ -77,8 +169,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
         thread_row(t, first, out);
     }
     if (shown < vcpus->len)
-        g_string_append_printf(out, "... %u more vCPUs (the busiest are shown)\n",
-                               vcpus->len - shown);
+        g_string_append_printf(out, "... %u more vCPUs (sorted by %s)\n", vcpus->len - shown,
+                               qpin_output_top_sort_name(sort));
 
     g_string_append_c(out, '\n');
     g_string_append_printf(out, thread_header, "THREAD", "TID", "CPUS", "LAST", "USAGE%", "STEAL%",
@@ -100,10 +192,8 @@ void qpin_output_top_text(const QpinTop *top, QpinTopSort sort, guint max_vcpus,
                                    h->irq_per_s, h->other_per_s);
         }
     }
-    if (top->memory && top->memory->len) {
-        g_string_append_c(out, '\n');
-        qpin_output_memory_placement_table(top->memory, out);
-    }
+    if (top->memory_source)
+        memory_table(top, out);
 }
 
 /* ---- JSON ---- */
@@ -148,10 +238,16 @@ static json_object *thread_json(const QpinTopThread *t)
 static json_object *memory_json(const QpinMemPlacement *p)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "guest_node", json_object_new_int(p->guest_node));
-    json_object_object_add(o, "backend_id", json_object_new_string(p->backend_id));
+    json_object_object_add(o, "guest_node",
+                           p->guest_node >= 0 ? json_object_new_int(p->guest_node) : NULL);
+    json_object_object_add(o, "backend_id",
+                           p->backend_id ? json_object_new_string(p->backend_id) : NULL);
+    g_autofree char *address = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", p->address);
+    json_object_object_add(o, "address", p->found ? json_object_new_string(address) : NULL);
+    json_object_object_add(o, "size_bytes", json_object_new_uint64(p->size_bytes));
     json_object_object_add(o, "found", json_object_new_boolean(p->found));
     json_object_object_add(o, "policy", json_object_new_string(p->policy ? p->policy : ""));
+    json_object_object_add(o, "bound_nodes", qpin_output_json_cpuset(p->bound_nodes));
     json_object_object_add(o, "resident_bytes", json_object_new_uint64(p->resident_bytes));
     json_object *nodes = json_object_new_array();
     for (guint n = 0; n < p->pages_per_node->len; n++) {
@@ -205,6 +301,8 @@ char *qpin_output_top_json(const QpinTop *top)
     for (guint i = 0; top->memory && i < top->memory->len; i++)
         json_object_array_add(memory, memory_json(g_ptr_array_index(top->memory, i)));
     json_object_object_add(o, "memory", memory);
+    json_object_object_add(o, "memory_source",
+                           top->memory_source ? json_object_new_string(top->memory_source) : NULL);
     json_object_object_add(o, "kvm_stats", json_object_new_boolean(top->kvm_stats));
     return g_strconcat(
         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
@@ -321,6 +419,19 @@ static void thread_family(GString *out, const QpinTop *top, const ThreadMetric *
     }
 }
 
+/* guest_node is empty when unknown (QMP and numa_maps do not say); backend the object id, or
+ * the address of the mapping. */
+static void memory_labels(GString *out, const QpinTop *top, const QpinMemPlacement *p)
+{
+    g_autofree char *name = memory_name(p);
+    g_string_append_printf(out, "{qemu_pid=\"%d\",guest_node=\"", (int)top->pid);
+    if (p->guest_node >= 0)
+        g_string_append_printf(out, "%d", p->guest_node);
+    g_string_append(out, "\",backend=\"");
+    label_value(out, name);
+    g_string_append(out, "\"}");
+}
+
 char *qpin_output_top_prometheus(const QpinTop *top)
 {
     GString *out = g_string_new(NULL);
@@ -361,10 +472,10 @@ char *qpin_output_top_prometheus(const QpinTop *top)
                 guint64 pages = g_array_index(p->pages_per_node, guint64, n);
                 if (!pages)
                     continue;
-                g_string_append_printf(out,
-                                       "qpin_memory_resident_bytes{qemu_pid=\"%d\",guest_node="
-                                       "\"%d\",backend=\"%s\",host_node=\"%u\"}",
-                                       (int)top->pid, p->guest_node, p->backend_id, n);
+                g_string_append(out, "qpin_memory_resident_bytes");
+                memory_labels(out, top, p);
+                g_string_truncate(out, out->len - 1);
+                g_string_append_printf(out, ",host_node=\"%u\"}", n);
                 metric_value(out, (double)(pages * p->page_kib * 1024));
             }
         }
@@ -372,10 +483,8 @@ char *qpin_output_top_prometheus(const QpinTop *top)
                              "lie off its bound host nodes.\n# TYPE qpin_memory_off_node gauge\n");
         for (guint i = 0; i < top->memory->len; i++) {
             const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
-            g_string_append_printf(out,
-                                   "qpin_memory_off_node{qemu_pid=\"%d\",guest_node=\"%d\","
-                                   "backend=\"%s\"}",
-                                   (int)top->pid, p->guest_node, p->backend_id);
+            g_string_append(out, "qpin_memory_off_node");
+            memory_labels(out, top, p);
             metric_value(out, !p->ok);
         }
     }

@@ -6,6 +6,8 @@
 #include "qpin-error.h"
 #include "qpin-size.h"
 
+#include <qpin/qmp.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@ void qpin_mem_placement_free(QpinMemPlacement *p)
     if (p->pages_per_node)
         g_array_unref(p->pages_per_node);
     g_free(p->problem);
+    topo_cpuset_free(p->bound_nodes);
     g_free(p);
 }
 
@@ -155,10 +158,14 @@ static gboolean numa_policy_matches(const QpinNumaNode *node, const char *policy
 /* QEMU names every memfd after the object type, not the object id. */
 #define QEMU_MEMFD_NAME "/memfd:memory-backend-memfd"
 
-static gboolean numa_vma_kind_matches(const QpinNumaNode *node, const NumaVma *v)
+/* @any_kind: a backend QEMU described (query-memdev) without saying its type or page size:
+ * any writable mapping that is not the heap or a stack. */
+static gboolean numa_vma_kind_matches(const QpinNumaNode *node, const NumaVma *v, gboolean any_kind)
 {
     if (!v->writable)
         return FALSE;
+    if (any_kind)
+        return !v->anon_special;
     guint64 page_kib = node->hugepage_kib ? node->hugepage_kib : 4;
     if (v->page_kib != page_kib)
         return FALSE;
@@ -202,14 +209,14 @@ static guint64 numa_vma_resident(const NumaVma *v)
  * creates the backends in command-line order and the kernel maps each new one below the last.
  * Returns the index of the first VMA and the run length in @count. */
 static gboolean numa_find_backend(const QpinNumaNode *node, GPtrArray *vmas, gboolean by_resident,
-                                  guint *first, guint *count)
+                                  gboolean any_kind, guint *first, guint *count)
 {
     gboolean found = FALSE;
     guint64 best_resident = 0, best_start = 0;
     for (guint i = 0; i < vmas->len; i++) {
         NumaVma *v = g_ptr_array_index(vmas, i);
         if (v->used || !v->end || !numa_policy_matches(node, v->policy) ||
-            !numa_vma_kind_matches(node, v))
+            !numa_vma_kind_matches(node, v, any_kind))
             continue;
         guint64 size = v->end - v->start, resident = numa_vma_resident(v);
         guint n = 1;
@@ -253,22 +260,13 @@ static gint numa_vma_cmp(gconstpointer a, gconstpointer b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Fills @p with the pages of @node's mapping, marking its VMAs used. */
-static void numa_place(const QpinNumaNode *node, QpinMemPlacement *p, GPtrArray *vmas)
+/* Fills @p with the pages of the @count VMAs from @first, marking them used. */
+static void numa_take_run(QpinMemPlacement *p, GPtrArray *vmas, guint first, guint count)
 {
-    guint first = 0, count = 0;
-    g_autofree char *expected = numa_expected_policy(node);
-    if (!numa_find_backend(node, vmas, node->prealloc, &first, &count)) {
-        g_autofree char *size = qpin_size_format_human(node->size_bytes);
-        p->policy = g_strdup(expected);
-        p->ok = !node->host_nodes;
-        p->problem = g_strdup_printf("no %s mapping of %s with policy %s in numa_maps",
-                                     qpin_memory_backend_name(node->backend), size, expected);
-        return;
-    }
     NumaVma *head = g_ptr_array_index(vmas, first);
     p->found = TRUE;
     p->address = head->start;
+    g_free(p->policy);
     p->policy = g_strdup(head->policy);
     p->page_kib = head->page_kib;
     for (guint k = first; k < first + count; k++) {
@@ -278,12 +276,22 @@ static void numa_place(const QpinNumaNode *node, QpinMemPlacement *p, GPtrArray 
             if (g_array_index(v->pages, guint64, n))
                 numa_pages_add(p->pages_per_node, n, g_array_index(v->pages, guint64, n));
     }
+    for (guint n = 0; n < p->pages_per_node->len; n++)
+        p->resident_bytes += g_array_index(p->pages_per_node, guint64, n) * p->page_kib * 1024;
+}
+
+/* Sets @p->ok and the problem from the pages outside @host_nodes (NULL: nothing to judge). */
+static void numa_judge(QpinMemPlacement *p, const TopoCpuSet *host_nodes)
+{
+    if (host_nodes && !p->bound_nodes)
+        p->bound_nodes = topo_cpuset_copy(host_nodes);
+    if (!host_nodes)
+        return;
     g_autoptr(TopoCpuSet) elsewhere = topo_cpuset_new();
     guint64 outside = 0;
     for (guint n = 0; n < p->pages_per_node->len; n++) {
         guint64 pages = g_array_index(p->pages_per_node, guint64, n);
-        p->resident_bytes += pages * p->page_kib * 1024;
-        if (pages && node->host_nodes && !topo_cpuset_has(node->host_nodes, (int)n)) {
+        if (pages && !topo_cpuset_has(host_nodes, (int)n)) {
             topo_cpuset_add(elsewhere, (int)n);
             outside += pages * p->page_kib * 1024;
         }
@@ -291,15 +299,36 @@ static void numa_place(const QpinNumaNode *node, QpinMemPlacement *p, GPtrArray 
     if (outside) {
         g_autofree char *bytes = qpin_size_format_human(outside);
         g_autofree char *where = topo_cpuset_format(elsewhere);
-        g_autofree char *want = topo_cpuset_format(node->host_nodes);
+        g_autofree char *want = topo_cpuset_format(host_nodes);
         p->ok = FALSE;
         p->problem =
             g_strdup_printf("%s on host node %s, outside host node %s", bytes, where, want);
     }
 }
 
-GPtrArray *qpin_mem_placement_read(const GPtrArray *nodes, pid_t pid, const char *proc_root,
-                                   GError **error)
+/* Fills @p with the pages of @node's mapping, marking its VMAs used. */
+static void numa_place(const QpinNumaNode *node, QpinMemPlacement *p, GPtrArray *vmas,
+                       gboolean any_kind)
+{
+    guint first = 0, count = 0;
+    g_autofree char *expected = numa_expected_policy(node);
+    if (!numa_find_backend(node, vmas, node->prealloc, any_kind, &first, &count)) {
+        g_autofree char *size = qpin_size_format_human(node->size_bytes);
+        p->policy = g_strdup(expected);
+        p->ok = !node->host_nodes;
+        if (node->host_nodes)
+            p->bound_nodes = topo_cpuset_copy(node->host_nodes);
+        p->problem = g_strdup_printf(
+            "no %s mapping of %s with policy %s in numa_maps",
+            any_kind ? "writable" : qpin_memory_backend_name(node->backend), size, expected);
+        return;
+    }
+    numa_take_run(p, vmas, first, count);
+    numa_judge(p, node->host_nodes);
+}
+
+/* numa_maps joined with maps, sorted by address. */
+static GPtrArray *numa_read_vmas(pid_t pid, const char *proc_root, GError **error)
 {
     const char *root = proc_root ? proc_root : "/proc";
     g_autofree char *pid_text = g_strdup_printf("%d", (int)pid);
@@ -324,26 +353,182 @@ GPtrArray *qpin_mem_placement_read(const GPtrArray *nodes, pid_t pid, const char
                     local->message);
         return NULL;
     }
+    return g_steal_pointer(&vmas);
+}
 
-    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
-    for (guint i = 0; nodes && i < nodes->len; i++) {
-        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
-        QpinMemPlacement *p = g_new0(QpinMemPlacement, 1);
-        p->guest_node = node->guest_node;
-        p->backend_id = qpin_memory_backend_id(node->guest_node);
-        p->pages_per_node = g_array_new(FALSE, TRUE, sizeof(guint64));
-        p->size_bytes = node->size_bytes;
-        p->page_kib = node->hugepage_kib ? node->hugepage_kib : 4;
-        p->ok = TRUE;
-        g_ptr_array_add(out, p);
-    }
-    /* Preallocated backends choose first: their pages identify them among look-alikes. */
+static QpinMemPlacement *placement_new(int guest_node, char *backend_id, guint64 size_bytes,
+                                       guint64 page_kib)
+{
+    QpinMemPlacement *p = g_new0(QpinMemPlacement, 1);
+    p->guest_node = guest_node;
+    p->backend_id = backend_id;
+    p->pages_per_node = g_array_new(FALSE, TRUE, sizeof(guint64));
+    p->size_bytes = size_bytes;
+    p->page_kib = page_kib;
+    p->ok = TRUE;
+    return p;
+}
+
+/* Preallocated backends choose first: their pages identify them among look-alikes. */
+static void numa_place_all(const GPtrArray *nodes, GPtrArray *out, GPtrArray *vmas,
+                           gboolean any_kind)
+{
     for (int pass = 0; pass < 2; pass++)
         for (guint i = 0; nodes && i < nodes->len; i++) {
             const QpinNumaNode *node = g_ptr_array_index(nodes, i);
             if (!!node->prealloc == (pass == 0))
-                numa_place(node, g_ptr_array_index(out, i), vmas);
+                numa_place(node, g_ptr_array_index(out, i), vmas, any_kind);
         }
+}
+
+GPtrArray *qpin_mem_placement_read(const GPtrArray *nodes, pid_t pid, const char *proc_root,
+                                   GError **error)
+{
+    g_autoptr(GPtrArray) vmas = numa_read_vmas(pid, proc_root, error);
+    if (!vmas)
+        return NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        const QpinNumaNode *node = g_ptr_array_index(nodes, i);
+        g_ptr_array_add(
+            out, placement_new(node->guest_node, qpin_memory_backend_id(node->guest_node),
+                               node->size_bytes, node->hugepage_kib ? node->hugepage_kib : 4));
+    }
+    numa_place_all(nodes, out, vmas, FALSE);
+    return out;
+}
+
+static QpinNumaPolicy memdev_policy(const char *name)
+{
+    if (!g_strcmp0(name, "bind"))
+        return QPIN_NUMA_POLICY_BIND;
+    if (!g_strcmp0(name, "preferred"))
+        return QPIN_NUMA_POLICY_PREFERRED;
+    if (!g_strcmp0(name, "interleave"))
+        return QPIN_NUMA_POLICY_INTERLEAVE;
+    return QPIN_NUMA_POLICY_DEFAULT;
+}
+
+GPtrArray *qpin_mem_placement_read_memdevs(const GPtrArray *memdevs, pid_t pid,
+                                           const char *proc_root, GError **error)
+{
+    /* No backend: nothing to walk QEMU's page tables for. */
+    if (!memdevs || !memdevs->len)
+        return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
+    g_autoptr(GPtrArray) vmas = numa_read_vmas(pid, proc_root, error);
+    if (!vmas)
+        return NULL;
+    /* The same matcher as for qpin's own backends, fed with what QEMU says of each. */
+    g_autoptr(GPtrArray) nodes =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
+    for (guint i = 0; memdevs && i < memdevs->len; i++) {
+        const QmpMemdev *m = g_ptr_array_index(memdevs, i);
+        QpinNumaNode *node = g_new0(QpinNumaNode, 1);
+        node->guest_node = -1;
+        node->size_bytes = m->size;
+        node->policy = memdev_policy(m->policy);
+        node->prealloc = m->prealloc;
+        if (node->policy != QPIN_NUMA_POLICY_DEFAULT && m->host_nodes && m->host_nodes->len) {
+            node->host_nodes = topo_cpuset_new();
+            for (guint n = 0; n < m->host_nodes->len; n++)
+                topo_cpuset_add(node->host_nodes, (int)g_array_index(m->host_nodes, guint, n));
+        }
+        g_ptr_array_add(nodes, node);
+        g_ptr_array_add(out, placement_new(-1, g_strdup(m->id), m->size, 4));
+    }
+    numa_place_all(nodes, out, vmas, TRUE);
+    return out;
+}
+
+/* smaps: the header line of each mapping, then its fields; VmFlags last. */
+GArray *qpin_mem_ram_blocks_find(pid_t pid, const char *proc_root, GError **error)
+{
+    const char *root = proc_root ? proc_root : "/proc";
+    g_autofree char *pid_text = g_strdup_printf("%d", (int)pid);
+    g_autofree char *path = g_build_filename(root, pid_text, "smaps", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) local = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &local)) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_MEMORY, "cannot read QEMU's memory map: %s",
+                    local->message);
+        return NULL;
+    }
+    GArray *blocks = g_array_new(FALSE, FALSE, sizeof(QpinMemRamBlock));
+    guint64 start = 0, end = 0;
+    gboolean rw = FALSE;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        char perms[8] = "";
+        guint64 s = 0, e = 0;
+        if (sscanf(lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %7s", &s, &e,
+                   perms) == 3 &&
+            strlen(perms) == 4) {
+            start = s;
+            end = e;
+            /* Not executable: TCG's code buffers are advised like RAM, but rwx. */
+            rw = perms[0] == 'r' && perms[1] == 'w' && perms[2] != 'x';
+            continue;
+        }
+        if (!g_str_has_prefix(lines[i], "VmFlags:") || !rw)
+            continue;
+        g_auto(GStrv) flags = g_strsplit(lines[i] + 8, " ", -1);
+        /* QEMU's ram_block_add() advises MADV_HUGEPAGE ("hg") on every RAM block; hugetlbfs
+         * mappings carry "ht" instead. */
+        if (!g_strv_contains((const char *const *)flags, "hg") &&
+            !g_strv_contains((const char *const *)flags, "ht"))
+            continue;
+        QpinMemRamBlock *last =
+            blocks->len ? &g_array_index(blocks, QpinMemRamBlock, blocks->len - 1) : NULL;
+        /* A block split into adjacent mappings (a partial mbind or madvise) is one block. */
+        if (last && last->end == start)
+            last->end = end;
+        else
+            g_array_append_val(blocks, ((QpinMemRamBlock){start, end}));
+    }
+    for (guint i = blocks->len; i-- > 0;) {
+        const QpinMemRamBlock *b = &g_array_index(blocks, QpinMemRamBlock, i);
+        if (b->end - b->start < QPIN_MEM_RAM_BLOCK_MIN)
+            g_array_remove_index(blocks, i);
+    }
+    return blocks;
+}
+
+GPtrArray *qpin_mem_placement_read_blocks(const GArray *blocks, pid_t pid, const char *proc_root,
+                                          GError **error)
+{
+    if (!blocks || !blocks->len)
+        return g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
+    g_autoptr(GPtrArray) vmas = numa_read_vmas(pid, proc_root, error);
+    if (!vmas)
+        return NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_mem_placement_free);
+    for (guint b = 0; blocks && b < blocks->len; b++) {
+        const QpinMemRamBlock *block = &g_array_index(blocks, QpinMemRamBlock, b);
+        guint first = 0, count = 0;
+        for (guint i = 0; i < vmas->len; i++) {
+            const NumaVma *v = g_ptr_array_index(vmas, i);
+            if (v->start < block->start || v->start >= block->end)
+                continue;
+            if (!count)
+                first = i;
+            count++;
+        }
+        /* Unmapped since (a hot-unplugged DIMM): nothing to show. */
+        if (!count || ((NumaVma *)g_ptr_array_index(vmas, first))->start != block->start)
+            continue;
+        QpinMemPlacement *p = placement_new(-1, NULL, block->end - block->start, 4);
+        numa_take_run(p, vmas, first, count);
+        /* The mapping's own policy names its nodes ("bind:0", "interleave:0-1"); "default"
+         * names none, and the task's policy (numactl --membind) cannot be read from outside,
+         * so nothing is judged. */
+        g_autofree char *mode = NULL;
+        g_autoptr(TopoCpuSet) set = NULL;
+        if (numa_policy_split(p->policy, &mode, &set) && strcmp(mode, "default") &&
+            strcmp(mode, "local") && !topo_cpuset_is_empty(set))
+            numa_judge(p, set);
+        g_ptr_array_add(out, p);
+    }
     return out;
 }
 

@@ -51,6 +51,10 @@ void qpin_top_free(QpinTop *top)
     topo_cpuset_free(top->emulator_cpus);
     if (top->numa_nodes)
         g_ptr_array_unref(top->numa_nodes);
+    if (top->memdevs)
+        g_ptr_array_unref(top->memdevs);
+    if (top->ram_blocks)
+        g_array_unref(top->ram_blocks);
     if (top->memory)
         g_ptr_array_unref(top->memory);
     g_free(top->ended);
@@ -151,6 +155,19 @@ static gboolean check_process(pid_t pid, const char *proc_root, const char *what
     return TRUE;
 }
 
+/* The guest memory as QEMU's RAM blocks in smaps, for want of a report or query-memdev. */
+static gboolean find_ram_blocks(QpinTop *top, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    top->ram_blocks = qpin_mem_ram_blocks_find(top->pid, top->proc_root, &local);
+    if (!top->ram_blocks) {
+        g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_FAILED, local->message);
+        return FALSE;
+    }
+    top->memory_source = "numa_maps";
+    return TRUE;
+}
+
 /* ---- discovery by thread names ---- */
 
 /* "CPU 3/KVM" or "CPU 3/TCG" -> 3; -1 for any other name. */
@@ -201,6 +218,8 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
     }
     if (!add_emulator_threads(top, error))
         return NULL;
+    if (!find_ram_blocks(top, error))
+        return NULL;
     return g_steal_pointer(&top);
 }
 
@@ -248,6 +267,19 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
     }
     if (!add_emulator_threads(top, error))
         return NULL;
+    g_autoptr(GError) local = NULL;
+    top->memdevs = qmp_query_memdev(qmp, &local);
+    if (!top->memdevs) {
+        if (local->domain != QMP_COMMAND_ERROR) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&local), "query-memdev: ");
+            return NULL;
+        }
+        /* A QEMU without query-memdev: its RAM blocks as smaps shows them. */
+        if (!find_ram_blocks(top, error))
+            return NULL;
+    } else {
+        top->memory_source = "qmp";
+    }
     /* Asked at the first sample; an empty reply (TCG) or an error turns it off. */
     top->kvm_stats = TRUE;
     return g_steal_pointer(&top);
@@ -359,6 +391,7 @@ static gboolean report_numa(QpinTop *top, json_object *numa, const char *path, G
     if (!numa || !json_object_is_type(numa, json_type_array) || !json_object_array_length(numa))
         return TRUE;
     top->numa_nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    top->memory_source = "report";
     for (size_t i = 0; i < json_object_array_length(numa); i++) {
         json_object *o = json_object_array_get_idx(numa, i);
         json_object *size = member(o, "size_bytes");
@@ -469,6 +502,9 @@ QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GErro
         return NULL;
     /* Threads QEMU started after the report (a hot-added device's) are emulator threads. */
     if (!add_emulator_threads(top, error))
+        return NULL;
+    /* A guest started without --numa still has memory: QEMU's RAM blocks. */
+    if (!top->numa_nodes && !find_ram_blocks(top, error))
         return NULL;
     return g_steal_pointer(&top);
 }
@@ -937,16 +973,22 @@ static gboolean sample_kvm_stats(QpinTop *top, GError **error)
 
 static gboolean sample_memory(QpinTop *top, gint64 mono_ns, GError **error)
 {
-    if (!top->numa_nodes || (top->memory && mono_ns - top->memory_read_ns < top->memory_every_ns))
+    if (!top->memory_source ||
+        (top->memory && mono_ns - top->memory_read_ns < top->memory_every_ns))
         return TRUE;
     g_autoptr(GError) local = NULL;
-    GPtrArray *memory = qpin_mem_placement_read(top->numa_nodes, top->pid, top->proc_root, &local);
+    GPtrArray *memory =
+        top->numa_nodes ? qpin_mem_placement_read(top->numa_nodes, top->pid, top->proc_root, &local)
+        : top->memdevs
+            ? qpin_mem_placement_read_memdevs(top->memdevs, top->pid, top->proc_root, &local)
+            : qpin_mem_placement_read_blocks(top->ram_blocks, top->pid, top->proc_root, &local);
     if (!memory) {
         if (process_ended(top)) {
             top->ended = g_strdup_printf("QEMU (process %d) ended", (int)top->pid);
             return TRUE;
         }
-        g_propagate_error(error, g_steal_pointer(&local));
+        /* An unreadable numa_maps is a /proc file top cannot read, not misplaced memory. */
+        g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_FAILED, local->message);
         return FALSE;
     }
     if (top->memory)

@@ -78,6 +78,9 @@ typedef struct {
     GArray *host_cpus;         /* QpinTopHostCpu, ascending: the CPUs of the vCPUs' plans */
     TopoCpuSet *emulator_cpus; /* the plan's emulator CPUs, or NULL */
     GPtrArray *numa_nodes;     /* QpinNumaNode* from the report, or NULL */
+    GPtrArray *memdevs;        /* QmpMemdev* of query-memdev (--qmp), or NULL */
+    GArray *ram_blocks;        /* QpinMemRamBlock found in smaps (--pid), or NULL */
+    const char *memory_source; /* "report", "qmp", "numa_maps", or NULL: no memory view */
     GPtrArray *memory;         /* QpinMemPlacement* of the last memory read, or NULL */
     gint64 memory_read_ns;     /* when memory was last read */
     gint64 memory_every_ns;    /* how often numa_maps is read (it walks QEMU's page tables) */
@@ -99,18 +102,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinTop, qpin_top_free)
 
 /* Watches the guest of a `qpin run --report` / `qpin pin --report` document at @path: its
  * qemu_pid, its threads by id (each checked to be a thread of that process still), the plan's
- * cpus and emulator CPUs, the guest memory backends. Errors are QPIN_ERROR, QPIN_ERROR_USAGE
+ * cpus and emulator CPUs, the guest memory backends (QEMU's RAM blocks in smaps for a guest
+ * started without --numa). Errors are QPIN_ERROR, QPIN_ERROR_USAGE
  * for a file that is no such report, QPIN_ERROR_PIN when the process or a thread is gone. */
 QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GError **error);
 
 /* Watches process @pid: vCPUs are the threads named "CPU N/KVM" or "CPU N/TCG" (QEMU's
  * debug-threads=on names, which qpin run sets), iothreads "IO ID", emulator threads the rest.
- * The plan is each thread's affinity now. */
+ * The plan is each thread's affinity now. The guest memory is QEMU's RAM blocks as smaps shows
+ * them (qpin_mem_ram_blocks_find()), each judged against its own numa_maps policy. */
 QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error);
 
 /* Watches the QEMU @pid behind @qmp (the caller proves the socket's peer is @pid): vCPUs and
  * iothreads from query-cpus-fast and query-iothreads, emulator threads the rest, the plan each
- * thread's affinity now; KVM exits from query-stats when QEMU has them. @qmp stays the
+ * thread's affinity now; the memory backends from query-memdev; KVM exits from query-stats
+ * when QEMU has them. @qmp stays the
  * caller's and must outlive @top. */
 QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error);
 

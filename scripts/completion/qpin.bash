@@ -22,7 +22,7 @@ _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vc
 _qpin_options_host="--sysroot --cores -o --output --json -h --help"
 _qpin_options_qmp="--qmp --timeout --debug -h --help"
 _qpin_options_top="--pid --report --qmp -d --delay -n --iterations -b --batch --json --prometheus
-    -h --help"
+    -s --sort -h --help"
 _qpin_options_check="--vcpu-cpus --housekeeping-cpus --rt --hugepages --from --pid --pin
     --emulator-pin --iothread-pin --vcpu-sched --numa --numa-dist --mirror --mirror-memory
     --reserve --allow-overcommit --config
@@ -36,6 +36,7 @@ _qpin_value_options+="--show -o --output "
 _qpin_value_options+="-d --delay -n --iterations --prometheus "
 _qpin_value_options+="--numa-dist --mirror --mirror-memory "
 _qpin_value_options+="--from --vcpu-cpus --housekeeping-cpus --hugepages "
+_qpin_value_options+="-s --sort "
 
 # QMP commands worth offering to 'qpin qmp' (any other is accepted as typed).
 _qpin_qmp_commands="query-cpus-fast query-status query-iothreads query-version query-name
@@ -101,6 +102,9 @@ _qpin_value()
         _qpin_words "SOCKET DIE CORE NODE CPUS THREADS LLC LLC-CPUS ALLOWED ISOLATED" "${cur##*,}"
         local k
         for k in "${!COMPREPLY[@]}"; do COMPREPLY[k]=$head${COMPREPLY[k]}; done
+        ;;
+    -s | --sort)
+        _qpin_words "usage steal cpu index" "$cur"
         ;;
     --pid)
         _qpin_words "$(pgrep -d ' ' qemu 2>/dev/null)" "$cur"

@@ -10,8 +10,9 @@ QEMU with TCG (plain, with two guest NUMA nodes, with `--pin auto --explain`) an
 plan of examples/seed-240.ini on the Xeon Phi fixture; `qpin run` reports of a guest that shuts
 itself down at once (its --report file and its --json, with and without guest NUMA nodes and
 iothreads, and one written after a failure, with "error"); a `qpin pin --json` report on a QEMU
-this test started paused. Each must validate, carry "schema_version": 1 as its first member, and
-hold no member the schema does not describe.
+this test started paused, and the `qpin top --json` lines of that QEMU (over its QMP socket and
+by --pid, with a memory backend bound to host node 0). Each must validate, carry
+"schema_version": 1 as its first member, and hold no member the schema does not describe.
 
 Then checks that the schemas are not vacuous: documents with schema_version 2 (or "1", or
 none), a vCPU "cpus" of the wrong type, a missing required member, a plan of command "run"
@@ -40,7 +41,8 @@ source, qpin = os.environ["QPIN_SOURCE_ROOT"], os.environ["QPIN"]
 firmware = os.environ["QPIN_EXIT_FIRMWARE"]
 schema_dir = os.path.join(source, "docs", "schema")
 hosts_dir = os.path.join(source, "tests", "fixtures", "hosts")
-SCHEMAS = ("host.schema.json", "plan.schema.json", "report.schema.json", "check.schema.json")
+SCHEMAS = ("host.schema.json", "plan.schema.json", "report.schema.json", "check.schema.json",
+           "top.schema.json")
 
 failures = []
 count = 0
@@ -290,6 +292,8 @@ try:
     q = subprocess.Popen([qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults",
                           "-m", "64", "-smp", "2", "-S", "-name", "debug-threads=on",
                           "-object", "iothread,id=io0",
+                          "-object", "memory-backend-ram,id=m0,size=64M,host-nodes=0,policy=bind",
+                          "-numa", "node,memdev=m0",
                           "-qmp", f"unix:{sock},server=on,wait=off"],
                          stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=qemu_log)
     try:
@@ -307,6 +311,21 @@ try:
             if doc is not None:
                 validate("report.schema.json", doc, what)
                 documents["pin"] = doc
+
+            # ---- qpin top --json: one line per interval, each a document ----
+            for how in (["--qmp", sock], ["--pid", str(q.pid)]):
+                what = f"qpin top --json -n 2 {how[0]}"
+                r = run([qpin, "top", "--json", "-n", "2", "-d", "0.1", *how], what)
+                lines = r.stdout.splitlines()
+                check(len(lines) == 2, f"{what} prints two lines", r.stdout[-2000:])
+                for n, line in enumerate(lines):
+                    doc = parse(line, f"{what}, line {n + 1}")
+                    if doc is None:
+                        continue
+                    validate("top.schema.json", doc, f"{what}, line {n + 1}")
+                    check(len(doc.get("memory", [])) >= 1,
+                          f"{what}, line {n + 1} has the memory backend", line[:1000])
+                    documents.setdefault("top-" + how[0][2:], doc)
     finally:
         q.send_signal(signal.SIGTERM)
         try:
@@ -404,6 +423,24 @@ for name, key in (("plan.schema.json", "plan"), ("report.schema.json", "run"),
     accepted(name, key, setter(["vcpus", 0, "cpus"], None), f"a {key} with an unpinned vCPU (cpus null)")
     accepted(name, key, setter(["vcpus", 0, "a_member_of_tomorrow"], 1),
              f"a {key} with an extra vCPU member")
+
+for key in ("top-qmp", "top-pid"):
+    name = "top.schema.json"
+    rejected(name, key, setter(["schema_version"], 2), f"a {key} line with schema_version 2")
+    rejected(name, key, deleter(["schema_version"]), f"a {key} line without schema_version")
+    accepted(name, key, setter(["a_member_of_tomorrow"], {"x": [1]}), f"a {key} line with an extra member")
+    rejected(name, key, deleter(["vcpus"]), f"a {key} line without vcpus")
+    rejected(name, key, setter(["vcpus", 0, "usage_pct"], "99"), f"a {key} line whose usage_pct is a string")
+    rejected(name, key, setter(["vcpus", 0, "steal_pct"], -1), f"a {key} line with a negative steal_pct")
+    rejected(name, key, deleter(["vcpus", 0, "drift"]), f"a {key} line with a vCPU without drift")
+    rejected(name, key, setter(["vcpus", 0, "cpus"], "0-"), f"a {key} line whose vCPU cpus is \"0-\"")
+    rejected(name, key, setter(["emulator", 0, "kind"], "vcpu"), f"a {key} line with an emulator thread of kind vcpu")
+    rejected(name, key, setter(["time"], "yesterday"), f"a {key} line whose time is no RFC 3339 time")
+    rejected(name, key, setter(["memory_source"], "smaps"), f"a {key} line with memory_source \"smaps\"")
+    rejected(name, key, deleter(["memory", 0, "bound_nodes"]), f"a {key} line with a backend without bound_nodes")
+    rejected(name, key, setter(["memory", 0, "off_node"], "no"), f"a {key} line whose off_node is a string")
+    rejected(name, key, setter(["memory", 0, "address"], "7f00"), f"a {key} line with an address without 0x")
+    accepted(name, key, setter(["memory", 0, "bound_nodes"], None), f"a {key} line with a backend of unknown nodes")
 
 rejected("plan.schema.json", "run", lambda d: None, "a run report (command \"run\")")
 rejected("plan.schema.json", "plan", deleter(["qemu_argv"]), "a plan without qemu_argv")

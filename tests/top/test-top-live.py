@@ -15,6 +15,9 @@ then:
   interval, mode 0644; a FIFO and a symlink to a device are refused and left as they were;
 - a vCPU thread moved with sched_setaffinity behind qpin's back is flagged as drift within one
   interval, and only that one;
+- guest memory without a report: a QEMU started with a backend bound to node 0 and one
+  without policy shows both over QMP (query-memdev) and, with --pid, as RAM blocks from smaps,
+  resident pages per node, bound nodes known or said unknown, nothing off node;
 - QEMU ending while top runs ends top with status 0 and a message;
 - bad usage exits 2.
 
@@ -169,6 +172,16 @@ try:
         extra = dict(real, something_new=1)
         check(not list(validator.iter_errors(extra)), "top.schema.json accepts an added member")
 
+    # -s in batch: the busy vCPU 0 first by usage, last by CPU when its pin is the higher CPU.
+    r = top("-b", "-n", "1", "-d", "0.2", "-s", "usage", "--report", report)
+    rows = [l.split()[0] for l in r.stdout.split("VCPU", 1)[-1].splitlines()[1:3]]
+    check(r.returncode == 0 and rows == ["0", "1"], "top -b -s usage: the spinning vCPU first",
+          r.stdout + r.stderr)
+    r = top("-b", "-n", "1", "-d", "0.2", "-s", "cpu", "--report", report)
+    rows = [l.split()[0] for l in r.stdout.split("VCPU", 1)[-1].splitlines()[1:3]]
+    check(r.returncode == 0 and rows == (["0", "1"] if cpu_a < cpu_b else ["1", "0"]),
+          "top -b -s cpu: by last host CPU", r.stdout + r.stderr)
+
     # Batch text, against the report's plan.
     r = top("-b", "-n", "2", "-d", "0.2", "--report", report)
     check(r.returncode == 0 and r.stdout.count("qpin top - ") == 2,
@@ -204,6 +217,13 @@ try:
         check(len(last["emulator"]) >= 1 and all(e["kind"] in ("emulator", "iothread")
                                                  for e in last["emulator"]),
               f"{what}: the emulator threads", last["emulator"])
+        # A guest without --numa: its 64 MiB of RAM, QEMU's pc.ram, from QMP or from smaps.
+        ram = [m for m in last["memory"] if m["size_bytes"] == 64 << 20]
+        check(last["memory_source"] == ("qmp" if how[0] == "--qmp" else "numa_maps")
+              and len(ram) == 1 and ram[0]["found"] and ram[0]["bound_nodes"] is None
+              and not ram[0]["off_node"]
+              and (how[0] != "--qmp" or ram[0]["backend_id"] == "pc.ram"),
+              f"{what}: the guest RAM, with no bound nodes to judge", last["memory"])
         if how[0] == "--qmp":
             check("kvm_exits_per_s" not in v[0] or last["kvm_stats"],
                   f"{what}: KVM exits only where QEMU has KVM stats", last)
@@ -272,11 +292,79 @@ try:
           "--pid takes the affinity at start as the plan", v)
     os.sched_setaffinity(vcpu[1]["thread_id"], {cpu_b})
 
+    # Guest memory without a report: QEMU started by hand with two backends, one bound to host
+    # node 0 and preallocated, one memfd without policy, and a QMP socket of its own (top proves
+    # the socket's peer is QEMU, so QEMU must create it). A second monitor on a socketpair says
+    # when QEMU is up: its greeting comes once every chardev, the socket too, is listening.
+    mem_sock = os.path.join(tmp, "mem.sock")
+    ours, theirs = socket.socketpair()
+    memq = subprocess.Popen(
+        [qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults", "-S",
+         "-name", "debug-threads=on", "-m", "64", "-smp", "2",
+         "-object", "memory-backend-ram,id=m0,size=32M,host-nodes=0,policy=bind,prealloc=on",
+         "-object", "memory-backend-memfd,id=m1,size=32M",
+         "-numa", "node,memdev=m0", "-numa", "node,memdev=m1",
+         "-qmp", f"unix:{mem_sock},server=on,wait=off",
+         "-chardev", f"socket,id=sync,fd={theirs.fileno()}", "-mon", "chardev=sync,mode=control"],
+        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    theirs.close()
+    greeting = b""
+    while b"\n" not in greeting:
+        chunk = ours.recv(4096)
+        if not chunk:
+            break
+        greeting += chunk
+    check(b'"QMP"' in greeting, "QEMU with memory backends is up", memq.stderr.read() if
+          b'"QMP"' not in greeting and memq.poll() is not None else greeting)
+    try:
+        r = top("--json", "-n", "1", "-d", "0.2", "--qmp", mem_sock)
+        lines = lines_of(r)
+        validate(lines, "top --json --qmp on a guest with memory backends")
+        mem = {m["backend_id"]: m for m in lines[0]["memory"]} if lines else {}
+        check(r.returncode == 0 and lines and lines[0]["memory_source"] == "qmp"
+              and sorted(mem) == ["m0", "m1"], "--qmp: the backends query-memdev lists",
+              r.stdout + r.stderr)
+        m0, m1 = mem.get("m0", {}), mem.get("m1", {})
+        check(m0.get("found") and m0.get("policy") == "bind:0" and m0.get("bound_nodes") == "0"
+              and m0.get("resident_bytes") == 32 << 20
+              and m0.get("nodes") == [{"node": 0, "pages": 8192, "bytes": 32 << 20}]
+              and m0.get("off_node") is False,
+              "--qmp: the bound, preallocated backend is resident on node 0, not off node", m0)
+        check(m1.get("found") and m1.get("size_bytes") == 32 << 20 and m1.get("bound_nodes") is None
+              and m1.get("off_node") is False and m1.get("address") != m0.get("address"),
+              "--qmp: the backend without policy is found, its bound nodes unknown", m1)
+        r = top("-b", "-n", "1", "-d", "0.2", "--qmp", mem_sock)
+        check("not judged" in r.stdout and "MEMORY" in r.stdout,
+              "--qmp text: the memory table says what it cannot judge", r.stdout)
+
+        r = top("--json", "-n", "1", "-d", "0.2", "--pid", str(memq.pid))
+        lines = lines_of(r)
+        validate(lines, "top --json --pid on a guest with memory backends")
+        blocks = lines[0]["memory"] if lines else []
+        by_addr = {m["address"]: m for m in blocks}
+        check(r.returncode == 0 and lines and lines[0]["memory_source"] == "numa_maps"
+              and len(blocks) == 2, "--pid: the two 32 MiB RAM blocks from smaps",
+              r.stdout + r.stderr)
+        check(by_addr.get(m0.get("address"), {}).get("bound_nodes") == "0"
+              and by_addr[m0["address"]]["resident_bytes"] == 32 << 20
+              and not by_addr[m0["address"]]["off_node"],
+              "--pid: the bound block, found by numa_maps alone, on its node", blocks)
+        check(by_addr.get(m1.get("address"), {}).get("bound_nodes", "x") is None
+              and by_addr[m1["address"]]["policy"] == "default",
+              "--pid: the block without policy has no bound nodes", blocks)
+    finally:
+        memq.kill()
+        memq.wait()
+        ours.close()
+
     # Bad usage.
     for args, what in ((["-b"], "no source"), (["--pid", "1", "--report", report], "two sources"),
                        (["--report", report, "-d", "0"], "-d 0"),
                        (["--report", os.path.join(tmp, "none.json")], "a missing report"),
-                       (["--report", report, "--json", "-b"], "--json with -b")):
+                       (["--report", report, "--json", "-b"], "--json with -b"),
+                       (["--report", report, "-b", "-s", "busy"], "-s busy"),
+                       (["--report", report, "--json", "-s", "usage"], "--json with -s")):
         r = top(*args)
         check(r.returncode == 2 and r.stderr.startswith("qpin: top: "), f"usage error: {what}",
               r.stderr)
@@ -289,7 +377,7 @@ try:
                                   stdout=slave, stderr=subprocess.PIPE)
         os.close(slave)
         seen = b""
-        while b"(q quits)" not in seen:
+        while b"(q quits;" not in seen:
             chunk = os.read(master, 65536)
             if not chunk:
                 break
@@ -308,7 +396,7 @@ try:
                   "screen: stopped by SIGTSTP with the terminal restored", f"{st} {stopped[3]:o}")
             seen = b""
             os.kill(screen.pid, signal.SIGCONT)
-            while b"(q quits)" not in seen:
+            while b"(q quits;" not in seen:
                 chunk = os.read(master, 65536)
                 if not chunk:
                     break
@@ -316,6 +404,19 @@ try:
             again = termios.tcgetattr(master)
             check(not again[3] & (termios.ICANON | termios.ECHO) and b"\033[?1049h" in seen,
                   "screen: continued, it takes the terminal again and redraws", again[3])
+            check(b"now usage)" in seen, "screen: sorted by usage unless told", seen[-300:])
+            # A sort key redraws at once in the new order; the footer names it.
+            for key, name in ((b"s", b"steal"), (b"c", b"CPU"), (b"i", b"index")):
+                os.write(master, key)
+                seen = b""
+                # Frames keep coming; a key ignored for 25 of them has failed.
+                while b"now " + name.lower() + b")" not in seen and seen.count(b"\033[2J") < 25:
+                    chunk = os.read(master, 65536)
+                    if not chunk:
+                        break
+                    seen += chunk
+                check(b"now " + name.lower() + b")" in seen, f"screen: key {key.decode()} sorts by {name.decode()}",
+                      seen[-300:])
             os.write(master, b"q")
         else:
             screen.send_signal(signal.SIGTERM)

@@ -118,6 +118,58 @@ static FakeThread threads[] = {
     {PID + 3, "IO io0", "0", 1, 1, 0, 0, 0, 0, 3, 0},
 };
 
+/* QEMU's memory as a TCG guest with two backends shows it (shapes taken from QEMU 7.2):
+ * m0, 64 MiB of memory-backend-ram bound to host node 0, split in two mappings (a partial
+ * madvise) with @m0_pages_n1 of its pages on node 1; m1, 32 MiB of memory-backend-memfd with
+ * no policy; the 2 MiB ACPI tables block; TCG's code buffer (rwx, advised too); a thread stack
+ * and the heap (not advised). */
+static void put_memory_map(guint64 m0_pages_n1)
+{
+    static const char *const smaps_flags[][2] = {
+        {"56286d9d1000-56286e9ad000 rw-p 00000000 00:00 0 [heap]", "rd wr mr mw me ac"},
+        {"7f2efd800000-7f2efda00000 rw-p 00000000 00:00 0", "rd wr mr mw me dc ac hg mg"},
+        {"7f2efddff000-7f2effdff000 rw-s 00000000 00:01 5178 /memfd:memory-backend-memfd "
+         "(deleted)",
+         "rd wr sh mr mw me ms dc hg"},
+        {"7f2effe00000-7f2f01e00000 rw-p 00000000 00:00 0", "rd wr mr mw me dc ac hg mg"},
+        {"7f2f01e00000-7f2f03e00000 rw-p 00000000 00:00 0", "rd wr mr mw me dc ac hg mg nh"},
+        {"7f2f04000000-7f2f07fff000 rwxp 00000000 00:00 0", "rd wr ex mr mw me ac hg"},
+        {"7f2f4857b000-7f2f48d7b000 rw-p 00000000 00:00 0", "rd wr mr mw me ac"},
+    };
+    g_autoptr(GString) smaps = g_string_new(NULL), maps = g_string_new(NULL);
+    for (guint i = 0; i < G_N_ELEMENTS(smaps_flags); i++) {
+        g_string_append_printf(smaps,
+                               "%s\nSize:               4 kB\nRss:                0 kB\n"
+                               "THPeligible:    0\nVmFlags: %s \n",
+                               smaps_flags[i][0], smaps_flags[i][1]);
+        g_string_append_printf(maps, "%s\n", smaps_flags[i][0]);
+    }
+    g_autofree char *numa = g_strdup_printf(
+        "56286d9d1000 default heap anon=1094 dirty=1094 N0=1094 kernelpagesize_kB=4\n"
+        "7f2efd800000 default anon=512 dirty=512 N0=512 kernelpagesize_kB=4\n"
+        "7f2efddff000 default file=/memfd:memory-backend-memfd\\040(deleted) dirty=100 N0=100 "
+        "kernelpagesize_kB=4\n"
+        "7f2effe00000 bind:0 anon=8192 dirty=8192 N0=8192 kernelpagesize_kB=4\n"
+        "7f2f01e00000 bind:0 anon=8192 dirty=8192 N0=%" G_GUINT64_FORMAT " N1=%" G_GUINT64_FORMAT
+        " kernelpagesize_kB=4\n"
+        "7f2f04000000 default anon=512 dirty=512 N0=512 kernelpagesize_kB=4\n"
+        "7f2f4857b000 default anon=2 dirty=2 N0=2 kernelpagesize_kB=4\n",
+        8192 - m0_pages_n1, m0_pages_n1);
+    /* numa_maps leaves out zero counts, as the kernel does. */
+    g_autofree char *clean = NULL;
+    {
+        g_autoptr(GString) c = g_string_new(numa);
+        g_string_replace(c, " N1=0", "", 0);
+        clean = g_string_free(g_steal_pointer(&c), FALSE);
+    }
+    g_autofree char *p1 = g_strdup_printf("%s/%d/smaps", root, PID);
+    put(p1, smaps->str);
+    g_autofree char *p2 = g_strdup_printf("%s/%d/maps", root, PID);
+    put(p2, maps->str);
+    g_autofree char *p3 = g_strdup_printf("%s/%d/numa_maps", root, PID);
+    put(p3, clean);
+}
+
 static void fixture_setup(void)
 {
     root = g_dir_make_tmp("qpin-top-XXXXXX", NULL);
@@ -126,6 +178,7 @@ static void fixture_setup(void)
         put_thread(&threads[i]);
     put_process('S');
     put_interrupts(5000, 6000, 70, 3);
+    put_memory_map(0);
 }
 
 static void remove_tree(const char *path)
@@ -456,6 +509,7 @@ START_TEST(test_kvm_exits)
     fake_qmp_handshake(fake);
     fake_qmp_expect(fake, "query-cpus-fast", NULL, cpus_reply);
     fake_qmp_expect(fake, "query-iothreads", NULL, iothreads_reply);
+    fake_qmp_expect(fake, "query-memdev", NULL, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autofree char *r1 = stats_reply(1000, 20);
     g_autofree char *r2 = stats_reply(1500, 2020);
     fake_qmp_expect(fake, "query-stats", stats_args, r1);
@@ -493,6 +547,7 @@ START_TEST(test_kvm_exits_absent)
     fake_qmp_handshake(fake);
     fake_qmp_expect(fake, "query-cpus-fast", NULL, cpus_reply);
     fake_qmp_expect(fake, "query-iothreads", NULL, "{\"return\": [], \"id\": @ID@}\r\n");
+    fake_qmp_expect(fake, "query-memdev", NULL, "{\"return\": [], \"id\": @ID@}\r\n");
     fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
@@ -533,6 +588,197 @@ START_TEST(test_qmp_foreign_thread)
 }
 END_TEST
 
+static const QpinMemPlacement *memory_at(const QpinTop *top, guint64 address)
+{
+    for (guint i = 0; top->memory && i < top->memory->len; i++) {
+        const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
+        if (p->address == address)
+            return p;
+    }
+    ck_abort_msg("no memory backend at 0x%" G_GINT64_MODIFIER "x", address);
+    return NULL;
+}
+
+static char *bound_text(const QpinMemPlacement *p)
+{
+    return p->bound_nodes ? topo_cpuset_format(p->bound_nodes) : g_strdup("(none)");
+}
+
+/* --pid: no report, no QMP. The RAM blocks are found in smaps, their nodes in numa_maps. */
+START_TEST(test_memory_numa_maps)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinTop) top = qpin_top_new_from_pid(PID, root, &error);
+    ck_assert_msg(top, "%s", error ? error->message : "");
+    ck_assert_str_eq(top->memory_source, "numa_maps");
+    /* The 2 MiB block, TCG's rwx buffer, the stack and the heap are no guest memory. */
+    ck_assert_uint_eq(top->ram_blocks->len, 2);
+    top->memory_every_ns = 0;
+    ck_assert(qpin_top_sample(top, 0, &error));
+    ck_assert_uint_eq(top->memory->len, 2);
+    const QpinMemPlacement *m1 = memory_at(top, 0x7f2efddff000);
+    const QpinMemPlacement *m0 = memory_at(top, 0x7f2effe00000);
+    ck_assert_uint_eq(m0->size_bytes, 64 << 20);
+    ck_assert_uint_eq(m0->resident_bytes, 64 << 20);
+    ck_assert_str_eq(m0->policy, "bind:0");
+    g_autofree char *b0 = bound_text(m0);
+    ck_assert_str_eq(b0, "0");
+    ck_assert(m0->ok);
+    /* No policy: nothing to judge against, and said so. */
+    ck_assert_uint_eq(m1->size_bytes, 32 << 20);
+    ck_assert_ptr_null(m1->bound_nodes);
+    ck_assert(m1->ok && m1->found);
+    ck_assert_ptr_null(m1->backend_id);
+    ck_assert_int_eq(m1->guest_node, -1);
+    ck_assert(!qpin_top_any_drift(top));
+    g_autoptr(GString) text = g_string_new(NULL);
+    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, FALSE, 0, text);
+    ck_assert_msg(strstr(text->str, "0x7f2efddff000") && strstr(text->str, "not judged"), "%s",
+                  text->str);
+
+    /* 100 pages of the second half moved to node 1: off node at the next read. */
+    put_memory_map(100);
+    ck_assert(qpin_top_sample(top, SEC, &error));
+    m0 = memory_at(top, 0x7f2effe00000);
+    ck_assert(!m0->ok);
+    ck_assert_str_eq(m0->problem, "400.0 KiB on host node 1, outside host node 0");
+    ck_assert_uint_eq(g_array_index(m0->pages_per_node, guint64, 1), 100);
+    ck_assert(memory_at(top, 0x7f2efddff000)->ok);
+    ck_assert(qpin_top_any_drift(top));
+    g_autofree char *json = qpin_output_top_json(top);
+    ck_assert_ptr_nonnull(strstr(json, "\"memory_source\":\"numa_maps\""));
+    ck_assert_ptr_nonnull(strstr(json, "\"off_node\":true"));
+    ck_assert_ptr_nonnull(strstr(json, "\"bound_nodes\":null"));
+    g_autofree char *prom = qpin_output_top_prometheus(top);
+    ck_assert_msg(strstr(prom, "qpin_memory_off_node{qemu_pid=\"4000\",guest_node=\"\","
+                               "backend=\"0x7f2effe00000\"} 1\n"),
+                  "%s", prom);
+
+    /* An smaps top cannot read is a /proc file it cannot read (exit 1), not misplaced memory. */
+    g_autofree char *smaps = g_strdup_printf("%s/%d/smaps", root, PID);
+    ck_assert_int_eq(remove(smaps), 0);
+    g_autoptr(QpinTop) unread = qpin_top_new_from_pid(PID, root, &error);
+    ck_assert_ptr_null(unread);
+    ck_assert_msg(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_FAILED), "%s", error->message);
+    ck_assert_ptr_nonnull(strstr(error->message, "smaps"));
+}
+END_TEST
+
+/* --qmp: query-memdev (qapi/machine.json Memdev) names the backends, their sizes, policies and
+ * host nodes, in the order QEMU 7.2 lists them. */
+static const char memdev_reply[] =
+    "{\"return\": [{\"share\": true, \"reserve\": true, \"prealloc\": false, "
+    "\"host-nodes\": [], \"size\": 33554432, \"merge\": true, \"dump\": true, \"policy\": "
+    "\"default\", \"id\": \"m1\"}, {\"share\": false, \"reserve\": true, \"prealloc\": true, "
+    "\"host-nodes\": [0], \"size\": 67108864, \"merge\": true, \"dump\": true, \"policy\": "
+    "\"bind\", \"id\": \"m0\"}, {\"share\": false, \"reserve\": true, \"prealloc\": false, "
+    "\"host-nodes\": [1], \"size\": 67108864, \"merge\": true, \"dump\": true, \"policy\": "
+    "\"bind\", \"id\": \"m2\"}], \"id\": @ID@}\r\n";
+
+static const QpinMemPlacement *memory_named(const QpinTop *top, const char *id)
+{
+    for (guint i = 0; top->memory && i < top->memory->len; i++) {
+        const QpinMemPlacement *p = g_ptr_array_index(top->memory, i);
+        if (!g_strcmp0(p->backend_id, id))
+            return p;
+    }
+    ck_abort_msg("no memory backend %s", id);
+    return NULL;
+}
+
+START_TEST(test_memory_qmp)
+{
+    g_autoptr(FakeQmp) fake = fake_qmp_new();
+    fake_qmp_handshake(fake);
+    fake_qmp_expect(fake, "query-cpus-fast", NULL, cpus_reply);
+    fake_qmp_expect(fake, "query-iothreads", NULL, "{\"return\": [], \"id\": @ID@}\r\n");
+    fake_qmp_expect(fake, "query-memdev", NULL, memdev_reply);
+    fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
+    g_autoptr(QmpClient) qmp = client_of(fake);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    ck_assert_msg(top, "%s", error ? error->message : "");
+    ck_assert_str_eq(top->memory_source, "qmp");
+    top->memory_every_ns = 0;
+    ck_assert(qpin_top_sample(top, 0, &error));
+    ck_assert_uint_eq(top->memory->len, 3);
+    const QpinMemPlacement *m0 = memory_named(top, "m0"), *m1 = memory_named(top, "m1"),
+                           *m2 = memory_named(top, "m2");
+    ck_assert(m0->found && m0->ok);
+    ck_assert_uint_eq(m0->address, 0x7f2effe00000);
+    ck_assert_uint_eq(m0->resident_bytes, 64 << 20);
+    g_autofree char *b0 = bound_text(m0);
+    ck_assert_str_eq(b0, "0");
+    /* The memfd without policy: found by its size among the default mappings, not judged. */
+    ck_assert(m1->found && m1->ok);
+    ck_assert_uint_eq(m1->address, 0x7f2efddff000);
+    ck_assert_ptr_null(m1->bound_nodes);
+    /* QEMU says m2 is bound to node 1, but no mapping of its size has that policy. */
+    ck_assert(!m2->found && !m2->ok);
+    ck_assert_msg(strstr(m2->problem, "policy bind:1"), "%s", m2->problem);
+
+    put_memory_map(8192);
+    ck_assert(qpin_top_sample(top, SEC, &error));
+    m0 = memory_named(top, "m0");
+    ck_assert(!m0->ok);
+    ck_assert_str_eq(m0->problem, "32.0 MiB on host node 1, outside host node 0");
+    g_autoptr(GString) text = g_string_new(NULL);
+    qpin_output_top_text(top, QPIN_TOP_SORT_INDEX, FALSE, 0, text);
+    ck_assert_msg(strstr(text->str, "OFF NODE: 32.0 MiB on host node 1"), "%s", text->str);
+    qmp_client_free(g_steal_pointer(&qmp));
+    g_autofree char *verdict = fake_qmp_finish(fake);
+    ck_assert_msg(!verdict, "%s", verdict);
+}
+END_TEST
+
+/* The order of the vCPU rows for each sort key: vCPU 0 busy on CPU 1, vCPU 1 waiting on CPU 2
+ * (steal) and moved, so drifted. */
+static gboolean row_before(const char *text, const char *first, const char *second)
+{
+    const char *a = strstr(text, first), *b = strstr(text, second);
+    ck_assert_msg(a && b, "%s", text);
+    return a < b;
+}
+
+START_TEST(test_sort)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinTop) top = qpin_top_new_from_pid(PID, root, &error);
+    ck_assert_msg(top, "%s", error ? error->message : "");
+    ck_assert(qpin_top_sample(top, 0, &error));
+    long hz = sysconf(_SC_CLK_TCK);
+    FakeThread busy = threads[1], waiting = threads[2];
+    busy.utime += (guint64)hz / 2;
+    waiting.delay_ns += 300 * 1000 * 1000;
+    waiting.utime += (guint64)hz / 10;
+    waiting.allowed = "0-3";
+    waiting.cpu = 0;
+    put_thread(&busy);
+    put_thread(&waiting);
+    ck_assert(qpin_top_sample(top, SEC, &error));
+    static const struct {
+        const char *key;
+        gboolean drift_first, zero_first;
+    } cases[] = {
+        {"index", FALSE, TRUE}, {"usage", FALSE, TRUE}, {"steal", FALSE, FALSE},
+        {"cpu", FALSE, FALSE},  {"usage", TRUE, FALSE}, {"index", TRUE, FALSE},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        QpinTopSort sort;
+        ck_assert(qpin_output_top_sort_parse(cases[i].key, &sort));
+        ck_assert_str_eq(qpin_output_top_sort_name(sort), cases[i].key);
+        g_autoptr(GString) text = g_string_new(NULL);
+        qpin_output_top_text(top, sort, cases[i].drift_first, 0, text);
+        ck_assert_msg(row_before(text->str, "\n0  ", "\n1  ") == cases[i].zero_first,
+                      "-s %s%s:\n%s", cases[i].key, cases[i].drift_first ? " (screen)" : "",
+                      text->str);
+    }
+    QpinTopSort sort;
+    ck_assert(!qpin_output_top_sort_parse("busy", &sort));
+    ck_assert(!qpin_output_top_sort_parse(NULL, &sort));
+}
+END_TEST
+
 START_TEST(test_text_and_json)
 {
     g_autoptr(GError) error = NULL;
@@ -544,7 +790,7 @@ START_TEST(test_text_and_json)
     put_thread(&moved);
     ck_assert(qpin_top_sample(top, SEC, &error));
     g_autoptr(GString) text = g_string_new(NULL);
-    qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, 0, text);
+    qpin_output_top_text(top, QPIN_TOP_SORT_USAGE, TRUE, 0, text);
     ck_assert_ptr_nonnull(strstr(text->str, "allowed CPUs 0-3, planned 2"));
     ck_assert_ptr_nonnull(strstr(text->str, "HOST CPU"));
     /* The drifted vCPU comes first on the screen. */
@@ -625,6 +871,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_kvm_exits);
     tcase_add_test(tc, test_kvm_exits_absent);
     tcase_add_test(tc, test_qmp_foreign_thread);
+    tcase_add_test(tc, test_memory_numa_maps);
+    tcase_add_test(tc, test_memory_qmp);
+    tcase_add_test(tc, test_sort);
     tcase_add_test(tc, test_text_and_json);
     tcase_add_test(tc, test_textfile);
     suite_add_tcase(s, tc);

@@ -18,6 +18,7 @@ typedef struct {
     char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
+    gboolean bare_metal;
 } Cli;
 
 static void cli_clear(Cli *cli)
@@ -140,6 +141,11 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
           "Memory of each mirrored guest node (with :split, SIZE in all), and --numa keys",
           "SIZE[:split][:KEY=VALUE...]"}},
         {PLAN,
+         {"bare-metal", 0, 0, G_OPTION_ARG_NONE, &cli->bare_metal,
+          "Also print the commands giving a host process the guest's CPUs and memory (numactl, "
+          "taskset, srun, chcpu)",
+          NULL}},
+        {PLAN,
          {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &cli->sysroot,
           "Read the host's /sys and /proc under DIR (plan for another machine)", "DIR"}},
         {RUN,
@@ -182,7 +188,8 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
-    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", NULL,
+    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory",
+    "bare-metal", NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -510,6 +517,11 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
             return FALSE;
         o->allow_overcommit = found && value;
     }
+    if (!cli->bare_metal && o->command == QPIN_COMMAND_PLAN) {
+        if (!config_bool(kf, path, "bare-metal", &value, &found, error))
+            return FALSE;
+        o->bare_metal = found && value;
+    }
     if (!cli->quiet) {
         if (!config_bool(kf, path, "quiet", &value, &found, error))
             return FALSE;
@@ -663,6 +675,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->quiet = cli.quiet;
     o->json = cli.json;
     o->explain = cli.explain;
+    o->bare_metal = cli.bare_metal;
     if (cli.cont && cli.no_cont) {
         g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                             "--cont and --no-cont contradict each other");

@@ -48,6 +48,7 @@ typedef struct {
     gboolean quiet;
     gboolean json;
     gboolean explain;
+    gboolean bare_metal;        /* plan: print the bare-metal twin's commands */
     char *report;  /* --report FILE */
     char *sysroot; /* plan */
     char *qmp;     /* pin: --qmp SOCKET */

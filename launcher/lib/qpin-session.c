@@ -176,9 +176,41 @@ static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **er
     if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     qpin_qemu_numa_prealloc_threads(s->numa_nodes, s->host, reserve);
-    if (s->mirror)
-        s->report->numactl = qpin_mirror_numactl(s->mirror, s->numa_nodes);
     return TRUE;
+}
+
+/* The bare-metal twin of the guest from the vCPU -> host CPUs map @vcpu_cpus (by cpu-index). */
+static void set_bare_metal(QpinFlow *s, TopoCpuSet *const *vcpu_cpus, guint n)
+{
+    qpin_bare_metal_free(s->report->bare_metal);
+    s->report->bare_metal = qpin_bare_metal_new(s->host, vcpu_cpus, n, s->numa_nodes);
+}
+
+/* A mirror knows its map before QEMU exists: so does its twin, also in a report of a run that
+ * fails before QEMU answers. */
+static void mirror_bare_metal(QpinFlow *s)
+{
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
+    for (guint v = 0; v < s->mirror->n_vcpus; v++)
+        g_ptr_array_add(cpus, topo_cpuset_new_single(s->mirror->vcpu_cpu[v]));
+    set_bare_metal(s, (TopoCpuSet *const *)cpus->pdata, cpus->len);
+}
+
+/* The twin from the computed map, in cpu-index order (QMP lists vCPUs in its own order). */
+static void map_bare_metal(QpinFlow *s)
+{
+    guint n = 0;
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        const QpinPlanThread *v = s->plan_vcpus->pdata[i];
+        n = MAX(n, (guint)v->index + 1);
+    }
+    g_autofree TopoCpuSet **cpus = g_new0(TopoCpuSet *, MAX(n, 1));
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        const QpinPlanThread *v = s->plan_vcpus->pdata[i];
+        if (v->index >= 0)
+            cpus[v->index] = v->cpus;
+    }
+    set_bare_metal(s, cpus, n);
 }
 
 gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
@@ -326,6 +358,8 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     /* After the reserved CPUs: SIZE@auto and prealloc-threads leave them out. */
     if (!prepare_numa(s, reserve, error))
         return FALSE;
+    if (s->mirror)
+        mirror_bare_metal(s);
 
     s->ctx.host = s->host;
     s->ctx.allowed = s->host->cpus_allowed;
@@ -716,6 +750,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             QpinPlanThread *v = s->plan_vcpus->pdata[i];
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
         }
+        map_bare_metal(s);
     }
 
     for (guint i = 0; i < o->iothread_pins->len; i++) {

@@ -4,6 +4,7 @@
 #include "qpin-output-report.h"
 
 #include "qpin-file-write.h"
+#include "qpin-hugepages.h"
 #include "qpin-output-memory.h"
 
 #include <string.h>
@@ -249,6 +250,22 @@ json_object *qpin_output_report_json(const QpinReport *r)
         json_object_object_add(o, "mirror", mirror_to_json(r));
     if (strcmp(r->command, "pin"))
         json_object_object_add(o, "bare_metal", bare_metal_to_json(r->bare_metal));
+    if (r->hugepages) {
+        json_object *pools = json_object_new_array();
+        for (guint i = 0; i < r->hugepages->len; i++) {
+            const QpinHugepageGrant *g = &g_array_index(r->hugepages, QpinHugepageGrant, i);
+            json_object *p = json_object_new_object();
+            json_object_object_add(p, "node", json_object_new_int(g->node));
+            json_object_object_add(p, "size_kib", json_object_new_int64((gint64)g->page_kib));
+            json_object_object_add(p, "needed", json_object_new_int64((gint64)g->needed));
+            json_object_object_add(p, "free_before", json_object_new_int64((gint64)g->free));
+            json_object_object_add(p, "nr_before", json_object_new_int64((gint64)g->before));
+            json_object_object_add(p, "added", json_object_new_int64((gint64)g->added));
+            json_object_object_add(p, "nr_after", json_object_new_int64((gint64)g->after));
+            json_object_array_add(pools, p);
+        }
+        json_object_object_add(o, "hugepages_reserved", pools);
+    }
     if (r->memory_placements)
         json_object_object_add(o, "memory",
                                qpin_output_memory_placement_json(r->memory_placements));

@@ -18,7 +18,7 @@ typedef struct {
     char *numa_dist, *mirror, *mirror_memory;
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
-    gboolean bare_metal;
+    gboolean bare_metal, reserve_hugepages;
 } Cli;
 
 static void cli_clear(Cli *cli)
@@ -145,6 +145,11 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
           "Also print the commands giving a host process the guest's CPUs and memory (numactl, "
           "taskset, srun, chcpu)",
           NULL}},
+        {RUN,
+         {"reserve-hugepages", 0, 0, G_OPTION_ARG_NONE, &cli->reserve_hugepages,
+          "Raise each host node's hugepage pool by what the guest lacks, give it back when QEMU "
+          "exits",
+          NULL}},
         {PLAN,
          {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &cli->sysroot,
           "Read the host's /sys and /proc under DIR (plan for another machine)", "DIR"}},
@@ -189,7 +194,7 @@ static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
     "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory",
-    "bare-metal", NULL,
+    "bare-metal", "reserve-hugepages", NULL,
 };
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
@@ -522,6 +527,11 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
             return FALSE;
         o->bare_metal = found && value;
     }
+    if (!cli->reserve_hugepages && o->command == QPIN_COMMAND_RUN) {
+        if (!config_bool(kf, path, "reserve-hugepages", &value, &found, error))
+            return FALSE;
+        o->reserve_hugepages = found && value;
+    }
     if (!cli->quiet) {
         if (!config_bool(kf, path, "quiet", &value, &found, error))
             return FALSE;
@@ -676,6 +686,7 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->json = cli.json;
     o->explain = cli.explain;
     o->bare_metal = cli.bare_metal;
+    o->reserve_hugepages = cli.reserve_hugepages;
     if (cli.cont && cli.no_cont) {
         g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                             "--cont and --no-cont contradict each other");

@@ -72,6 +72,8 @@ typedef struct {
     /* The commands giving a host process the guest's CPUs and memory (owned), or NULL when no
      * vCPU is pinned. */
     QpinBareMetal *bare_metal;
+    /* run --reserve-hugepages: the pools raised (QpinHugepageGrant, borrowed), or NULL. */
+    const GArray *hugepages;
 } QpinReport;
 
 typedef struct {

@@ -6,6 +6,7 @@
 #include "qpin-error.h"
 #include "qpin-memory.h"
 #include "qpin-placement-check.h"
+#include "qpin-hugepages.h"
 #include "qpin-preflight.h"
 #include "qpin-process.h"
 #include "qpin-qemu-argv.h"
@@ -74,6 +75,8 @@ void qpin_flow_free(QpinFlow *s)
     if (!s)
         return;
     qpin_report_free(s->report);
+    /* A last resort: every path of run gives the pages back itself, saying how it went. */
+    qpin_hugepages_free(s->hugepages);
     qpin_mirror_free(s->mirror);
     topo_host_free(s->host);
     topo_cpuset_free(s->reserved);
@@ -139,6 +142,32 @@ static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error
     return set;
 }
 
+/* --reserve-hugepages: the pools raised by what the guest lacks before the preflight counts
+ * them. Host nodes that do not exist are left for the preflight to name. */
+static gboolean reserve_hugepages(QpinFlow *s, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GArray) demands = qpin_preflight_hugepage_demands(s->numa_nodes, s->host, &local);
+    if (!demands)
+        return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
+    if (demands->len == 0) {
+        g_ptr_array_add(s->report->warnings,
+                        g_strdup("--reserve-hugepages: no guest node uses hugepages "
+                                 "(hugepages=2M or 1G), so none are reserved"));
+        return TRUE;
+    }
+    s->hugepages = qpin_hugepages_reserve(s->host, demands, NULL, &local);
+    if (!s->hugepages)
+        return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    s->report->hugepages = s->hugepages->grants;
+    return TRUE;
+}
+
+gboolean qpin_flow_release_hugepages(QpinFlow *s, GError **error)
+{
+    return qpin_hugepages_release(s->hugepages, error);
+}
+
 /* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
  * checked against the host before QEMU starts. */
 static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **error)
@@ -173,6 +202,8 @@ static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **er
     if (!qpin_preflight_auto_nodes(s->numa_nodes, s->host, s->reserved, s->report->notes, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     s->node_binding = qpin_memory_binding(s->numa_nodes);
+    if (o->reserve_hugepages && o->command == QPIN_COMMAND_RUN && !reserve_hugepages(s, error))
+        return FALSE;
     if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     qpin_qemu_numa_prealloc_threads(s->numa_nodes, s->host, reserve);

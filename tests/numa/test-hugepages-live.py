@@ -111,6 +111,21 @@ try:
             doc = json.load(f)
     except (OSError, ValueError) as e:
         check(False, f"{what}: the report reads", e)
+    try:
+        import jsonschema
+        with open(os.path.join(os.environ["QPIN_SOURCE_ROOT"], "docs", "schema",
+                               "report.schema.json")) as f:
+            schema = json.load(f)
+        errs = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+        check(not errs, f"{what}: the report validates against report.schema.json",
+              "\n".join(e.message for e in errs[:5]))
+        broken = json.loads(json.dumps(doc))
+        for p in broken.get("hugepages_reserved", []):
+            p["added"] = "32"
+        check(bool(list(jsonschema.Draft202012Validator(schema).iter_errors(broken))),
+              f"{what}: the schema rejects a pool whose added is a string")
+    except (ImportError, AttributeError):
+        print("# python3-jsonschema (4.0 or later) missing: the report is checked by hand only")
     pools = doc.get("hugepages_reserved", [])
     ok = len(pools) == 1
     if ok:

@@ -155,9 +155,8 @@ static json_object *bare_metal_to_json(const QpinBareMetal *b)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "cpus", qpin_output_json_cpuset(b->cpus));
     json_object_object_add(o, "mems", qpin_output_json_cpuset(b->mems));
-    json_object_object_add(o, "policy",
-                           b->mems ? json_object_new_string(qpin_memory_policy_name(b->policy))
-                                   : NULL);
+    json_object_object_add(
+        o, "policy", b->mems ? json_object_new_string(qpin_memory_policy_name(b->policy)) : NULL);
     json_object_object_add(o, "numactl", json_argv(b->numactl));
     json_object_object_add(o, "taskset", json_argv(b->taskset));
     json_object_object_add(o, "srun", json_argv(b->srun));

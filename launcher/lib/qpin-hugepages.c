@@ -102,7 +102,8 @@ static gboolean grant_give_back(QpinHugepages *h, QpinHugepageGrant *g, GError *
         return FALSE;
     /* Someone else may have changed the pool meanwhile: take away what qpin added, no more. */
     target = now > g->added ? now - g->added : 0;
-    if (!h->io.write(path, target, h->io.user, error) || !h->io.read(path, &back, h->io.user, error))
+    if (!h->io.write(path, target, h->io.user, error) ||
+        !h->io.read(path, &back, h->io.user, error))
         return FALSE;
     g->released_to = back;
     if (back != target) {
@@ -127,17 +128,16 @@ gboolean qpin_hugepages_release(QpinHugepages *h, GError **error)
         if (!grant_give_back(h, g, &local)) {
             g_autofree char *path =
                 qpin_hugepages_path(h->root, g->node, g->page_kib, "nr_hugepages");
-            g_string_append_printf(problems,
-                                   "%shost node %d: could not give back %" G_GUINT64_FORMAT
-                                   " hugepages (%s); to do it by hand, lower %s by %" G_GUINT64_FORMAT,
-                                   problems->len ? "; " : "", g->node, g->added, local->message,
-                                   path, g->added);
+            g_string_append_printf(
+                problems,
+                "%shost node %d: could not give back %" G_GUINT64_FORMAT
+                " hugepages (%s); to do it by hand, lower %s by %" G_GUINT64_FORMAT,
+                problems->len ? "; " : "", g->node, g->added, local->message, path, g->added);
             g_error_free(local);
         }
     }
     if (problems->len) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "--reserve-hugepages: %s",
-                    problems->str);
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "--reserve-hugepages: %s", problems->str);
         return FALSE;
     }
     return TRUE;
@@ -170,8 +170,8 @@ static void undo(QpinHugepages *h, GError **error)
                                    done->len ? ", " : "", g->node, g->released_to);
     }
     if (done->len && error && *error) {
-        char *msg = g_strdup_printf("%s; gave back what qpin had added (%s)", (*error)->message,
-                                    done->str);
+        char *msg =
+            g_strdup_printf("%s; gave back what qpin had added (%s)", (*error)->message, done->str);
         g_free((*error)->message);
         (*error)->message = msg;
     }
@@ -215,7 +215,8 @@ static gboolean grant_take(QpinHugepages *h, TopoHost *host, const QpinHugepageD
         g_autofree char *mem = qpin_size_format_human(hn->mem_free_kib * 1024);
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PREFLIGHT,
                     "--reserve-hugepages: host node %d lacks %" G_GUINT64_FORMAT
-                    " hugepages of %s (%s; the guest needs %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                    " hugepages of %s (%s; the guest needs %" G_GUINT64_FORMAT
+                    ", %" G_GUINT64_FORMAT
                     " are free) and has %s free (MemFree): nothing was reserved",
                     d->host_node, lack, page, need, d->pages, g.free, mem);
         return FALSE;
@@ -237,14 +238,15 @@ static gboolean grant_take(QpinHugepages *h, TopoHost *host, const QpinHugepageD
         return FALSE;
     }
     if (gp->added < lack) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PREFLIGHT,
-                    "--reserve-hugepages: host node %d gave %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
-                    " hugepages of %s asked (nr_hugepages %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
-                    ", wanted %" G_GUINT64_FORMAT "; the guest needs %" G_GUINT64_FORMAT
-                    ", %" G_GUINT64_FORMAT " were free): its memory is too fragmented or taken; "
-                    "reserve them at boot (hugepages= on the kernel command line)",
-                    d->host_node, gp->added, lack, page, gp->before, gp->after, gp->before + lack,
-                    d->pages, g.free);
+        g_set_error(
+            error, QPIN_ERROR, QPIN_ERROR_PREFLIGHT,
+            "--reserve-hugepages: host node %d gave %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
+            " hugepages of %s asked (nr_hugepages %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+            ", wanted %" G_GUINT64_FORMAT "; the guest needs %" G_GUINT64_FORMAT
+            ", %" G_GUINT64_FORMAT " were free): its memory is too fragmented or taken; "
+            "reserve them at boot (hugepages= on the kernel command line)",
+            d->host_node, gp->added, lack, page, gp->before, gp->after, gp->before + lack, d->pages,
+            g.free);
         return FALSE;
     }
     host_pool_update(host, h, gp);
@@ -257,8 +259,8 @@ QpinHugepages *qpin_hugepages_reserve(TopoHost *host, const GArray *demands,
     g_autoptr(QpinHugepages) h = g_new0(QpinHugepages, 1);
     h->root = g_strdup(host->sysroot ? host->sysroot : "/");
     h->grants = g_array_new(FALSE, TRUE, sizeof(QpinHugepageGrant));
-    h->io = io ? *io
-               : (QpinHugepagesIo){file_read, file_write, GINT_TO_POINTER(host->live ? 1 : 0)};
+    h->io =
+        io ? *io : (QpinHugepagesIo){file_read, file_write, GINT_TO_POINTER(host->live ? 1 : 0)};
     for (guint i = 0; demands && i < demands->len; i++) {
         if (!grant_take(h, host, &g_array_index(demands, QpinHugepageDemand, i), error)) {
             undo(h, error);

@@ -190,12 +190,14 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
     return entries;
 }
 
+/* clang-format off: its column layout gives up on a key this long, one per line is unreadable */
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
-    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory",
-    "bare-metal", "reserve-hugepages", NULL,
+    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", "bare-metal",
+    "reserve-hugepages", NULL,
 };
+/* clang-format on */
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
 /* The one number parser of the options and the config file: DIGITS or DIGITS.DIGITS, in decimal,

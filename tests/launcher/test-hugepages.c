@@ -245,9 +245,11 @@ END_TEST
 START_TEST(test_demands)
 {
     Tree t = tree_new(0, 0, 1024 * 1024);
-    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
+    g_autoptr(GPtrArray) nodes =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qpin_memory_node_free);
     g_ptr_array_add(nodes, qpin_memory_node_parse("64M@0:hugepages=2M", 0, NULL));
-    g_ptr_array_add(nodes, qpin_memory_node_parse("20M@0-1:hugepages=2M:policy=interleave", 1, NULL));
+    g_ptr_array_add(nodes,
+                    qpin_memory_node_parse("20M@0-1:hugepages=2M:policy=interleave", 1, NULL));
     g_ptr_array_add(nodes, qpin_memory_node_parse("16M@1", 2, NULL));
     GError *error = NULL;
     g_autoptr(GArray) d = qpin_preflight_hugepage_demands(nodes, t.host, &error);

@@ -194,9 +194,10 @@ START_TEST(test_bare_metal_plan)
     g_autofree char *sysroot =
         g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
     g_autofree char *config = g_build_filename(source_root, "examples/seed-002.ini", NULL);
-    const char *args[] = {"-q", "--bare-metal", "--sysroot", sysroot, "--config", config, "--",
-                          qemu, "-accel", "tcg", "-smp", "cpus=40,cores=20,threads=2",
-                          "-display", "none", "-nodefaults", NULL};
+    const char *args[] = {"-q",       "--bare-metal", "--sysroot",   sysroot,
+                          "--config", config,         "--",          qemu,
+                          "-accel",   "tcg",          "-smp",        "cpus=40,cores=20,threads=2",
+                          "-display", "none",         "-nodefaults", NULL};
     QpinTestRun r = qpin_test_run_qpin("plan", args);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     g_auto(GStrv) lines = g_strsplit(r.out, "\n", -1);
@@ -229,9 +230,21 @@ START_TEST(test_bare_metal_plan)
     qpin_test_run_clear(&r);
 
     /* This machine: the map 1,0 (reversed), a task per vCPU in cpu-index order. */
-    const char *here[] = {"--json", "-q", "--pin", "1,0", "--allow-overcommit", "--", qemu,
-                          "-accel", "tcg,thread=multi", "-smp", "2", "-display", "none",
-                          "-nodefaults", NULL};
+    const char *here[] = {"--json",
+                          "-q",
+                          "--pin",
+                          "1,0",
+                          "--allow-overcommit",
+                          "--",
+                          qemu,
+                          "-accel",
+                          "tcg,thread=multi",
+                          "-smp",
+                          "2",
+                          "-display",
+                          "none",
+                          "-nodefaults",
+                          NULL};
     r = qpin_test_run_qpin("plan", here);
     if (r.status == 14 && strstr(r.err, "not present")) {
         /* A one-CPU machine has no CPU 1: nothing to reverse. */
@@ -254,8 +267,8 @@ START_TEST(test_bare_metal_plan)
     }
 
     /* No map: no twin. */
-    const char *none[] = {"--json", "--bare-metal", "--", qemu, "-accel", "tcg", "-display",
-                          "none", "-nodefaults", NULL};
+    const char *none[] = {"--json", "--bare-metal", "--",   qemu,          "-accel",
+                          "tcg",    "-display",     "none", "-nodefaults", NULL};
     r = qpin_test_run_qpin("plan", none);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_object *doc = json_tokener_parse(r.out), *bare = (json_object *)1;
@@ -264,8 +277,8 @@ START_TEST(test_bare_metal_plan)
     ck_assert_ptr_null(bare);
     json_object_put(doc);
     qpin_test_run_clear(&r);
-    const char *none_text[] = {"-q", "--bare-metal", "--", qemu, "-accel", "tcg", "-display",
-                               "none", "-nodefaults", NULL};
+    const char *none_text[] = {"-q",  "--bare-metal", "--",   qemu,          "-accel",
+                               "tcg", "-display",     "none", "-nodefaults", NULL};
     r = qpin_test_run_qpin("plan", none_text);
     ck_assert_msg(r.status == 0 && g_str_has_prefix(r.out, "bare metal: no vCPU is pinned"),
                   "exit %d: %s", r.status, r.out);

@@ -453,8 +453,8 @@ START_TEST(test_bare_metal_policies)
         ck_assert_ptr_nonnull(nodes);
         g_autoptr(QpinBareMetal) b = mirror_twin(host, m, nodes);
         g_autofree char *numactl = joined(b->numactl);
-        g_autofree char *want = g_strdup_printf(
-            "numactl --physcpubind=0-7,32-39,64-71,96-103 %s", cases[i].mem_option);
+        g_autofree char *want =
+            g_strdup_printf("numactl --physcpubind=0-7,32-39,64-71,96-103 %s", cases[i].mem_option);
         ck_assert_str_eq(numactl, want);
         g_autofree char *srun = joined(b->srun);
         ck_assert_msg(g_str_has_suffix(srun, cases[i].mem_bind) &&

@@ -190,7 +190,8 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
     return entries;
 }
 
-/* clang-format off: its column layout gives up on a key this long, one per line is unreadable */
+/* Kept in rows: clang-format's column layout gives up on a key this long. */
+/* clang-format off */
 static const char *const qpin_keys[] = {
     "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
     "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",

@@ -189,9 +189,9 @@ try:
         # A wrapper that tells the test it runs, then waits for ever before QEMU starts.
         f.write(f"#!/bin/sh\necho held > '{fifo}'\nread x < '{never}'\nexec \"$@\"\n")
     os.chmod(hold, 0o755)
+    lack = max(NEEDED - free_pages(), 0)
     p = subprocess.Popen([qpin, "run", *reserve, *pin, "--", hold, *guest],
                          stderr=subprocess.PIPE, text=True)
-    lack = max(NEEDED - free_pages(), 0)
     with open(fifo) as f:
         f.read()
     held = nr()

@@ -6,6 +6,8 @@
 
 #include "qpin-audit-flow.h"
 #include "qpin-error.h"
+#include "qpin-hugepages.h"
+#include "qpin-size.h"
 #include "qpin-memory.h"
 #include "qpin-output-check.h"
 #include "qpin-progress-bar.h"
@@ -202,6 +204,44 @@ static int check_plan(QpinLaunch *l)
     return -1;
 }
 
+/* --reserve-hugepages: what the kernel gave. */
+static void hugepages_reserved(QpinLaunch *l)
+{
+    const QpinHugepages *h = l->s->hugepages;
+    for (guint i = 0; h && !l->opt->quiet && i < h->grants->len; i++) {
+        const QpinHugepageGrant *g = &g_array_index(h->grants, QpinHugepageGrant, i);
+        g_autofree char *page = qpin_size_format(g->page_kib * 1024);
+        qpin_err("--reserve-hugepages: host node %d: %" G_GUINT64_FORMAT " hugepages of %s added "
+                 "(nr_hugepages %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+                 "), given back when QEMU exits",
+                 g->node, g->added, page, g->before, g->after);
+    }
+}
+
+/* --reserve-hugepages: gives the pages back and says how it went. The exit status stays what
+ * it was (QEMU's, once the guest ran): a pool that could not be given back is said, with the
+ * command that would. */
+static void hugepages_given_back(QpinLaunch *l)
+{
+    const QpinHugepages *h = l->s->hugepages;
+    if (!h)
+        return;
+    GError *error = NULL;
+    if (!qpin_flow_release_hugepages(l->s, &error)) {
+        qpin_err("%s", error->message);
+        g_error_free(error);
+        return;
+    }
+    for (guint i = 0; !l->opt->quiet && i < h->grants->len; i++) {
+        const QpinHugepageGrant *g = &g_array_index(h->grants, QpinHugepageGrant, i);
+        g_autofree char *page = qpin_size_format(g->page_kib * 1024);
+        if (g->added)
+            qpin_err("--reserve-hugepages: host node %d: %" G_GUINT64_FORMAT
+                     " hugepages of %s given back (nr_hugepages %" G_GUINT64_FORMAT ")",
+                     g->node, g->added, page, g->released_to);
+    }
+}
+
 int qpin_launch(QpinOptions *opt)
 {
     gboolean run = opt->command == QPIN_COMMAND_RUN;
@@ -210,23 +250,28 @@ int qpin_launch(QpinOptions *opt)
     GError *error = NULL;
     int signo = 0, status;
 
-    if (!qpin_flow_prepare(s, &error)) {
+    /* Signals are taken from here on: once prepare raised a hugepage pool, an interruption
+     * must still reach the code that gives the pages back. */
+    l->sigfd = qpin_signals_setup(&error);
+    if (l->sigfd < 0) {
         qpin_err("%s", error->message);
         status = qpin_exit_status(error, QPIN_EXIT_FAILURE);
         g_error_free(error);
         return status;
     }
+    s->sigfd = l->sigfd;
+    if (!qpin_flow_prepare(s, &error)) {
+        qpin_err("%s", error->message);
+        status = qpin_exit_status(error, QPIN_EXIT_FAILURE);
+        g_error_free(error);
+        goto out;
+    }
     qpin_output_host_warnings(s->host);
+    hugepages_reserved(l);
     /* A map that names its CPUs is audited before QEMU starts: a refusal starts nothing. */
     gboolean checked_early = opt->check == QPIN_CHECK_MODE_STRICT && s->early_vcpu_cpus;
     if (checked_early && (status = check_plan(l)) >= 0)
         goto out;
-    l->sigfd = qpin_signals_setup(&error);
-    if (l->sigfd < 0) {
-        status = fail(l, error);
-        goto out;
-    }
-    s->sigfd = l->sigfd;
     /* A QEMU that a wrapper forked instead of exec'ing is reparented to qpin, not to init,
      * when the wrapper ends: qpin can still stop it. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -311,6 +356,8 @@ int qpin_launch(QpinOptions *opt)
 out:
     if (l->qemu && !l->qemu->reaped)
         qpin_qemu_stop(l->qemu, l->sigfd, TRUE, opt->kill_timeout_ms);
+    /* QEMU is gone: its hugepages are free again, and what qpin added goes back. */
+    hugepages_given_back(l);
     qmp_client_free(l->qmp);
     qpin_qemu_free(l->qemu);
     if (l->sigfd >= 0)

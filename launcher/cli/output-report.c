@@ -5,6 +5,7 @@
 
 #include "qpin-file-write.h"
 #include "qpin-output-grid.h"
+#include "qpin-hugepages.h"
 #include "qpin-output-memory.h"
 
 #include <string.h>
@@ -112,10 +113,20 @@ static json_object *thread_to_json(const QpinReportThread *t, gboolean with_cpus
 
 static char *numactl_line(const QpinReport *r)
 {
-    return r->numactl ? g_strjoinv(" ", r->numactl) : NULL;
+    return r->bare_metal ? g_strjoinv(" ", r->bare_metal->numactl) : NULL;
 }
 
-/* --mirror: the shape derived from the host, and the bare-metal twin of the guest. */
+static json_object *json_argv(char **argv)
+{
+    json_object *a = json_object_new_array();
+    for (int i = 0; argv && argv[i]; i++)
+        json_object_array_add(a, json_object_new_string(argv[i]));
+    return a;
+}
+
+/* --mirror: the shape derived from the host. Its bare_metal member holds the numactl and
+ * taskset argv of the document's bare_metal object, as documents of this schema_version have
+ * always had them there. */
 static json_object *mirror_to_json(const QpinReport *r)
 {
     const QpinMirror *m = r->mirror;
@@ -128,19 +139,62 @@ static json_object *mirror_to_json(const QpinReport *r)
     json_object_object_add(o, "dies", json_object_new_int(m->dies));
     json_object_object_add(o, "cores", json_object_new_int(m->cores));
     json_object_object_add(o, "threads", json_object_new_int(m->threads));
-    json_object *bare = json_object_new_object();
-    json_object *argv = json_object_new_array();
-    for (int i = 0; r->numactl && r->numactl[i]; i++)
-        json_object_array_add(argv, json_object_new_string(r->numactl[i]));
-    json_object_object_add(bare, "numactl", argv);
-    g_autofree char *cpus = topo_cpuset_format(m->cpus);
-    json_object *taskset = json_object_new_array();
-    json_object_array_add(taskset, json_object_new_string("taskset"));
-    json_object_array_add(taskset, json_object_new_string("-c"));
-    json_object_array_add(taskset, json_object_new_string(cpus));
-    json_object_object_add(bare, "taskset", taskset);
-    json_object_object_add(o, "bare_metal", bare);
+    if (r->bare_metal) {
+        json_object *bare = json_object_new_object();
+        json_object_object_add(bare, "numactl", json_argv(r->bare_metal->numactl));
+        json_object_object_add(bare, "taskset", json_argv(r->bare_metal->taskset));
+        json_object_object_add(o, "bare_metal", bare);
+    }
     return o;
+}
+
+/* The bare-metal twin: what gives a host process the guest's CPUs and memory. */
+static json_object *bare_metal_to_json(const QpinBareMetal *b)
+{
+    if (!b)
+        return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "cpus", qpin_output_json_cpuset(b->cpus));
+    json_object_object_add(o, "mems", qpin_output_json_cpuset(b->mems));
+    json_object_object_add(
+        o, "policy", b->mems ? json_object_new_string(qpin_memory_policy_name(b->policy)) : NULL);
+    json_object_object_add(o, "numactl", json_argv(b->numactl));
+    json_object_object_add(o, "taskset", json_argv(b->taskset));
+    json_object_object_add(o, "srun", json_argv(b->srun));
+    json_object *offline = NULL;
+    if (b->offline) {
+        offline = json_object_new_object();
+        json_object_object_add(offline, "cpus", qpin_output_json_cpuset(b->offline));
+        json_object_object_add(offline, "argv", json_argv(b->chcpu_offline));
+        json_object_object_add(offline, "restore", json_argv(b->chcpu_online));
+        json_object_object_add(offline, "destructive", json_object_new_boolean(TRUE));
+    }
+    json_object_object_add(o, "offline_others", offline);
+    return o;
+}
+
+void qpin_output_bare_metal_text(const QpinBareMetal *b, GString *out)
+{
+    if (!b) {
+        g_string_append(out, "bare metal: no vCPU is pinned, so the guest has no host CPUs of "
+                             "its own to give a host process (give --pin or --mirror)\n");
+        return;
+    }
+    g_autofree char *numactl = g_strjoinv(" ", b->numactl);
+    g_autofree char *taskset = g_strjoinv(" ", b->taskset);
+    g_autofree char *srun = g_strjoinv(" ", b->srun);
+    g_string_append(out, "bare metal, the guest's CPUs and memory for a host process:\n");
+    g_string_append_printf(out, "  %s COMMAND\n", numactl);
+    g_string_append_printf(out, "  %s COMMAND\n", taskset);
+    g_string_append_printf(out, "  %s COMMAND\n", srun);
+    if (b->offline) {
+        g_autofree char *down = g_strjoinv(" ", b->chcpu_offline);
+        g_autofree char *up = g_strjoinv(" ", b->chcpu_online);
+        g_string_append_printf(out,
+                               "  %s\n    (destructive, never run by qpin: offlines every other "
+                               "CPU of the host; %s brings them back)\n",
+                               down, up);
+    }
 }
 
 json_object *qpin_output_report_json(const QpinReport *r)
@@ -194,6 +248,24 @@ json_object *qpin_output_report_json(const QpinReport *r)
         json_object_object_add(o, "numa", qpin_output_memory_nodes_json(r->numa_nodes));
     if (r->mirror)
         json_object_object_add(o, "mirror", mirror_to_json(r));
+    if (strcmp(r->command, "pin"))
+        json_object_object_add(o, "bare_metal", bare_metal_to_json(r->bare_metal));
+    if (r->hugepages) {
+        json_object *pools = json_object_new_array();
+        for (guint i = 0; i < r->hugepages->len; i++) {
+            const QpinHugepageGrant *g = &g_array_index(r->hugepages, QpinHugepageGrant, i);
+            json_object *p = json_object_new_object();
+            json_object_object_add(p, "node", json_object_new_int(g->node));
+            json_object_object_add(p, "size_kib", json_object_new_int64((gint64)g->page_kib));
+            json_object_object_add(p, "needed", json_object_new_int64((gint64)g->needed));
+            json_object_object_add(p, "free_before", json_object_new_int64((gint64)g->free));
+            json_object_object_add(p, "nr_before", json_object_new_int64((gint64)g->before));
+            json_object_object_add(p, "added", json_object_new_int64((gint64)g->added));
+            json_object_object_add(p, "nr_after", json_object_new_int64((gint64)g->after));
+            json_object_array_add(pools, p);
+        }
+        json_object_object_add(o, "hugepages_reserved", pools);
+    }
     if (r->memory_placements)
         json_object_object_add(o, "memory",
                                qpin_output_memory_placement_json(r->memory_placements));

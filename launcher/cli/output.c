@@ -82,12 +82,18 @@ gboolean qpin_output(const QpinFlow *s, FILE *table)
     const QpinOptions *o = s->opt;
     gboolean ok = TRUE;
     GError *error = NULL;
-    if (!o->quiet && !(o->json && table == stdout)) {
+    /* --bare-metal adds its commands to the table; with -q they are all that is printed. */
+    if ((!o->quiet || o->bare_metal) && !(o->json && table == stdout)) {
         g_autoptr(GString) text = g_string_new(NULL);
-        QpinShow show = QPIN_SHOW_AUTO;
-        if (o->show)
-            qpin_show_parse(o->show, &show);
-        qpin_output_report_human(s->report, show, output_width(table), output_colour(table), text);
+        if (!o->quiet) {
+            QpinShow show = QPIN_SHOW_AUTO;
+            if (o->show)
+                qpin_show_parse(o->show, &show);
+            qpin_output_report_human(s->report, show, output_width(table), output_colour(table),
+                                     text);
+        }
+        if (o->bare_metal)
+            qpin_output_bare_metal_text(s->report->bare_metal, text);
         if (!qpin_stream_write(table, text->str, &error)) {
             /* When the table goes to a broken stderr, saying so there is lost as well: the
              * warning also reaches the JSON document and the --report file written next. */

@@ -50,4 +50,7 @@ void qpin_output_report_table(const QpinReport *report, GString *out);
  * reason". */
 gboolean qpin_output_report_write(const QpinReport *report, const char *path, GError **error);
 
+/* The bare-metal twin's commands (plan --bare-metal), one per line, or why there is none. */
+void qpin_output_bare_metal_text(const QpinBareMetal *bare, GString *out);
+
 G_END_DECLS

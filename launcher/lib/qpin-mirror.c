@@ -275,9 +275,10 @@ GPtrArray *qpin_mirror_numa_nodes(const QpinMirror *m, const char *memory, GErro
     }
     guint n = topo_cpuset_count(m->host_nodes);
     guint64 unit = 2 * 1024 * 1024;
-    /* The keys alone, to learn the page size that units the split. */
+    /* The keys alone, to learn the page size that units the split; on a host node, since
+     * policy= needs one. */
     {
-        g_autofree char *probe_spec = g_strdup_printf("1G%s", keys);
+        g_autofree char *probe_spec = g_strdup_printf("1G@0%s", keys);
         g_autoptr(QpinNumaNode) probe = qpin_memory_node_parse(probe_spec, 0, error);
         if (!probe) {
             g_prefix_error(error, "--mirror-memory '%s': ", memory);
@@ -313,30 +314,4 @@ GPtrArray *qpin_mirror_numa_nodes(const QpinMirror *m, const char *memory, GErro
         g_ptr_array_add(nodes, node);
     }
     return g_steal_pointer(&nodes);
-}
-
-char **qpin_mirror_numactl(const QpinMirror *m, const GPtrArray *nodes)
-{
-    GPtrArray *argv = g_ptr_array_new_null_terminated(4, g_free, TRUE);
-    g_autofree char *cpus = topo_cpuset_format(m->cpus);
-    g_autofree char *hn = topo_cpuset_format(m->host_nodes);
-    g_ptr_array_add(argv, g_strdup("numactl"));
-    g_ptr_array_add(argv, g_strdup_printf("--physcpubind=%s", cpus));
-    const QpinNumaNode *first = nodes && nodes->len ? nodes->pdata[0] : NULL;
-    QpinNumaPolicy policy = first ? first->policy : QPIN_NUMA_POLICY_BIND;
-    switch (policy) {
-    case QPIN_NUMA_POLICY_INTERLEAVE:
-        g_ptr_array_add(argv, g_strdup_printf("--interleave=%s", hn));
-        break;
-    case QPIN_NUMA_POLICY_PREFERRED:
-        if (topo_cpuset_count(m->host_nodes) == 1)
-            g_ptr_array_add(argv, g_strdup_printf("--preferred=%s", hn));
-        else
-            g_ptr_array_add(argv, g_strdup("--localalloc"));
-        break;
-    default:
-        g_ptr_array_add(argv, g_strdup_printf("--membind=%s", hn));
-        break;
-    }
-    return (char **)g_ptr_array_free(argv, FALSE);
 }

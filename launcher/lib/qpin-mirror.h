@@ -2,8 +2,7 @@
 /* qpin — guests shaped like the host (--mirror): from the online, allowed CPUs of chosen host
  * nodes, the guest's -smp (sockets, dies, cores, threads as those CPUs have them), one guest
  * NUMA node per host node with its vCPUs and memory there, the 1:1 map (guest thread t of core c
- * on host thread t of the matching core), and the bare-metal binding that gives a host process
- * the same CPUs and memory. */
+ * on host thread t of the matching core). Its bare-metal twin is qpin-bare-metal.h's. */
 #pragma once
 
 #include "qpin-memory.h"
@@ -47,11 +46,5 @@ QpinMirror *qpin_mirror_derive(const TopoHost *host, const char *spec, GError **
  * of --numa except vcpus= and host-nodes=, which the mirror sets. Errors are QPIN_ERROR_USAGE
  * naming --mirror-memory. */
 GPtrArray *qpin_mirror_numa_nodes(const QpinMirror *mirror, const char *memory, GError **error);
-
-/* The argv (NULL-terminated) of `numactl` that runs a host process on the same CPUs and memory
- * as the guest: --physcpubind=CPUS and --membind=NODES, --interleave=NODES, --preferred=NODE
- * (one node) or --localalloc (preferred, several nodes: each CPU's own node first, as each guest
- * node prefers its own), after the policy of @nodes. */
-char **qpin_mirror_numactl(const QpinMirror *mirror, const GPtrArray *nodes);
 
 G_END_DECLS

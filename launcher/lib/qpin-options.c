@@ -19,6 +19,7 @@ typedef struct {
     char **iothread_pin, **numa;
     gboolean allow_overcommit, cont, no_cont, quiet, json, explain, help;
     QpinCheckMode check;
+    gboolean bare_metal, reserve_hugepages;
 } Cli;
 
 /* --check[=strict]: the value is optional, which GOption offers only to callbacks. */
@@ -159,6 +160,16 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
           "Memory of each mirrored guest node (with :split, SIZE in all), and --numa keys",
           "SIZE[:split][:KEY=VALUE...]"}},
         {PLAN,
+         {"bare-metal", 0, 0, G_OPTION_ARG_NONE, &cli->bare_metal,
+          "Also print the commands giving a host process the guest's CPUs and memory (numactl, "
+          "taskset, srun, chcpu)",
+          NULL}},
+        {RUN,
+         {"reserve-hugepages", 0, 0, G_OPTION_ARG_NONE, &cli->reserve_hugepages,
+          "Raise each host node's hugepage pool by what the guest lacks, give it back when QEMU "
+          "exits",
+          NULL}},
+        {PLAN,
          {"sysroot", 0, 0, G_OPTION_ARG_FILENAME, &cli->sysroot,
           "Read the host's /sys and /proc under DIR (plan for another machine)", "DIR"}},
         {RUN,
@@ -218,12 +229,15 @@ GOptionEntry *qpin_options_entries(QpinCommandKind command)
     return (GOptionEntry *)(void *)g_array_free(entries, FALSE);
 }
 
+/* Kept in rows: clang-format's column layout gives up on a key this long. */
+/* clang-format off */
 static const char *const qpin_keys[] = {
-    "pin",           "emulator-pin", "iothread-pin", "vcpu-sched", "reserve", "allow-overcommit",
-    "cont",          "kill-timeout", "report",       "quiet",      "sysroot", "qmp",
-    "pid",           "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", "show",
-    NULL,
+    "pin",  "emulator-pin", "iothread-pin", "vcpu-sched", "reserve",       "allow-overcommit",
+    "cont", "kill-timeout", "report",       "quiet",      "sysroot",       "qmp",
+    "pid",  "qmp-timeout",  "numa-dist",    "mirror",     "mirror-memory", "bare-metal",
+    "reserve-hugepages",    "show",         NULL,
 };
+/* clang-format on */
 static const char *const qemu_keys[] = {"binary", "args", NULL};
 
 /* The one number parser of the options and the config file: DIGITS or DIGITS.DIGITS, in decimal,
@@ -552,6 +566,16 @@ static gboolean merge_config(QpinOptions *o, Cli *cli, GError **error)
             return FALSE;
         o->allow_overcommit = found && value;
     }
+    if (!cli->bare_metal && o->command == QPIN_COMMAND_PLAN) {
+        if (!config_bool(kf, path, "bare-metal", &value, &found, error))
+            return FALSE;
+        o->bare_metal = found && value;
+    }
+    if (!cli->reserve_hugepages && o->command == QPIN_COMMAND_RUN) {
+        if (!config_bool(kf, path, "reserve-hugepages", &value, &found, error))
+            return FALSE;
+        o->reserve_hugepages = found && value;
+    }
     if (!cli->quiet) {
         if (!config_bool(kf, path, "quiet", &value, &found, error))
             return FALSE;
@@ -710,6 +734,8 @@ QpinOptions *qpin_options_parse(QpinCommandKind command, int argc, char **argv, 
     o->json = cli.json;
     o->explain = cli.explain;
     o->check = cli.check;
+    o->bare_metal = cli.bare_metal;
+    o->reserve_hugepages = cli.reserve_hugepages;
     if (cli.cont && cli.no_cont) {
         g_set_error_literal(error, QPIN_ERROR, QPIN_ERROR_USAGE,
                             "--cont and --no-cont contradict each other");

@@ -56,6 +56,8 @@ typedef struct {
     gboolean quiet;
     gboolean json;
     gboolean explain;
+    gboolean bare_metal;        /* plan: print the bare-metal twin's commands */
+    gboolean reserve_hugepages; /* run: raise the hugepage pools by what the guest lacks */
     char *report;  /* --report FILE */
     char *sysroot; /* plan */
     char *qmp;     /* pin: --qmp SOCKET */

@@ -286,6 +286,39 @@ gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GEr
     return TRUE;
 }
 
+GArray *qpin_preflight_hugepage_demands(const GPtrArray *nodes, const TopoHost *host,
+                                        GError **error)
+{
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(QpinHugepageDemand));
+    if (!nodes || nodes->len == 0)
+        return out;
+    g_autoptr(GString) problems = g_string_new(NULL);
+    g_autoptr(GPtrArray) demands = numa_demands(nodes, host, problems);
+    for (guint i = 0; i < demands->len; i++) {
+        const NumaDemand *d = g_ptr_array_index(demands, i);
+        if (!d->page_kib)
+            continue;
+        if (d->host_node < 0) {
+            g_autofree char *page = qpin_size_format(d->page_kib * 1024);
+            g_string_append_printf(problems,
+                                   "\n%s: --reserve-hugepages raises the %s pool of the host "
+                                   "nodes the guest memory is bound to, and this memory has no "
+                                   "strict binding; give it host nodes with policy=bind or "
+                                   "interleave (SIZE@NODES)",
+                                   d->who->str, page);
+            continue;
+        }
+        QpinHugepageDemand hd = {d->host_node, d->page_kib, d->amount};
+        g_array_append_val(out, hd);
+    }
+    if (problems->len) {
+        g_set_error(error, QPIN_ERROR, QPIN_ERROR_USAGE, "--reserve-hugepages:%s", problems->str);
+        g_array_unref(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* ---- SIZE@auto ---------------------------------------------------------------------------- */
 
 /* What guest nodes already ask of one host node while @auto nodes are placed. */

@@ -21,6 +21,21 @@ G_BEGIN_DECLS
  * (QPIN_ERROR_USAGE when qpin_memory_validate() refuses the nodes). */
 gboolean qpin_preflight_memory(const GPtrArray *nodes, const TopoHost *host, GError **error);
 
+/* What the guest asks of one host node's hugepage pool. */
+typedef struct {
+    int host_node;
+    guint64 page_kib;
+    guint64 pages;
+} QpinHugepageDemand;
+
+/* The hugepages @nodes need from each host node's pool (QpinHugepageDemand, one per host node
+ * and page size), as qpin_preflight_memory() counts them. Memory without a strict binding
+ * (policy=preferred, or no host nodes) may take its pages from any node: there is no node to
+ * raise a pool on, and QPIN_ERROR_USAGE names it. Host nodes that do not exist are left to
+ * qpin_preflight_memory(). */
+GArray *qpin_preflight_hugepage_demands(const GPtrArray *nodes, const TopoHost *host,
+                                        GError **error);
+
 /* Note kind of qpin_preflight_auto_nodes(). */
 #define QPIN_NOTE_NUMA_AUTO "numa-auto"
 

@@ -80,7 +80,7 @@ void qpin_report_free(QpinReport *r)
     g_array_unref(r->timings);
     g_ptr_array_unref(r->warnings);
     g_ptr_array_unref(r->notes);
-    g_strfreev(r->numactl);
+    qpin_bare_metal_free(r->bare_metal);
     g_ptr_array_unref(r->explain);
     g_free(r->state);
     g_free(r->error);

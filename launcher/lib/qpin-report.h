@@ -4,6 +4,7 @@
  * plans and reports (launcher/cli/output-report.c). */
 #pragma once
 
+#include "qpin-bare-metal.h"
 #include "qpin-mirror.h"
 
 #include <qpin/host.h>
@@ -69,9 +70,13 @@ typedef struct {
     /* The guest memory, as structs. */
     const GPtrArray *numa_nodes;  /* borrowed: the guest NUMA nodes (QpinNumaNode*), or NULL */
     GPtrArray *memory_placements; /* owned: memory read back (QpinMemPlacement*), or NULL */
-    /* --mirror: the shape (borrowed, or NULL) and the bare-metal twin's numactl argv (owned). */
+    /* --mirror: the shape (borrowed, or NULL). */
     const QpinMirror *mirror;
-    char **numactl;
+    /* The commands giving a host process the guest's CPUs and memory (owned), or NULL when no
+     * vCPU is pinned. */
+    QpinBareMetal *bare_metal;
+    /* run --reserve-hugepages: the pools raised (QpinHugepageGrant, borrowed), or NULL. */
+    const GArray *hugepages;
 } QpinReport;
 
 typedef struct {

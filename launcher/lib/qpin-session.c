@@ -6,6 +6,7 @@
 #include "qpin-error.h"
 #include "qpin-memory.h"
 #include "qpin-placement-check.h"
+#include "qpin-hugepages.h"
 #include "qpin-preflight.h"
 #include "qpin-process.h"
 #include "qpin-qemu-argv.h"
@@ -74,6 +75,8 @@ void qpin_flow_free(QpinFlow *s)
     if (!s)
         return;
     qpin_report_free(s->report);
+    /* A last resort: every path of run gives the pages back itself, saying how it went. */
+    qpin_hugepages_free(s->hugepages);
     qpin_mirror_free(s->mirror);
     topo_host_free(s->host);
     topo_cpuset_free(s->reserved);
@@ -140,6 +143,32 @@ static TopoCpuSet *parse_cpus(const char *text, const char *what, GError **error
     return set;
 }
 
+/* --reserve-hugepages: the pools raised by what the guest lacks before the preflight counts
+ * them. Host nodes that do not exist are left for the preflight to name. */
+static gboolean reserve_hugepages(QpinFlow *s, GError **error)
+{
+    GError *local = NULL;
+    g_autoptr(GArray) demands = qpin_preflight_hugepage_demands(s->numa_nodes, s->host, &local);
+    if (!demands)
+        return fail_with(error, local, QPIN_ERROR_USAGE, NULL);
+    if (demands->len == 0) {
+        g_ptr_array_add(s->report->warnings,
+                        g_strdup("--reserve-hugepages: no guest node uses hugepages "
+                                 "(hugepages=2M or 1G), so none are reserved"));
+        return TRUE;
+    }
+    s->hugepages = qpin_hugepages_reserve(s->host, demands, NULL, &local);
+    if (!s->hugepages)
+        return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
+    s->report->hugepages = s->hugepages->grants;
+    return TRUE;
+}
+
+gboolean qpin_flow_release_hugepages(QpinFlow *s, GError **error)
+{
+    return qpin_hugepages_release(s->hugepages, error);
+}
+
 /* The guest NUMA nodes of run and plan: --numa options, else the config's [numa.N] sections;
  * checked against the host before QEMU starts. */
 static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **error)
@@ -174,12 +203,46 @@ static gboolean prepare_numa(QpinFlow *s, const TopoCpuSet *reserve, GError **er
     if (!qpin_preflight_auto_nodes(s->numa_nodes, s->host, s->reserved, s->report->notes, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     s->node_binding = qpin_memory_binding(s->numa_nodes);
+    if (o->reserve_hugepages && o->command == QPIN_COMMAND_RUN && !reserve_hugepages(s, error))
+        return FALSE;
     if (!qpin_preflight_memory(s->numa_nodes, s->host, &local))
         return fail_with(error, local, QPIN_ERROR_PREFLIGHT, NULL);
     qpin_qemu_numa_prealloc_threads(s->numa_nodes, s->host, reserve);
-    if (s->mirror)
-        s->report->numactl = qpin_mirror_numactl(s->mirror, s->numa_nodes);
     return TRUE;
+}
+
+/* The bare-metal twin of the guest from the vCPU -> host CPUs map @vcpu_cpus (by cpu-index). */
+static void set_bare_metal(QpinFlow *s, TopoCpuSet *const *vcpu_cpus, guint n)
+{
+    qpin_bare_metal_free(s->report->bare_metal);
+    s->report->bare_metal = qpin_bare_metal_new(s->host, vcpu_cpus, n, s->numa_nodes);
+}
+
+/* A mirror knows its map before QEMU exists: so does its twin, also in a report of a run that
+ * fails before QEMU answers. */
+static void mirror_bare_metal(QpinFlow *s)
+{
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
+    for (guint v = 0; v < s->mirror->n_vcpus; v++)
+        g_ptr_array_add(cpus, topo_cpuset_new_single(s->mirror->vcpu_cpu[v]));
+    set_bare_metal(s, (TopoCpuSet *const *)cpus->pdata, cpus->len);
+}
+
+/* The twin from the computed map, in cpu-index order (QMP lists vCPUs in its own order). */
+static void map_bare_metal(QpinFlow *s)
+{
+    guint n = 0;
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        const QpinPlanThread *v = s->plan_vcpus->pdata[i];
+        n = MAX(n, (guint)v->index + 1);
+    }
+    g_autofree TopoCpuSet **cpus = g_new0(TopoCpuSet *, MAX(n, 1));
+    for (guint i = 0; i < s->plan_vcpus->len; i++) {
+        const QpinPlanThread *v = s->plan_vcpus->pdata[i];
+        if (v->index >= 0)
+            cpus[v->index] = v->cpus;
+    }
+    set_bare_metal(s, cpus, n);
 }
 
 gboolean qpin_flow_check_memory(QpinFlow *s, GError **error)
@@ -332,6 +395,8 @@ gboolean qpin_flow_prepare(QpinFlow *s, GError **error)
     /* After the reserved CPUs: SIZE@auto and prealloc-threads leave them out. */
     if (!prepare_numa(s, reserve, error))
         return FALSE;
+    if (s->mirror)
+        mirror_bare_metal(s);
 
     s->ctx.host = s->host;
     s->ctx.allowed = s->host->cpus_allowed;
@@ -723,6 +788,7 @@ gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error)
             QpinPlanThread *v = s->plan_vcpus->pdata[i];
             v->cpus = topo_cpuset_copy(s->map->cpus->pdata[i]);
         }
+        map_bare_metal(s);
     }
 
     for (guint i = 0; i < o->iothread_pins->len; i++) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "qpin-error.h"
+#include "qpin-hugepages.h"
 #include "qpin-mirror.h"
 #include "qpin-options.h"
 #include <qpin/placement.h>
@@ -42,6 +43,7 @@ typedef struct {
     GPtrArray *numa_nodes;    /* QpinNumaNode* from --numa or [numa.N]; empty for none */
     GPtrArray *node_binding;  /* guest node -> host nodes (TopoCpuSet* or NULL), or NULL */
     QpinMirror *mirror;       /* --mirror: the guest's shape from the host's, or NULL */
+    QpinHugepages *hugepages;         /* run --reserve-hugepages: what was added, or NULL */
     QmpClient *qmp;           /* borrowed */
     int sigfd;                /* borrowed signalfd: a terminating signal stops apply (-1: none) */
     pid_t pid;                /* run: the process qpin started; pin: the QMP socket's peer */
@@ -70,6 +72,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinFlow, qpin_flow_free)
  * --reserve name (it exists, is online and is allowed), so that such a map outside the allowed
  * CPUs never starts QEMU. Expression and auto maps are checked by qpin_flow_plan(). */
 gboolean qpin_flow_prepare(QpinFlow *s, GError **error);
+
+/* run --reserve-hugepages: gives back the hugepages qpin_flow_prepare() added to the host
+ * pools, once QEMU is gone (see qpin_hugepages_release()). TRUE when nothing was added. */
+gboolean qpin_flow_release_hugepages(QpinFlow *s, GError **error);
 
 /* Reads where the guest memory landed (/proc/PID/numa_maps) into the report and fails when a
  * preallocated backend has pages off its host nodes (QPIN_ERROR_MEMORY). No-op without NUMA. */

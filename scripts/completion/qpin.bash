@@ -11,10 +11,12 @@ _qpin_top_options="-h --help -V --version"
 
 # Options of each command, as its --help lists them.
 _qpin_options_run="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --no-cont --cont --kill-timeout --qmp-timeout --report --json
-    --explain --check --show -q --quiet -h --help"
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --reserve-hugepages --no-cont
+    --cont --kill-timeout --qmp-timeout --report --json --explain --check --show -q --quiet
+    -h --help"
 _qpin_options_plan="--config --pin --emulator-pin --iothread-pin --vcpu-sched --reserve
-    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --sysroot --qmp-timeout --report --json --explain --check --show -q --quiet
+    --allow-overcommit --numa --numa-dist --mirror --mirror-memory --bare-metal --sysroot
+    --qmp-timeout --report --json --explain --check --show -q --quiet
     -h --help"
 _qpin_options_pin="--config --qmp --pid --pin --emulator-pin --iothread-pin --vcpu-sched
     --reserve --allow-overcommit --cont --qmp-timeout --report --json --explain --show -q

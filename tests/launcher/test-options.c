@@ -357,6 +357,42 @@ START_TEST(test_shape_options)
 }
 END_TEST
 
+/* --bare-metal is plan's, --reserve-hugepages run's; their config keys apply to those commands
+ * only, and the command line wins. */
+START_TEST(test_twin_and_hugepage_options)
+{
+    const char *plan[] = {"plan", "--bare-metal", "--", "q", NULL};
+    g_autoptr(QpinOptions) pl = parse_ok(QPIN_COMMAND_PLAN, plan);
+    ck_assert(pl->bare_metal);
+    ck_assert(!pl->reserve_hugepages);
+    const char *run[] = {"run", "--reserve-hugepages", "--", "q", NULL};
+    g_autoptr(QpinOptions) r = parse_ok(QPIN_COMMAND_RUN, run);
+    ck_assert(r->reserve_hugepages);
+    ck_assert(!r->bare_metal);
+    const char *plan_reserve[] = {"plan", "--reserve-hugepages", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_PLAN, plan_reserve, "--reserve-hugepages");
+    const char *run_bare[] = {"run", "--bare-metal", "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, run_bare, "--bare-metal");
+    const char *pin_reserve[] = {"pin", "--qmp", "/s", "--reserve-hugepages", NULL};
+    assert_fails(QPIN_COMMAND_PIN, pin_reserve, "--reserve-hugepages");
+
+    g_autofree char *path = write_config("[qpin]\nbare-metal = true\nreserve-hugepages = true\n");
+    const char *plan_file[] = {"plan", "--config", path, "--", "q", NULL};
+    g_autoptr(QpinOptions) pf = parse_ok(QPIN_COMMAND_PLAN, plan_file);
+    ck_assert(pf->bare_metal);
+    ck_assert(!pf->reserve_hugepages);
+    const char *run_file[] = {"run", "--config", path, "--", "q", NULL};
+    g_autoptr(QpinOptions) rf = parse_ok(QPIN_COMMAND_RUN, run_file);
+    ck_assert(rf->reserve_hugepages);
+    ck_assert(!rf->bare_metal);
+    g_unlink(path);
+    g_autofree char *bad = write_config("[qpin]\nreserve-hugepages = please\n");
+    const char *run_bad[] = {"run", "--config", bad, "--", "q", NULL};
+    assert_fails(QPIN_COMMAND_RUN, run_bad, "[qpin] reserve-hugepages");
+    g_unlink(bad);
+}
+END_TEST
+
 /* Parses `run --config FILE -- q` for a file holding @text and checks the whole message. */
 static void assert_config_message(const char *text, const char *fmt_line)
 {
@@ -578,6 +614,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_config_per_command_keys);
     tcase_add_test(tc, test_shape_options);
+    tcase_add_test(tc, test_twin_and_hugepage_options);
     tcase_add_test(tc, test_config_duplicate_keys);
     tcase_add_test(tc, test_numbers_are_strict_decimal);
     tcase_add_test(tc, test_qmp_timeout);

@@ -239,7 +239,12 @@ START_TEST(test_notes_nodes_mirror)
     g_autoptr(QpinMirror) m = qpin_mirror_derive(host, "host", NULL);
     ck_assert_ptr_nonnull(m);
     r->mirror = m;
-    r->numactl = qpin_mirror_numactl(m, nodes);
+    TopoCpuSet *cpus[272];
+    for (guint v = 0; v < m->n_vcpus; v++)
+        cpus[v] = topo_cpuset_new_single(m->vcpu_cpu[v]);
+    r->bare_metal = qpin_bare_metal_new(host, cpus, m->n_vcpus, nodes);
+    for (guint v = 0; v < m->n_vcpus; v++)
+        topo_cpuset_free(cpus[v]);
 
     g_autoptr(GString) out = g_string_new(NULL);
     qpin_output_report_table(r, out);
@@ -268,6 +273,22 @@ START_TEST(test_notes_nodes_mirror)
     ck_assert_int_eq(json_object_get_int(jget(mirror, "threads")), 4);
     json_object *taskset = jget(jget(mirror, "bare_metal"), "taskset");
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(taskset, 2)), "0-271");
+    /* The mirror's argv are the document's bare_metal ones. */
+    json_object *bare = jget(doc, "bare_metal");
+    ck_assert(json_object_equal(jget(jget(mirror, "bare_metal"), "numactl"), jget(bare, "numactl")));
+    ck_assert(json_object_equal(taskset, jget(bare, "taskset")));
+    ck_assert_str_eq(jstr(bare, "mems"), "0");
+    ck_assert_str_eq(jstr(bare, "policy"), "bind");
+    /* Every CPU of the host runs a vCPU: nothing is left to offline. */
+    ck_assert(json_object_object_get_ex(bare, "offline_others", NULL));
+    ck_assert_ptr_null(jget(bare, "offline_others"));
+    json_object *srun = jget(bare, "srun");
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(srun, 2)), "--ntasks=272");
+    g_autoptr(GString) text = g_string_new(NULL);
+    qpin_output_bare_metal_text(r->bare_metal, text);
+    ck_assert_msg(strstr(text->str, "\n  taskset -c 0-271 COMMAND\n") &&
+                      !strstr(text->str, "chcpu"),
+                  "%s", text->str);
     json_object_put(doc);
     r->numa_nodes = NULL;
     r->mirror = NULL;

@@ -186,6 +186,106 @@ START_TEST(test_mirror_plan)
 }
 END_TEST
 
+/* plan --bare-metal: with -q only the twin's commands, the seed's srun binding task i to vCPU
+ * i's CPU; on this machine, the srun list follows the map in cpu-index order; without a map
+ * there is no twin (null in JSON, said in text). */
+START_TEST(test_bare_metal_plan)
+{
+    g_autofree char *sysroot =
+        g_build_filename(source_root, "tests/fixtures/hosts/xeon-gold-6148-2s", NULL);
+    g_autofree char *config = g_build_filename(source_root, "examples/seed-002.ini", NULL);
+    const char *args[] = {"-q",       "--bare-metal", "--sysroot",   sysroot,
+                          "--config", config,         "--",          qemu,
+                          "-accel",   "tcg",          "-smp",        "cpus=40,cores=20,threads=2",
+                          "-display", "none",         "-nodefaults", NULL};
+    QpinTestRun r = qpin_test_run_qpin("plan", args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    g_auto(GStrv) lines = g_strsplit(r.out, "\n", -1);
+    ck_assert_msg(g_strv_length(lines) == 7 && !strcmp(lines[6], ""), "%s", r.out);
+    ck_assert_str_eq(lines[0], "bare metal, the guest's CPUs and memory for a host process:");
+    GString *odd = g_string_new("1"), *even = g_string_new("0"), *map = g_string_new("1,41");
+    for (int c = 3; c < 80; c += 2)
+        g_string_append_printf(odd, ",%d", c);
+    for (int c = 2; c < 80; c += 2)
+        g_string_append_printf(even, ",%d", c);
+    for (int c = 3; c < 40; c += 2)
+        g_string_append_printf(map, ",%d,%d", c, c + 40);
+    g_autofree char *numactl =
+        g_strdup_printf("  numactl --physcpubind=%s --membind=1 COMMAND", odd->str);
+    g_autofree char *taskset = g_strdup_printf("  taskset -c %s COMMAND", odd->str);
+    g_autofree char *srun = g_strdup_printf("  srun --nodes=1 --ntasks=40 --exclusive "
+                                            "--cpu-bind=map_cpu:%s --mem-bind=map_mem:1*40 COMMAND",
+                                            map->str);
+    g_autofree char *chcpu = g_strdup_printf("  chcpu -d %s", even->str);
+    ck_assert_str_eq(lines[1], numactl);
+    ck_assert_str_eq(lines[2], taskset);
+    ck_assert_str_eq(lines[3], srun);
+    ck_assert_str_eq(lines[4], chcpu);
+    ck_assert_msg(strstr(lines[5], "destructive, never run by qpin") &&
+                      strstr(lines[5], "chcpu -e 0,2,4,"),
+                  "%s", lines[5]);
+    g_string_free(odd, TRUE);
+    g_string_free(even, TRUE);
+    g_string_free(map, TRUE);
+    qpin_test_run_clear(&r);
+
+    /* This machine: the map 1,0 (reversed), a task per vCPU in cpu-index order. */
+    const char *here[] = {"--json",
+                          "-q",
+                          "--pin",
+                          "1,0",
+                          "--allow-overcommit",
+                          "--",
+                          qemu,
+                          "-accel",
+                          "tcg,thread=multi",
+                          "-smp",
+                          "2",
+                          "-display",
+                          "none",
+                          "-nodefaults",
+                          NULL};
+    r = qpin_test_run_qpin("plan", here);
+    if (r.status == 14 && strstr(r.err, "not present")) {
+        /* A one-CPU machine has no CPU 1: nothing to reverse. */
+        qpin_test_run_clear(&r);
+    } else {
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        json_object *doc = json_tokener_parse(r.out), *bare = NULL, *srun_argv = NULL, *v = NULL;
+        ck_assert_ptr_nonnull(doc);
+        ck_assert(json_object_object_get_ex(doc, "bare_metal", &bare));
+        ck_assert(json_object_object_get_ex(bare, "srun", &srun_argv));
+        ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(srun_argv, 4)),
+                         "--cpu-bind=map_cpu:1,0");
+        ck_assert_int_eq(json_object_array_length(srun_argv), 5);
+        ck_assert(json_object_object_get_ex(bare, "mems", &v));
+        ck_assert_ptr_null(v);
+        ck_assert(json_object_object_get_ex(bare, "numactl", &v));
+        ck_assert_int_eq(json_object_array_length(v), 2);
+        json_object_put(doc);
+        qpin_test_run_clear(&r);
+    }
+
+    /* No map: no twin. */
+    const char *none[] = {"--json", "--bare-metal", "--",   qemu,          "-accel",
+                          "tcg",    "-display",     "none", "-nodefaults", NULL};
+    r = qpin_test_run_qpin("plan", none);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    json_object *doc = json_tokener_parse(r.out), *bare = (json_object *)1;
+    ck_assert_ptr_nonnull(doc);
+    ck_assert(json_object_object_get_ex(doc, "bare_metal", &bare));
+    ck_assert_ptr_null(bare);
+    json_object_put(doc);
+    qpin_test_run_clear(&r);
+    const char *none_text[] = {"-q",  "--bare-metal", "--",   qemu,          "-accel",
+                               "tcg", "-display",     "none", "-nodefaults", NULL};
+    r = qpin_test_run_qpin("plan", none_text);
+    ck_assert_msg(r.status == 0 && g_str_has_prefix(r.out, "bare metal: no vCPU is pinned"),
+                  "exit %d: %s", r.status, r.out);
+    qpin_test_run_clear(&r);
+}
+END_TEST
+
 /* --mirror and anything else that shapes the guest: a usage error naming both. */
 START_TEST(test_mirror_conflicts)
 {
@@ -267,6 +367,7 @@ int main(void)
     tcase_add_test(tc, test_numa_dist_off);
     tcase_add_test(tc, test_mirror_plan);
     tcase_add_test(tc, test_mirror_conflicts);
+    tcase_add_test(tc, test_bare_metal_plan);
     suite_add_tcase(s, tc);
     return qpin_check_run(s);
 }

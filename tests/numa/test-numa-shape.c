@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Guest node distances from the host's, SIZE@auto and the preallocation threads qpin chooses,
  * on the fixture trees of real machines. */
+#include "qpin-bare-metal.h"
 #include "qpin-check.h"
 #include "qpin-error.h"
 #include "qpin-memory.h"
@@ -364,6 +365,20 @@ static void assert_mirror_invariants(const TopoHost *host, const QpinMirror *m)
     }
 }
 
+/* The bare-metal twin of a mirrored guest, from its 1:1 map. */
+static QpinBareMetal *mirror_twin(const TopoHost *host, const QpinMirror *m, const GPtrArray *nodes)
+{
+    g_autoptr(GPtrArray) cpus = g_ptr_array_new_with_free_func((GDestroyNotify)topo_cpuset_free);
+    for (guint v = 0; v < m->n_vcpus; v++)
+        g_ptr_array_add(cpus, topo_cpuset_new_single(m->vcpu_cpu[v]));
+    return qpin_bare_metal_new(host, (TopoCpuSet *const *)cpus->pdata, cpus->len, nodes);
+}
+
+static char *joined(char **argv)
+{
+    return argv ? g_strjoinv(" ", argv) : g_strdup("(none)");
+}
+
 static QpinMirror *mirror_of(const TopoHost *host, const char *spec)
 {
     GError *error = NULL;
@@ -383,14 +398,98 @@ START_TEST(test_mirror_gold_node1)
         ck_assert_int_eq(m->vcpu_cpu[v], 1 + (int)v / 2 * 2 + (int)v % 2 * 40);
     g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(m, "160G:hugepages=1G:prealloc", NULL);
     ck_assert_uint_eq(nodes->len, 1);
-    g_auto(GStrv) numactl = qpin_mirror_numactl(m, nodes);
-    g_autofree char *line = g_strjoinv(" ", numactl);
-    GString *want = g_string_new("numactl --physcpubind=1");
+    g_autoptr(QpinBareMetal) b = mirror_twin(host, m, nodes);
+    g_autofree char *line = joined(b->numactl);
+    GString *odd = g_string_new("1");
+    GString *even = g_string_new("0");
+    GString *map = g_string_new("1,41");
     for (int c = 3; c < 80; c += 2)
-        g_string_append_printf(want, ",%d", c);
-    g_string_append(want, " --membind=1");
-    ck_assert_str_eq(line, want->str);
-    g_string_free(want, TRUE);
+        g_string_append_printf(odd, ",%d", c);
+    for (int c = 2; c < 80; c += 2)
+        g_string_append_printf(even, ",%d", c);
+    for (int c = 3; c < 40; c += 2)
+        g_string_append_printf(map, ",%d,%d", c, c + 40);
+    g_autofree char *want = g_strdup_printf("numactl --physcpubind=%s --membind=1", odd->str);
+    ck_assert_str_eq(line, want);
+    g_autofree char *taskset = joined(b->taskset);
+    g_autofree char *want_taskset = g_strdup_printf("taskset -c %s", odd->str);
+    ck_assert_str_eq(taskset, want_taskset);
+    /* One task per vCPU in cpu-index order, on the vCPU's CPU; all memory on node 1. */
+    g_autofree char *srun = joined(b->srun);
+    g_autofree char *want_srun = g_strdup_printf("srun --nodes=1 --ntasks=40 --exclusive "
+                                                 "--cpu-bind=map_cpu:%s --mem-bind=map_mem:1*40",
+                                                 map->str);
+    ck_assert_str_eq(srun, want_srun);
+    /* The seed's bare-metal run: node 0's CPUs offline. */
+    g_autofree char *down = joined(b->chcpu_offline);
+    g_autofree char *up = joined(b->chcpu_online);
+    g_autofree char *want_down = g_strdup_printf("chcpu -d %s", even->str);
+    g_autofree char *want_up = g_strdup_printf("chcpu -e %s", even->str);
+    ck_assert_str_eq(down, want_down);
+    ck_assert_str_eq(up, want_up);
+    ck_assert_uint_eq(topo_cpuset_count(b->offline), 40);
+    ck_assert(!topo_cpuset_intersects(b->offline, b->cpus));
+    g_string_free(odd, TRUE);
+    g_string_free(even, TRUE);
+    g_string_free(map, TRUE);
+}
+END_TEST
+
+/* The memory side follows the guest nodes' policy; srun maps each task's memory to the host
+ * node of its guest node. */
+START_TEST(test_bare_metal_policies)
+{
+    g_autoptr(TopoHost) host = host_read("epyc-7452-2s-nps4");
+    g_autoptr(QpinMirror) m = mirror_of(host, "node=0,4");
+    static const struct {
+        const char *memory, *mem_option, *mem_bind;
+    } cases[] = {
+        {"4G", "--membind=0,4", " --mem-bind=map_mem:0*16,4*16"},
+        {"4G:policy=interleave", "--interleave=0,4", ""},
+        {"4G:policy=preferred", "--localalloc", ""},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(m, cases[i].memory, NULL);
+        ck_assert_ptr_nonnull(nodes);
+        g_autoptr(QpinBareMetal) b = mirror_twin(host, m, nodes);
+        g_autofree char *numactl = joined(b->numactl);
+        g_autofree char *want =
+            g_strdup_printf("numactl --physcpubind=0-7,32-39,64-71,96-103 %s", cases[i].mem_option);
+        ck_assert_str_eq(numactl, want);
+        g_autofree char *srun = joined(b->srun);
+        ck_assert_msg(g_str_has_suffix(srun, cases[i].mem_bind) &&
+                          strstr(srun, "--cpu-bind=map_cpu:0,64,1,65,"),
+                      "%s: %s", cases[i].memory, srun);
+        ck_assert_int_eq(strstr(srun, "--mem-bind") != NULL, *cases[i].mem_bind != 0);
+    }
+    /* One node preferred: --preferred. */
+    g_autoptr(QpinMirror) one = mirror_of(host, "node=4");
+    g_autoptr(GPtrArray) nodes = qpin_mirror_numa_nodes(one, "4G:policy=preferred", NULL);
+    g_autoptr(QpinBareMetal) b = mirror_twin(host, one, nodes);
+    g_autofree char *numactl = joined(b->numactl);
+    ck_assert_str_eq(numactl, "numactl --physcpubind=32-39,96-103 --preferred=4");
+}
+END_TEST
+
+/* Groups maps give vCPUs several CPUs: srun then binds by mask; no guest memory binding means
+ * no memory option; unpinned vCPUs get no task; nothing pinned, no twin. */
+START_TEST(test_bare_metal_groups_and_unbound)
+{
+    g_autoptr(TopoHost) host = host_read("xeon-gold-6148-2s");
+    g_autoptr(TopoCpuSet) a = topo_cpuset_parse("1,41", NULL);
+    g_autoptr(TopoCpuSet) c = topo_cpuset_parse("64-65", NULL);
+    TopoCpuSet *map[] = {a, a, NULL, c};
+    g_autoptr(QpinBareMetal) b = qpin_bare_metal_new(host, map, G_N_ELEMENTS(map), NULL);
+    ck_assert_ptr_nonnull(b);
+    g_autofree char *numactl = joined(b->numactl);
+    ck_assert_str_eq(numactl, "numactl --physcpubind=1,41,64-65");
+    ck_assert_ptr_null(b->mems);
+    g_autofree char *srun = joined(b->srun);
+    ck_assert_str_eq(srun, "srun --nodes=1 --ntasks=3 --exclusive "
+                           "--cpu-bind=mask_cpu:0x20000000002*2,0x30000000000000000");
+    ck_assert_uint_eq(topo_cpuset_count(b->offline), 76);
+    TopoCpuSet *none[] = {NULL, NULL};
+    ck_assert_ptr_null(qpin_bare_metal_new(host, none, 2, NULL));
 }
 END_TEST
 
@@ -507,6 +606,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_prealloc_threads_args);
     tcase_add_test(tc, test_mirror_gold_node1);
     tcase_add_test(tc, test_mirror_shapes);
+    tcase_add_test(tc, test_bare_metal_policies);
+    tcase_add_test(tc, test_bare_metal_groups_and_unbound);
     tcase_add_test(tc, test_mirror_refused);
     tcase_add_test(tc, test_mirror_memory);
     suite_add_tcase(s, tc);

@@ -247,6 +247,11 @@ if doc is not None:
     check(doc.get("mirror", {}).get("smp") == "40,sockets=1,cores=20,threads=2"
           and [n.get("kind") for n in doc.get("notes", [])][:1] == ["probe-tcg"],
           f"{what}: the mirror's -smp and the probe-tcg note", r.stdout[:500])
+    bare = doc.get("bare_metal") or {}
+    check(doc.get("mirror", {}).get("bare_metal", {}).get("numactl") == bare.get("numactl")
+          and (bare.get("offline_others") or {}).get("destructive") is True,
+          f"{what}: mirror.bare_metal has bare_metal's numactl; offline_others is destructive",
+          json.dumps(bare)[:500])
     documents["plan-mirror"] = doc
 
 # ---- qpin run reports: a guest that shuts itself down at once (status 1) ----
@@ -459,6 +464,18 @@ rejected("report.schema.json", "run-numa", setter(["iothreads", 0, "thread_id"],
          "an iothread whose thread_id is a string")
 rejected("report.schema.json", "plan-mirror", deleter(["mirror", "bare_metal"]),
          "a mirror without bare_metal")
+rejected("plan.schema.json", "plan-mirror", deleter(["bare_metal"]), "a plan without bare_metal")
+accepted("plan.schema.json", "plan-mirror", setter(["bare_metal"], None),
+         "a plan whose bare_metal is null (no vCPU pinned)")
+rejected("report.schema.json", "plan-mirror",
+         setter(["bare_metal", "offline_others", "destructive"], False),
+         "a chcpu line not marked destructive")
+rejected("report.schema.json", "plan-mirror", setter(["bare_metal", "srun", 0], "sbatch"),
+         "a bare-metal srun argv that is not srun's")
+rejected("report.schema.json", "plan-mirror", deleter(["bare_metal", "numactl"]),
+         "a bare_metal without numactl")
+rejected("report.schema.json", "plan-mirror", setter(["bare_metal", "policy"], "strict"),
+         "a bare_metal of an unknown policy")
 rejected("report.schema.json", "plan-mirror", setter(["notes", 0, "kind"], "guess"),
          "a note of an unknown kind")
 rejected("report.schema.json", "plan-mirror", setter(["numa", 0, "prealloc_threads_auto"], 1),

@@ -72,6 +72,7 @@ static int print_help(void)
     const QpinHelp help = {
         .command = "check",
         .usage = "[OPTIONS] --vcpu-cpus CPUS [--housekeeping-cpus CPUS] [--rt]\n"
+                 "    [--hugepages SIZE@NODE[:PAGESIZE]...]\n"
                  "[OPTIONS] --from FILE\n"
                  "[OPTIONS] --pid PID\n"
                  "[OPTIONS] [PLAN-OPTIONS] -- QEMU [QEMU-ARGS...]",

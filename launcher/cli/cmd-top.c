@@ -6,6 +6,7 @@
 #include "qpin-cli.h"
 #include "qpin-error.h"
 #include "qpin-file-write.h"
+#include "qpin-help.h"
 #include "qpin-output-top.h"
 #include "qpin-process.h"
 #include "qpin-top.h"
@@ -163,8 +164,21 @@ static void move_to_emulator_cpus(const QpinTop *top)
     }
 }
 
+static const char *const examples[] = {
+    "qpin run --report /run/vm.json -- qemu-system-x86_64 ...   # then:",
+    "qpin top --report /run/vm.json",
+    "qpin top --pid \"$(pgrep -f 'qemu-system.*vm1')\" -b -n 5 -d 2",
+    "qpin top --qmp /run/vm.qmp --prometheus /var/lib/node_exporter/qpin.prom",
+    NULL,
+};
+static const int exits[] = {
+    QPIN_EXIT_OK, QPIN_EXIT_FAILURE, QPIN_EXIT_USAGE, QPIN_EXIT_QMP, QPIN_EXIT_QMP_COMMAND,
+    QPIN_EXIT_PIN, -1,
+};
+
 static gboolean parse_options(int *argc, char ***argv, TopOptions *o, int *code)
 {
+    gboolean help = FALSE;
     GOptionEntry entries[] = {
         {"pid", 0, 0, G_OPTION_ARG_INT64, &o->pid,
          "Watch QEMU process PID (vCPUs found by their thread names)", "PID"},
@@ -184,28 +198,41 @@ static gboolean parse_options(int *argc, char ***argv, TopOptions *o, int *code)
          "Sort the vCPUs by usage, steal, cpu or index (default: usage on the screen, index "
          "in batch)",
          "KEY"},
+        {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL},
         {NULL},
     };
-    g_autoptr(GOptionContext) context =
-        g_option_context_new("- watch a pinned guest's vCPUs, interrupts and memory");
+    g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+    g_option_context_set_help_enabled(context, FALSE);
     g_option_context_add_main_entries(context, entries, NULL);
-    g_option_context_set_summary(
-        context, "Shows per vCPU: thread, allowed CPUs, last CPU, usage, steal (run-queue\n"
-                 "wait), migrations, context switches and drift from the plan; the same for\n"
-                 "emulator threads and iothreads; local timer and device interrupts per\n"
-                 "host CPU of the map; guest memory per host node (docs/top.md).");
-    g_option_context_set_description(
-        context, "Give one of --report FILE, --pid PID or --qmp SOCKET (--pid with --qmp must\n"
-                 "name the socket's QEMU).\n\n"
-                 "Exit status: 0 when COUNT intervals were shown, q was pressed, a signal\n"
-                 "ended top or the guest (or one of its threads) ended; 2 for bad usage;\n"
-                 "1 when /proc could not be read; 12/13 for QMP failures; 15 when a thread\n"
-                 "cannot be proven QEMU's.\n");
     g_set_prgname("qpin top");
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(context, argc, argv, &error)) {
         qpin_err("top: %s", error->message);
         *code = QPIN_EXIT_USAGE;
+        return FALSE;
+    }
+    if (help) {
+        const QpinHelp text = {
+            .command = "top",
+            .usage = "{--report FILE | --pid PID | --qmp SOCKET} [-d SECS] [-n COUNT]\n"
+                     "    [-b | --json] [-s KEY] [--prometheus FILE]",
+            .description =
+                "Watches a running guest live against its plan: per vCPU its thread, allowed "
+                "CPUs, last CPU, usage, steal (run-queue wait), migrations, context switches, "
+                "KVM exits (with --qmp) and a drift flag when it left its plan; the same for "
+                "the emulator threads and iothreads; local timer and device interrupts per host "
+                "CPU of the map; guest memory per host node. A refreshing screen on a terminal "
+                "(q quits; u, s, c, i sort), batch text with -b, one JSON object per interval "
+                "with --json. The threads and the plan come from a qpin run or pin --report "
+                "file, from QMP, or from QEMU's thread names (--pid). See docs/top.md.",
+            .options = entries,
+            .examples = examples,
+            .exit_statuses = exits,
+            .exit_note = "0 also when the guest or one of its threads ends, q is pressed or a "
+                         "signal ends top; 15 when a thread cannot be proven QEMU's.",
+            .see_also = "qpin(1), qpin-run(1), qpin-check(1), top(1), kvm_stat(1)",
+        };
+        *code = qpin_help_print(&text);
         return FALSE;
     }
     *code = QPIN_EXIT_USAGE;

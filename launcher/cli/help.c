@@ -87,9 +87,16 @@ char *qpin_help_text(const QpinHelp *h)
 {
     GString *out = g_string_new("Usage:\n");
     g_auto(GStrv) usages = g_strsplit(h->usage ? h->usage : "", "\n", -1);
-    for (int i = 0; usages[i]; i++)
-        g_string_append_printf(out, "  qpin%s%s%s%s\n", h->command ? " " : "",
-                               h->command ? h->command : "", *usages[i] ? " " : "", usages[i]);
+    g_autofree char *prefix = g_strdup_printf("qpin%s%s", h->command ? " " : "",
+                                              h->command ? h->command : "");
+    for (int i = 0; usages[i]; i++) {
+        /* A line that starts with a space continues the one before, under its arguments. */
+        if (usages[i][0] == ' ')
+            g_string_append_printf(out, "  %*s %s\n", (int)strlen(prefix), "",
+                                   g_strchug(usages[i]));
+        else
+            g_string_append_printf(out, "  %s%s%s\n", prefix, *usages[i] ? " " : "", usages[i]);
+    }
 
     g_string_append_c(out, '\n');
     append_wrapped(out, h->description, 0, 0);

@@ -25,7 +25,8 @@ G_BEGIN_DECLS
 
 typedef struct {
     const char *command;             /* "plan"; NULL for qpin itself */
-    const char *usage;               /* what follows "qpin COMMAND"; lines separated by '\n' */
+    const char *usage;               /* what follows "qpin COMMAND"; lines separated by '\n', a
+                                      * line starting with a space continues the one before */
     const char *description;         /* one paragraph, wrapped to 80 columns */
     const GOptionEntry *options;     /* ends with {NULL}; G_OPTION_FLAG_HIDDEN ones are left out */
     const char *const *examples;     /* NULL-terminated command lines */

@@ -63,7 +63,7 @@ def help_layout(cmd):
 
 def main():
     # A command that draws its --help with launcher/cli/help.c joins this list.
-    for cmd in (None, "run", "plan", "pin", "host", "qmp", "check"):
+    for cmd in (None, "run", "plan", "pin", "host", "qmp", "check", "top"):
         help_layout(cmd)
     top = qpin("--help").stdout
     check(re.search(r"^  -V, --version ", top, re.M), "qpin --help lists -V, --version", top)

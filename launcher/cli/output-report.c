@@ -511,7 +511,10 @@ void qpin_output_report_human(const QpinReport *r, QpinShow show, guint width, g
                               GString *out)
 {
     if (show == QPIN_SHOW_AUTO)
-        show = r->vcpus->len > QPIN_SHOW_TABLE_MAX && r->host ? QPIN_SHOW_GRID : QPIN_SHOW_TABLE;
+        /* Without a host or a map there is no placement to draw: every cell would be free. */
+        show = !r->host || !r->map                    ? QPIN_SHOW_TABLE
+               : r->vcpus->len > QPIN_SHOW_TABLE_MAX ? QPIN_SHOW_GRID
+                                                     : QPIN_SHOW_BOTH;
     report_headline(r, out);
     if (show == QPIN_SHOW_TABLE || show == QPIN_SHOW_BOTH)
         vcpu_table(r, out);

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 
 /* What the human output of run and plan shows of the vCPUs (--show). */
 typedef enum {
-    QPIN_SHOW_AUTO,  /* the table up to QPIN_SHOW_TABLE_MAX vCPUs, the grid above */
+    QPIN_SHOW_AUTO,  /* table and grid up to QPIN_SHOW_TABLE_MAX vCPUs, the grid alone above
+                      * (the table alone without a host or a map) */
     QPIN_SHOW_TABLE, /* one row per vCPU */
     QPIN_SHOW_GRID,  /* the host grid */
     QPIN_SHOW_BOTH,  /* the table, then the grid */

@@ -207,7 +207,7 @@ static GArray *option_entries(QpinCommandKind command, Cli *cli)
         {ALL,
          {"show", 0, 0, G_OPTION_ARG_STRING, &cli->show,
           "What the table shows of the vCPUs: table (a row each), grid (the host, a cell per "
-          "CPU), both, or auto (the default: the grid above 32 vCPUs)",
+          "CPU), both, or auto (the default: both up to 32 vCPUs, the grid alone above)",
           "WHAT"}},
         {ALL, {"quiet", 'q', 0, G_OPTION_ARG_NONE, &cli->quiet, "Do not print the table", NULL}},
         {ALL, {"help", 'h', 0, G_OPTION_ARG_NONE, &cli->help, "Show this help", NULL}},

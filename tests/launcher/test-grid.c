@@ -234,7 +234,8 @@ START_TEST(test_show_parse)
 }
 END_TEST
 
-/* The human output: auto shows the table up to 32 vCPUs and the grid above. */
+/* The human output: auto shows the table and the grid up to 32 vCPUs, the grid alone above,
+ * the table alone without a map. */
 START_TEST(test_show_auto)
 {
     g_autoptr(TopoHost) host = fixture_host("xeon-phi-7250");
@@ -247,12 +248,20 @@ START_TEST(test_show_auto)
     for (int v = 0; v < 33; v++)
         add_vcpu(big, v, NULL)->cpus = topo_cpuset_new_single(v);
     g_autoptr(GString) a = g_string_new(NULL), b = g_string_new(NULL);
+    small->map = g_strdup("0-31");
+    big->map = g_strdup("0-32");
     qpin_output_report_human(small, QPIN_SHOW_AUTO, 80, FALSE, a);
     qpin_output_report_human(big, QPIN_SHOW_AUTO, 80, FALSE, b);
-    assert_has(a->str, "host CPUs");
-    ck_assert(!strstr(a->str, "one cell per hardware thread"));
+    assert_has(a->str, "host CPUs  host node");
+    assert_has(a->str, "one cell per hardware thread");
     assert_has(b->str, "one cell per hardware thread");
     ck_assert(!strstr(b->str, "host CPUs  host node"));
+    /* Without a map (vCPUs not pinned) there is no placement to draw. */
+    g_clear_pointer(&small->map, g_free);
+    g_autoptr(GString) c = g_string_new(NULL);
+    qpin_output_report_human(small, QPIN_SHOW_AUTO, 80, FALSE, c);
+    assert_has(c->str, "host CPUs  host node");
+    ck_assert(!strstr(c->str, "one cell per hardware thread"));
 }
 END_TEST
 

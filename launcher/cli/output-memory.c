@@ -40,6 +40,22 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes)
     return array;
 }
 
+json_object *qpin_output_memory_pages_json(const GArray *pages_per_node, guint64 page_kib)
+{
+    json_object *per = json_object_new_array();
+    for (guint n = 0; n < pages_per_node->len; n++) {
+        guint64 pages = g_array_index(pages_per_node, guint64, n);
+        if (!pages)
+            continue;
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "node", json_object_new_int((int)n));
+        json_object_object_add(e, "pages", json_object_new_uint64(pages));
+        json_object_object_add(e, "bytes", json_object_new_uint64(pages * page_kib * 1024));
+        json_object_array_add(per, e);
+    }
+    return per;
+}
+
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements)
 {
     json_object *array = json_object_new_array();
@@ -53,18 +69,8 @@ json_object *qpin_output_memory_placement_json(const GPtrArray *placements)
         json_object_object_add(o, "page_kib", json_object_new_uint64(p->page_kib));
         json_object_object_add(o, "size_bytes", json_object_new_uint64(p->size_bytes));
         json_object_object_add(o, "resident_bytes", json_object_new_uint64(p->resident_bytes));
-        json_object *per = json_object_new_array();
-        for (guint n = 0; n < p->pages_per_node->len; n++) {
-            guint64 pages = g_array_index(p->pages_per_node, guint64, n);
-            if (!pages)
-                continue;
-            json_object *e = json_object_new_object();
-            json_object_object_add(e, "node", json_object_new_int((int)n));
-            json_object_object_add(e, "pages", json_object_new_uint64(pages));
-            json_object_object_add(e, "bytes", json_object_new_uint64(pages * p->page_kib * 1024));
-            json_object_array_add(per, e);
-        }
-        json_object_object_add(o, "nodes", per);
+        json_object_object_add(o, "nodes",
+                               qpin_output_memory_pages_json(p->pages_per_node, p->page_kib));
         json_object_object_add(o, "ok", json_object_new_boolean(p->ok));
         json_object_object_add(o, "problem",
                                p->problem ? json_object_new_string(p->problem) : NULL);

@@ -3,6 +3,7 @@
 #include "qpin-output-top.h"
 
 #include "qpin-size.h"
+#include "qpin-output-memory.h"
 #include "qpin-output-report.h"
 
 #include <json-c/json.h>
@@ -249,18 +250,8 @@ static json_object *memory_json(const QpinMemPlacement *p)
     json_object_object_add(o, "policy", json_object_new_string(p->policy ? p->policy : ""));
     json_object_object_add(o, "bound_nodes", qpin_output_json_cpuset(p->bound_nodes));
     json_object_object_add(o, "resident_bytes", json_object_new_uint64(p->resident_bytes));
-    json_object *nodes = json_object_new_array();
-    for (guint n = 0; n < p->pages_per_node->len; n++) {
-        guint64 pages = g_array_index(p->pages_per_node, guint64, n);
-        if (!pages)
-            continue;
-        json_object *e = json_object_new_object();
-        json_object_object_add(e, "node", json_object_new_int((int)n));
-        json_object_object_add(e, "pages", json_object_new_uint64(pages));
-        json_object_object_add(e, "bytes", json_object_new_uint64(pages * p->page_kib * 1024));
-        json_object_array_add(nodes, e);
-    }
-    json_object_object_add(o, "nodes", nodes);
+    json_object_object_add(o, "nodes",
+                           qpin_output_memory_pages_json(p->pages_per_node, p->page_kib));
     json_object_object_add(o, "off_node", json_object_new_boolean(!p->ok));
     json_object_object_add(o, "problem", p->problem ? json_object_new_string(p->problem) : NULL);
     return o;

@@ -54,6 +54,32 @@ const char *qpin_memory_backend_name(QpinNumaBackend backend)
     return "ram";
 }
 
+gboolean qpin_memory_policy_parse(const char *name, QpinNumaPolicy *out)
+{
+    static const QpinNumaPolicy named[] = {QPIN_NUMA_POLICY_BIND, QPIN_NUMA_POLICY_PREFERRED,
+                                           QPIN_NUMA_POLICY_INTERLEAVE};
+    for (gsize i = 0; i < G_N_ELEMENTS(named); i++) {
+        if (!g_strcmp0(name, qpin_memory_policy_name(named[i]))) {
+            *out = named[i];
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+gboolean qpin_memory_backend_parse(const char *name, QpinNumaBackend *out)
+{
+    static const QpinNumaBackend named[] = {QPIN_NUMA_BACKEND_RAM, QPIN_NUMA_BACKEND_MEMFD,
+                                            QPIN_NUMA_BACKEND_FILE};
+    for (gsize i = 0; i < G_N_ELEMENTS(named); i++) {
+        if (!g_strcmp0(name, qpin_memory_backend_name(named[i]))) {
+            *out = named[i];
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 /* A guest node's size: qpin_size_parse(), and more than nothing. */
 static gboolean memory_parse_size(const char *text, guint64 *bytes, GError **error)
 {
@@ -250,13 +276,7 @@ static gboolean numa_set_key(QpinNumaNode *node, NumaParse *st, const char *key,
         return TRUE;
     }
     case KEY_POLICY:
-        if (strcmp(value, "bind") == 0)
-            node->policy = QPIN_NUMA_POLICY_BIND;
-        else if (strcmp(value, "preferred") == 0)
-            node->policy = QPIN_NUMA_POLICY_PREFERRED;
-        else if (strcmp(value, "interleave") == 0)
-            node->policy = QPIN_NUMA_POLICY_INTERLEAVE;
-        else {
+        if (!qpin_memory_policy_parse(value, &node->policy)) {
             numa_fail(error, node, key, "'%s' is not a policy; write bind, preferred or interleave",
                       value);
             return FALSE;
@@ -264,13 +284,7 @@ static gboolean numa_set_key(QpinNumaNode *node, NumaParse *st, const char *key,
         st->policy_set = TRUE;
         return TRUE;
     case KEY_BACKEND:
-        if (strcmp(value, "ram") == 0)
-            node->backend = QPIN_NUMA_BACKEND_RAM;
-        else if (strcmp(value, "memfd") == 0)
-            node->backend = QPIN_NUMA_BACKEND_MEMFD;
-        else if (strcmp(value, "file") == 0)
-            node->backend = QPIN_NUMA_BACKEND_FILE;
-        else {
+        if (!qpin_memory_backend_parse(value, &node->backend)) {
             numa_fail(error, node, key, "'%s' is not a backend; write ram, memfd or file", value);
             return FALSE;
         }

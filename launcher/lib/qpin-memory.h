@@ -66,6 +66,10 @@ char *qpin_memory_backend_id(int guest_node);
 const char *qpin_memory_policy_name(QpinNumaPolicy policy);
 /* "ram", "memfd", "file": the backend as --numa writes it (memory-backend-NAME in QEMU). */
 const char *qpin_memory_backend_name(QpinNumaBackend backend);
+/* The policy (bind, preferred, interleave) or backend (ram, memfd, file) named @name, the
+ * inverse of the two above; FALSE for any other name (@name may be NULL), *@out untouched. */
+gboolean qpin_memory_policy_parse(const char *name, QpinNumaPolicy *out);
+gboolean qpin_memory_backend_parse(const char *name, QpinNumaBackend *out);
 
 /* Sum of the node sizes (the guest's -m), 0 on overflow. */
 guint64 qpin_memory_total_bytes(const GPtrArray *nodes);

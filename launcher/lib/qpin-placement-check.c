@@ -398,17 +398,6 @@ GPtrArray *qpin_mem_placement_read(const GPtrArray *nodes, pid_t pid, const char
     return out;
 }
 
-static QpinNumaPolicy memdev_policy(const char *name)
-{
-    if (!g_strcmp0(name, "bind"))
-        return QPIN_NUMA_POLICY_BIND;
-    if (!g_strcmp0(name, "preferred"))
-        return QPIN_NUMA_POLICY_PREFERRED;
-    if (!g_strcmp0(name, "interleave"))
-        return QPIN_NUMA_POLICY_INTERLEAVE;
-    return QPIN_NUMA_POLICY_DEFAULT;
-}
-
 GPtrArray *qpin_mem_placement_read_memdevs(const GPtrArray *memdevs, pid_t pid,
                                            const char *proc_root, GError **error)
 {
@@ -427,7 +416,9 @@ GPtrArray *qpin_mem_placement_read_memdevs(const GPtrArray *memdevs, pid_t pid,
         QpinNumaNode *node = g_new0(QpinNumaNode, 1);
         node->guest_node = -1;
         node->size_bytes = m->size;
-        node->policy = memdev_policy(m->policy);
+        /* "default" and any other name: no policy to hold the backend to. */
+        node->policy = QPIN_NUMA_POLICY_DEFAULT;
+        qpin_memory_policy_parse(m->policy, &node->policy);
         node->prealloc = m->prealloc;
         if (node->policy != QPIN_NUMA_POLICY_DEFAULT && m->host_nodes && m->host_nodes->len) {
             node->host_nodes = topo_cpuset_new();

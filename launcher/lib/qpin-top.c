@@ -366,26 +366,6 @@ static gboolean report_thread(QpinTop *top, json_object *o, QpinTopKind kind, co
     return TRUE;
 }
 
-static QpinNumaPolicy policy_of(const char *name)
-{
-    if (!g_strcmp0(name, "bind"))
-        return QPIN_NUMA_POLICY_BIND;
-    if (!g_strcmp0(name, "preferred"))
-        return QPIN_NUMA_POLICY_PREFERRED;
-    if (!g_strcmp0(name, "interleave"))
-        return QPIN_NUMA_POLICY_INTERLEAVE;
-    return QPIN_NUMA_POLICY_DEFAULT;
-}
-
-static QpinNumaBackend backend_of(const char *name)
-{
-    if (!g_strcmp0(name, "memfd"))
-        return QPIN_NUMA_BACKEND_MEMFD;
-    if (!g_strcmp0(name, "file"))
-        return QPIN_NUMA_BACKEND_FILE;
-    return QPIN_NUMA_BACKEND_RAM;
-}
-
 static gboolean report_numa(QpinTop *top, json_object *numa, const char *path, GError **error)
 {
     if (!numa || !json_object_is_type(numa, json_type_array) || !json_object_array_length(numa))
@@ -404,8 +384,10 @@ static gboolean report_numa(QpinTop *top, json_object *numa, const char *path, G
         g_ptr_array_add(top->numa_nodes, node);
         node->guest_node = (int)i;
         node->size_bytes = json_object_get_uint64(size);
-        node->policy = policy_of(json_object_get_string(member(o, "policy")));
-        node->backend = backend_of(json_object_get_string(member(o, "backend")));
+        node->policy = QPIN_NUMA_POLICY_DEFAULT;
+        qpin_memory_policy_parse(json_object_get_string(member(o, "policy")), &node->policy);
+        node->backend = QPIN_NUMA_BACKEND_RAM;
+        qpin_memory_backend_parse(json_object_get_string(member(o, "backend")), &node->backend);
         json_object *p = member(o, "path");
         if (p && json_object_is_type(p, json_type_string))
             node->path = g_strdup(json_object_get_string(p));

@@ -178,7 +178,10 @@ GPtrArray *qpin_qemu_argv_probe(char *const *user_argv, GPtrArray *notes)
             g_autoptr(GPtrArray) items = opts_items(value);
             gboolean host = !strcmp(items->pdata[0], "host");
             host_cpu |= host;
-            add_pair(argv, opt, g_strdup(host ? "max" : value));
+            /* TCG's max model says AuthenticAMD without topoext, and QEMU warns that it
+             * "doesn't support hyperthreading" for every guest with threads; the vendor does
+             * not change the topology QEMU reports. */
+            add_pair(argv, opt, g_strdup(host ? "max,vendor=GenuineIntel" : value));
             continue;
         }
         if (!strcmp(a.name, "object") && value && (kept = probe_object(value, &memory))) {
@@ -192,7 +195,9 @@ GPtrArray *qpin_qemu_argv_probe(char *const *user_argv, GPtrArray *notes)
         if (!strcmp(a.name, "enable-kvm") ||
             (!strcmp(a.name, "accel") && value && strstr(value, "kvm")))
             kvm = TRUE;
+        /* -nodefaults and -display are the probe's own (below): not dropped, only replaced. */
         if (strcmp(a.name, "accel") != 0 && strcmp(a.name, "enable-kvm") != 0 &&
+            strcmp(a.name, "nodefaults") != 0 && strcmp(a.name, "display") != 0 &&
             !g_ptr_array_find_with_equal_func(dropped, opt, g_str_equal, NULL))
             g_ptr_array_add(dropped, g_strdup(opt));
     }

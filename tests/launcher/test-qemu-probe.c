@@ -52,7 +52,7 @@ START_TEST(test_probe_classes)
          ""},
         /* CPU models: host is KVM's alone. */
         {{"qemu-system-x86_64", "-cpu", "host,+invtsc,migratable=no", NULL},
-         "qemu-system-x86_64 -cpu max" TAIL,
+         "qemu-system-x86_64 -cpu max,vendor=GenuineIntel" TAIL,
          "probe-cpu"},
         {{"qemu-system-x86_64", "-cpu", "Skylake-Server,-hle", NULL},
          "qemu-system-x86_64 -cpu Skylake-Server,-hle" TAIL,
@@ -98,6 +98,10 @@ START_TEST(test_probe_classes)
           NULL},
          "qemu-system-x86_64 -smp 2" TAIL,
          "probe-dropped"},
+        /* -nodefaults and -display are the probe's own: replaced, not named as dropped. */
+        {{"qemu-system-x86_64", "-nodefaults", "-display", "gtk", "-smp", "2", NULL},
+         "qemu-system-x86_64 -smp 2" TAIL,
+         ""},
         /* A wrapper is not part of the probe: its options name this host's nodes or not. */
         {{"numactl", "--membind=1", "qemu-system-x86_64", "-smp", "2", NULL},
          "qemu-system-x86_64 -smp 2" TAIL,

@@ -167,6 +167,7 @@ static json_object *bare_metal_to_json(const QpinBareMetal *b)
         json_object_object_add(offline, "cpus", qpin_output_json_cpuset(b->offline));
         json_object_object_add(offline, "argv", json_argv(b->chcpu_offline));
         json_object_object_add(offline, "restore", json_argv(b->chcpu_online));
+        json_object_object_add(offline, "kept", qpin_output_json_cpuset(b->kept));
         json_object_object_add(offline, "destructive", json_object_new_boolean(TRUE));
     }
     json_object_object_add(o, "offline_others", offline);
@@ -194,6 +195,15 @@ void qpin_output_bare_metal_text(const QpinBareMetal *b, GString *out)
                                "  %s\n    (destructive, never run by qpin: offlines every other "
                                "CPU of the host; %s brings them back)\n",
                                down, up);
+        if (b->kept) {
+            g_autofree char *kept = topo_cpuset_format(b->kept);
+            gboolean one = topo_cpuset_count(b->kept) == 1;
+            g_string_append_printf(out,
+                                   "    (CPU%s %s stay%s online: the kernel cannot take %s offline, "
+                                   "%s no online file)\n",
+                                   one ? "" : "s", kept, one ? "s" : "", one ? "it" : "them",
+                                   one ? "it has" : "they have");
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 /* qpin — the bare-metal twin of a guest, see qpin-bare-metal.h. */
 #include "qpin-bare-metal.h"
 
+#include <sys/stat.h>
+
 void qpin_bare_metal_free(QpinBareMetal *b)
 {
     if (!b)
@@ -12,6 +14,7 @@ void qpin_bare_metal_free(QpinBareMetal *b)
     g_strfreev(b->taskset);
     g_strfreev(b->srun);
     topo_cpuset_free(b->offline);
+    topo_cpuset_free(b->kept);
     g_strfreev(b->chcpu_offline);
     g_strfreev(b->chcpu_online);
     g_free(b);
@@ -126,6 +129,17 @@ static char **srun_argv(TopoCpuSet *const *vcpu_cpus, guint n, const GPtrArray *
     return argv_end(argv);
 }
 
+/* Whether the kernel of @host can take @cpu offline: only CPUs with a cpuN/online file can
+ * (CPU 0 of most x86 machines has none). */
+static gboolean cpu_can_go_offline(const TopoHost *host, int cpu)
+{
+    g_autofree char *name = g_strdup_printf("cpu%d", cpu);
+    g_autofree char *path = g_build_filename(host->sysroot ? host->sysroot : "/", "sys", "devices",
+                                             "system", "cpu", name, "online", NULL);
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 QpinBareMetal *qpin_bare_metal_new(const TopoHost *host, TopoCpuSet *const *vcpu_cpus, guint n,
                                    const GPtrArray *nodes)
 {
@@ -182,6 +196,14 @@ QpinBareMetal *qpin_bare_metal_new(const TopoHost *host, TopoCpuSet *const *vcpu
     if (host && host->online) {
         b->offline = topo_cpuset_copy(host->online);
         topo_cpuset_subtract(b->offline, b->cpus);
+        b->kept = topo_cpuset_new();
+        for (int cpu = topo_cpuset_first(b->offline); cpu >= 0;
+             cpu = topo_cpuset_next(b->offline, cpu))
+            if (!cpu_can_go_offline(host, cpu))
+                topo_cpuset_add(b->kept, cpu);
+        topo_cpuset_subtract(b->offline, b->kept);
+        if (topo_cpuset_is_empty(b->kept))
+            g_clear_pointer(&b->kept, topo_cpuset_free);
         if (topo_cpuset_is_empty(b->offline)) {
             g_clear_pointer(&b->offline, topo_cpuset_free);
         } else {

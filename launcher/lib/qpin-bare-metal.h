@@ -20,7 +20,9 @@ typedef struct {
     char **numactl;        /* numactl --physcpubind=CPUS [--membind=|--interleave=|...] */
     char **taskset;        /* taskset -c CPUS */
     char **srun;           /* srun ... --cpu-bind=map_cpu:LIST (one task per vCPU) */
-    TopoCpuSet *offline;   /* the online host CPUs outside cpus, or NULL when there are none */
+    TopoCpuSet *offline;   /* the online host CPUs outside cpus that the kernel can take offline,
+                            * or NULL when there are none */
+    TopoCpuSet *kept;      /* those it cannot (no cpuN/online file: often CPU 0), or NULL */
     char **chcpu_offline;  /* chcpu -d OFFLINE: destructive, never run by qpin; or NULL */
     char **chcpu_online;   /* chcpu -e OFFLINE: what brings them back; or NULL */
 } QpinBareMetal;
@@ -31,7 +33,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QpinBareMetal, qpin_bare_metal_free)
 /* The twin of a guest whose vCPU with cpu-index i runs on @vcpu_cpus[i] (@n vCPUs; an entry may
  * be NULL for a vCPU left unpinned, which the bare-metal process then does not get either) and
  * whose memory is @nodes (QpinNumaNode*, may be NULL or empty), on @host (whose online CPUs the
- * chcpu line offlines). The memory side follows the guest nodes bound to host nodes: their
+ * chcpu line offlines, except those without a cpuN/online file under its sysroot: the kernel
+ * cannot take them offline). The memory side follows the guest nodes bound to host nodes: their
  * host nodes, with the policy of the first of them (bind: --membind; interleave: --interleave;
  * preferred: --preferred=NODE for one node, --localalloc for several, each CPU's own node
  * first as each guest node prefers its own). srun gets one task per vCPU: map_cpu when each

@@ -207,6 +207,12 @@ START_TEST(test_table)
     for (guint i = 0; i < cells->len; i++)
         ck_assert_str_eq(cells->pdata[i], want[i]);
     ck_assert_msg(strstr(out->str, "emulator threads: CPUs 0-1,68-69"), "%s", out->str);
+    /* Every other CPU is written compactly. */
+    topo_cpuset_free(r->emulator_cpus);
+    r->emulator_cpus = topo_cpuset_parse("0-78:2", NULL);
+    g_autoptr(GString) alt = g_string_new(NULL);
+    qpin_output_report_table(r, alt);
+    ck_assert_msg(strstr(alt->str, "emulator threads: CPUs 0-78:2\n"), "%s", alt->str);
     ck_assert_msg(strstr(out->str, "IO mon_iothread"), "%s", out->str);
     ck_assert_msg(strstr(out->str, "iothreads:"), "%s", out->str);
     ck_assert_msg(strstr(out->str, "timings (ms): spawn_to_ready 35.2, query 4.1, pin 0.2; 4 QMP"),

@@ -493,6 +493,12 @@ static char *stats_reply(guint64 exits0, guint64 exits1)
         exits0, exits1);
 }
 
+/* The fixture's QEMU as the peer of the fake socket. */
+static QpinQmpPeer *fixture_peer(void)
+{
+    return qpin_qmp_peer_new("/run/vm.qmp", PID, PID, root);
+}
+
 static QmpClient *client_of(FakeQmp *fake)
 {
     g_autoptr(GError) error = NULL;
@@ -516,7 +522,8 @@ START_TEST(test_kvm_exits)
     fake_qmp_expect(fake, "query-stats", stats_args, r2);
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     ck_assert_str_eq(top->source, "qmp");
     ck_assert_str_eq(thread_of(top, PID + 3)->id, "io0");
@@ -551,7 +558,8 @@ START_TEST(test_kvm_exits_absent)
     fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     /* The iothread QMP did not list is an emulator thread. */
     ck_assert_int_eq(thread_of(top, PID + 3)->kind, QPIN_TOP_EMULATOR);
@@ -578,7 +586,8 @@ START_TEST(test_qmp_foreign_thread)
     fake_qmp_expect(fake, "query-cpus-fast", NULL, reply);
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_ptr_null(top);
     ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
     ck_assert_ptr_nonnull(strstr(error->message, "4999"));
@@ -696,7 +705,8 @@ START_TEST(test_memory_qmp)
     fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     ck_assert_str_eq(top->memory_source, "qmp");
     top->memory_every_ns = 0;

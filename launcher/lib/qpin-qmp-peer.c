@@ -65,8 +65,8 @@ QpinQmpPeer *qpin_qmp_peer_find(QmpClient *qmp, const char *socket, gint64 pid,
      * (SCM_RIGHTS to a stranger) is not followed: the creator is then no ancestor. */
     if (!qpin_process_descends_from((pid_t)pid, peer, proc_root)) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
-                    "--pid %" G_GINT64_FORMAT ": the QMP socket %s was created by process %s "
-                    "(the socket's peer), and process %" G_GINT64_FORMAT
+                    "--pid %" G_GINT64_FORMAT ": the QMP socket %s was created by process %s, "
+                    "the socket's peer, and process %" G_GINT64_FORMAT
                     " is neither that process nor one it started; nothing was changed (give "
                     "--pid of the QEMU that process %d started, or leave --pid out)",
                     pid, socket, creator, pid, (int)peer);

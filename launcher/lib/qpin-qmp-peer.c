@@ -48,6 +48,12 @@ QpinQmpPeer *qpin_qmp_peer_find(QmpClient *qmp, const char *socket, gint64 pid,
                     socket);
         return NULL;
     }
+    return qpin_qmp_peer_choose(socket, peer, pid, proc_root, error);
+}
+
+QpinQmpPeer *qpin_qmp_peer_choose(const char *socket, pid_t peer, gint64 pid,
+                                  const char *proc_root, GError **error)
+{
     if (pid <= 0 || pid == peer)
         return qpin_qmp_peer_new(socket, peer, peer, proc_root);
 

@@ -631,6 +631,10 @@ char *qpin_flow_process_label(const QpinFlow *s)
 {
     if (s->proven)
         return g_strdup_printf("QEMU (pid %d)", (int)s->pid);
+    /* pin before the proof: the socket's peer may be a launcher that handed the socket down,
+     * while what is left paused or running is the guest behind the socket. */
+    if (s->peer && !s->peer->by_pid)
+        return g_strdup_printf("the QEMU behind %s", s->peer->socket);
     return g_strdup_printf("process %d", (int)s->pid);
 }
 

@@ -131,7 +131,8 @@ gboolean qpin_flow_rollback(QpinFlow *s, char **summary);
  * QMP session, or query-status says it runs. Call before qpin's own cont. */
 gboolean qpin_flow_resumed_behind(QpinFlow *s, gboolean *resumed, GError **error);
 
-/* "QEMU (pid N)" once s->pid is proven to be QEMU, else "process N". */
+/* "QEMU (pid N)" once s->pid is proven to be QEMU; before, for pin without --pid, "the QEMU
+ * behind SOCKET" (the peer may be the launcher that created the socket); else "process N". */
 char *qpin_flow_process_label(const QpinFlow *s);
 
 /* Milliseconds since @start_us (a g_get_monotonic_time() value). */

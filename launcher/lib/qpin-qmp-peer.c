@@ -37,8 +37,8 @@ QpinQmpPeer *qpin_qmp_peer_find(QmpClient *qmp, const char *socket, gint64 pid,
     pid_t peer = qmp_client_peer_pid(qmp, NULL);
     if (peer < 0) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_QMP,
-                    "%s: cannot tell which process serves the QMP socket (SO_PEERCRED: %s)",
-                    socket, g_strerror(errno));
+                    "%s: cannot tell which process serves the QMP socket (SO_PEERCRED: %s)", socket,
+                    g_strerror(errno));
         return NULL;
     }
     if (peer == 0) {
@@ -51,8 +51,8 @@ QpinQmpPeer *qpin_qmp_peer_find(QmpClient *qmp, const char *socket, gint64 pid,
     return qpin_qmp_peer_choose(socket, peer, pid, proc_root, error);
 }
 
-QpinQmpPeer *qpin_qmp_peer_choose(const char *socket, pid_t peer, gint64 pid,
-                                  const char *proc_root, GError **error)
+QpinQmpPeer *qpin_qmp_peer_choose(const char *socket, pid_t peer, gint64 pid, const char *proc_root,
+                                  GError **error)
 {
     if (pid <= 0 || pid == peer)
         return qpin_qmp_peer_new(socket, peer, peer, proc_root);
@@ -86,11 +86,11 @@ void qpin_qmp_peer_thread_error(const QpinQmpPeer *p, const char *what, gint64 t
 {
     g_autofree char *creator = process_text(p->peer, p->peer_comm);
     g_autofree char *whom =
-        p->by_pid ? g_strdup_printf("process %d (--pid; the QMP socket %s was created by "
-                                    "process %s)",
-                                    (int)p->pid, p->socket, creator)
-                  : g_strdup_printf("process %s, the peer of the QMP socket %s", creator,
-                                    p->socket);
+        p->by_pid
+            ? g_strdup_printf("process %d (--pid; the QMP socket %s was created by "
+                              "process %s)",
+                              (int)p->pid, p->socket, creator)
+            : g_strdup_printf("process %s, the peer of the QMP socket %s", creator, p->socket);
     pid_t owner = tid > 0 && tid <= G_MAXINT ? qpin_thread_tgid((pid_t)tid, proc_root, NULL) : -1;
     if (owner <= 0) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,

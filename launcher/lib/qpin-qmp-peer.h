@@ -38,8 +38,8 @@ QpinQmpPeer *qpin_qmp_peer_find(QmpClient *qmp, const char *socket, gint64 pid,
 
 /* The rule of qpin_qmp_peer_find() for a peer already read: @pid (0: none) is accepted when it
  * is @peer or descends from it. */
-QpinQmpPeer *qpin_qmp_peer_choose(const char *socket, pid_t peer, gint64 pid,
-                                  const char *proc_root, GError **error);
+QpinQmpPeer *qpin_qmp_peer_choose(const char *socket, pid_t peer, gint64 pid, const char *proc_root,
+                                  GError **error);
 
 /* A QpinQmpPeer for a known @peer and @pid (tests, and the commands through
  * qpin_qmp_peer_find()); no check is made. */

@@ -105,9 +105,10 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error);
 /* Computes and validates the whole map (s->pid must be set). With @pinning, qpin proves whom
  * it is about to touch before anything is changed: every vCPU and iothread id QMP reported
  * must be a thread of s->pid (the process qpin started, or s->peer->pid: the QMP socket's peer
- * or the --pid it started), else the error names the process the thread belongs to (for run, a QEMU that a wrapper started
- * without exec is recognised, named, and recorded in s->stray_pid so that it can be stopped).
- * Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares one). */
+ * or the --pid it started), else the error names the process the thread belongs to (for run, a QEMU
+ * that a wrapper started without exec is recognised, named, and recorded in s->stray_pid so that it
+ * can be stopped). Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares
+ * one). */
 gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error);
 
 /* Applies every affinity and policy of the plan: vCPUs, then the emulator threads present now

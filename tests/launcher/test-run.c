@@ -1171,8 +1171,8 @@ START_TEST(test_pin_handed_socket)
 
     /* qpin connects before QEMU runs, as a client of a socket-activated service does: its
      * connection waits in the queue with the creator's credentials. Readable = queued. */
-    char *nopid[] = {(char *)qpin, "pin", "--qmp", sock, "--qmp-timeout", "120",
-                     "--pin", "1,0", "--emulator-pin", "0", NULL};
+    char *nopid[] = {(char *)qpin,     "pin", "--qmp", sock, "--qmp-timeout", "120", "--pin", "1,0",
+                     "--emulator-pin", "0",   NULL};
     g_autoptr(Proc) p = proc_start(nopid, FALSE);
     struct pollfd pfd = {.fd = lfd, .events = POLLIN};
     ck_assert_int_eq(poll(&pfd, 1, 60000), 1);
@@ -1182,16 +1182,15 @@ START_TEST(test_pin_handed_socket)
     g_strv_builder_add(b, QEMU);
     g_strv_builder_addv(b, (const char **)qpin_test_accel_args(kvm));
     g_strv_builder_add_many(b, "-S", "-display", "none", "-nodefaults", "-m", "64", "-smp", "2",
-                            "-name", name, "-name", "debug-threads=on", "-chardev", chardev,
-                            "-mon", "chardev=m,mode=control", NULL);
+                            "-name", name, "-name", "debug-threads=on", "-chardev", chardev, "-mon",
+                            "chardev=m,mode=control", NULL);
     g_auto(GStrv) qemu_argv = g_strv_builder_end(b);
     g_autoptr(Proc) qemu = proc_start_keeping(qemu_argv, FALSE, lfd);
 
     proc_wait(p, 120000);
     g_autofree char *err = slurp(p->err);
-    g_autofree char *creator =
-        g_strdup_printf("the QMP socket %s was created by process %d (%s)", sock, (int)getpid(),
-                        comm);
+    g_autofree char *creator = g_strdup_printf("the QMP socket %s was created by process %d (%s)",
+                                               sock, (int)getpid(), comm);
     ck_assert_msg(p->status == EXIT_PIN, "without --pid: exit %d, want 15: %s", p->status, err);
     ck_assert_msg(strstr(err, creator) && strstr(err, "pass --pid"), "without --pid: %s", err);
     g_autofree char *qemu_text = g_strdup_printf("belongs to process %d (", (int)qemu->pid);
@@ -1211,7 +1210,8 @@ START_TEST(test_pin_handed_socket)
     g_autofree char *ferr = slurp(f->err);
     ck_assert_msg(f->status == EXIT_PIN, "--pid %s: exit %d, want 15: %s", stranger, f->status,
                   ferr);
-    ck_assert_msg(strstr(ferr, creator) && strstr(ferr, "is neither that process nor one it started"),
+    ck_assert_msg(strstr(ferr, creator) &&
+                      strstr(ferr, "is neither that process nor one it started"),
                   "--pid %s: %s", stranger, ferr);
     ck_assert_msg(threads_on(qemu->pid, mine, &which), "--pid %s changed %s", stranger, which);
 
@@ -1220,20 +1220,21 @@ START_TEST(test_pin_handed_socket)
     char *sleeper_argv[] = {"sleep", "600", NULL};
     g_autoptr(Proc) sleeper = proc_start(sleeper_argv, FALSE);
     g_autofree char *sleeper_pid = g_strdup_printf("%d", (int)sleeper->pid);
-    char *child[] = {(char *)qpin, "pin", "--qmp", sock, "--pid", sleeper_pid, "--pin", "1,0", NULL};
+    char *child[] = {(char *)qpin, "pin",   "--qmp", sock, "--pid",
+                     sleeper_pid,  "--pin", "1,0",   NULL};
     g_autoptr(Proc) c = run_qpin(child, 30000);
     g_autofree char *cerr = slurp(c->err);
     kill(sleeper->pid, SIGKILL);
     proc_wait(sleeper, 20000);
-    ck_assert_msg(c->status == EXIT_PIN, "--pid %s: exit %d, want 15: %s", sleeper_pid,
-                  c->status, cerr);
+    ck_assert_msg(c->status == EXIT_PIN, "--pid %s: exit %d, want 15: %s", sleeper_pid, c->status,
+                  cerr);
     ck_assert_msg(strstr(cerr, qemu_text) && strstr(cerr, "--pid"), "--pid %s: %s", sleeper_pid,
                   cerr);
     ck_assert_msg(threads_on(qemu->pid, mine, &which), "--pid %s changed %s", sleeper_pid, which);
 
     /* --pid of QEMU: pinned, read back, and the report says why that process is QEMU. */
-    char *pin[] = {(char *)qpin, "pin", "--qmp", sock, "--pid", qemu_pid, "--pin", "1,0",
-                   "--emulator-pin", "0", "--json", NULL};
+    char *pin[] = {(char *)qpin, "pin", "--qmp",          sock, "--pid",  qemu_pid,
+                   "--pin",      "1,0", "--emulator-pin", "0",  "--json", NULL};
     g_autoptr(Proc) r = run_qpin(pin, 30000);
     g_autofree char *rerr = slurp(r->err);
     ck_assert_msg(r->status == 0, "--pid %s (QEMU): exit %d: %s", qemu_pid, r->status, rerr);

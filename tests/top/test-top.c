@@ -629,8 +629,8 @@ START_TEST(test_qmp_peer_rule)
     g_autofree char *tdir = g_strdup_printf("%s/%d", root, PID + 1);
     g_mkdir_with_parents(tdir, 0755);
     g_autofree char *ts = g_strdup_printf("%s/status", tdir);
-    g_autofree char *tstatus = g_strdup_printf("Name:\tCPU 0/KVM\nTgid:\t%d\nPid:\t%d\nPPid:\t3000\n",
-                                               PID, PID + 1);
+    g_autofree char *tstatus =
+        g_strdup_printf("Name:\tCPU 0/KVM\nTgid:\t%d\nPid:\t%d\nPPid:\t3000\n", PID, PID + 1);
     put(ts, tstatus);
 
     g_autoptr(GError) error = NULL;
@@ -666,8 +666,7 @@ START_TEST(test_qmp_peer_rule)
     g_autoptr(QpinQmpPeer) same = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 3000, root, &error);
     ck_assert(same && !same->by_pid);
 
-    g_autoptr(QpinQmpPeer) stranger =
-        qpin_qmp_peer_choose("/run/vm.qmp", 3000, 5000, root, &error);
+    g_autoptr(QpinQmpPeer) stranger = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 5000, root, &error);
     ck_assert_ptr_null(stranger);
     ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
     ck_assert_msg(strstr(error->message, "created by process 3000 (launcher)") &&

@@ -16,34 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The process behind the QMP socket (SO_PEERCRED): the QEMU that the threads QMP names must
- * belong to. --pid, when given, must name that same process. */
+/* The process behind the QMP socket: its peer (SO_PEERCRED), or --pid when that descends from
+ * the peer (a socket created by a launcher and handed down to QEMU). The threads QMP names must
+ * belong to it (qpin_flow_plan()). */
 static gboolean find_peer(QpinFlow *s, QmpClient *qmp, GError **error)
 {
-    const char *sock = s->opt->qmp;
-    pid_t peer = qmp_client_peer_pid(qmp, NULL);
-    if (peer < 0) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QMP,
-                    "%s: cannot tell which process serves the QMP socket (SO_PEERCRED: %s)", sock,
-                    g_strerror(errno));
+    s->peer = qpin_qmp_peer_find(qmp, s->opt->qmp, s->opt->pid, NULL, error);
+    if (!s->peer)
         return FALSE;
-    }
-    if (peer == 0) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
-                    "%s: the process serving the QMP socket lives in a PID namespace qpin cannot "
-                    "see into; run qpin pin in QEMU's PID namespace or an ancestor of it",
-                    sock);
-        return FALSE;
-    }
-    if (s->opt->pid > 0 && s->opt->pid != peer) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
-                    "--pid %" G_GINT64_FORMAT ": the QMP socket %s is served by process %d (the "
-                    "socket's peer), not by process %" G_GINT64_FORMAT
-                    "; nothing was changed (give --pid %d, or leave --pid out)",
-                    s->opt->pid, sock, (int)peer, s->opt->pid, (int)peer);
-        return FALSE;
-    }
-    s->pid = peer;
+    s->pid = s->peer->pid;
     return TRUE;
 }
 
@@ -124,7 +105,8 @@ static const QpinHelp pin_help = {
     .command = "pin",
     .usage = "--qmp SOCKET [OPTIONS]",
     .description = "Pins the threads of a QEMU started by someone else, through its QMP socket: "
-                   "proves that the threads QMP names belong to the socket's peer, applies the "
+                   "proves that the threads QMP names belong to the socket's peer (or to --pid, "
+                   "a process the peer started, when the socket was handed to QEMU), applies the "
                    "map, reads every thread back, and on any failure puts back what each thread "
                    "had. The guest is left paused or running as it was, unless --cont.",
     .examples = pin_examples,

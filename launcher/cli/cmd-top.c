@@ -117,36 +117,25 @@ static char *screen_frame(const QpinTop *top, QpinTopSort sort)
     return g_string_free(out, FALSE);
 }
 
-/* Proves which process serves the QMP socket, as qpin pin does: the threads QMP names must be
- * that process's. */
-static QmpClient *connect_qmp(const TopOptions *o, pid_t *pid, GError **error)
+/* Finds which process serves the QMP socket, as qpin pin does (the peer, or --pid started by
+ * it); qpin_top_new_from_qmp() proves the threads QMP names are that process's. */
+static QmpClient *connect_qmp(const TopOptions *o, QpinQmpPeer **peer, GError **error)
 {
     g_autoptr(QmpClient) qmp =
         qmp_client_connect(o->qmp, QMP_DEFAULT_TIMEOUT_MS, NULL, NULL, error);
     if (!qmp)
         return NULL;
     qmp_client_set_timeout(qmp, QMP_DEFAULT_TIMEOUT_MS);
-    pid_t peer = qmp_client_peer_pid(qmp, NULL);
-    if (peer <= 0) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_QMP,
-                    "%s: cannot tell which process serves the QMP socket%s", o->qmp,
-                    peer == 0 ? " (it lives in a PID namespace qpin cannot see into)" : "");
+    g_autoptr(QpinQmpPeer) found = qpin_qmp_peer_find(qmp, o->qmp, o->pid, NULL, error);
+    if (!found)
         return NULL;
-    }
-    if (o->pid > 0 && o->pid != peer) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
-                    "--pid %" G_GINT64_FORMAT ": the QMP socket %s is served by process %d, not "
-                    "by process %" G_GINT64_FORMAT " (give --pid %d, or leave --pid out)",
-                    o->pid, o->qmp, (int)peer, o->pid, (int)peer);
-        return NULL;
-    }
     if (!qmp_client_handshake(qmp, error)) {
         if (g_error_matches(*error, QMP_ERROR, QMP_ERROR_TIMEOUT))
             g_prefix_error(error, "(QEMU serves one QMP client per socket: is another one "
                                   "connected?) ");
         return NULL;
     }
-    *pid = peer;
+    *peer = g_steal_pointer(&found);
     return g_steal_pointer(&qmp);
 }
 
@@ -452,10 +441,14 @@ int qpin_cmd_top(int argc, char **argv)
     if (o.report) {
         top = qpin_top_new_from_report(o.report, NULL, &error);
     } else if (o.qmp) {
-        pid_t pid = 0;
-        qmp = connect_qmp(&o, &pid, &error);
+        g_autoptr(QpinQmpPeer) peer = NULL;
+        qmp = connect_qmp(&o, &peer, &error);
         if (qmp)
-            top = qpin_top_new_from_qmp(qmp, pid, NULL, &error);
+            top = qpin_top_new_from_qmp(qmp, peer, NULL, &error);
+        if (top && peer->by_pid) {
+            g_autofree char *why = qpin_qmp_peer_describe(peer);
+            qpin_err("top: %s", why);
+        }
     } else {
         top = qpin_top_new_from_pid((pid_t)o.pid, NULL, &error);
     }

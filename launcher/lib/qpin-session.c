@@ -75,6 +75,7 @@ void qpin_flow_free(QpinFlow *s)
     if (!s)
         return;
     qpin_report_free(s->report);
+    qpin_qmp_peer_free(s->peer);
     /* A last resort: every path of run gives the pages back itself, saying how it went. */
     qpin_hugepages_free(s->hugepages);
     qpin_mirror_free(s->mirror);
@@ -630,18 +631,23 @@ char *qpin_flow_process_label(const QpinFlow *s)
 {
     if (s->proven)
         return g_strdup_printf("QEMU (pid %d)", (int)s->pid);
+    /* pin before the proof: the socket's peer may be a launcher that handed the socket down,
+     * while what is left paused or running is the guest behind the socket. */
+    if (s->peer && !s->peer->by_pid)
+        return g_strdup_printf("the QEMU behind %s", s->peer->socket);
     return g_strdup_printf("process %d", (int)s->pid);
 }
 
 /* Why thread @tid, named by QMP for @what, is refused: whose thread it is. For run, a QEMU
- * started by a wrapper that did not exec is recognised (and remembered, to be stopped). */
+ * started by a wrapper that did not exec is recognised (and remembered, to be stopped); for pin,
+ * the QMP socket's rule says it (qpin_qmp_peer_thread_error()). */
 static void foreign_thread_error(QpinFlow *s, const char *what, gint64 tid, GError **error)
 {
-    gboolean run = s->opt->command != QPIN_COMMAND_PIN;
-    g_autofree char *whom =
-        run ? g_strdup_printf("the process qpin started (pid %d)", (int)s->pid)
-            : g_strdup_printf("the process serving the QMP socket %s (pid %d, the socket's peer)",
-                              s->opt->qmp, (int)s->pid);
+    if (s->peer) {
+        qpin_qmp_peer_thread_error(s->peer, what, tid, NULL, error);
+        return;
+    }
+    g_autofree char *whom = g_strdup_printf("the process qpin started (pid %d)", (int)s->pid);
     pid_t owner = valid_tid(tid) ? qpin_thread_tgid((pid_t)tid, NULL, NULL) : -1;
     if (owner <= 0) {
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
@@ -650,7 +656,7 @@ static void foreign_thread_error(QpinFlow *s, const char *what, gint64 tid, GErr
                     what, tid, whom);
         return;
     }
-    if (run && qpin_process_descends_from(owner, s->pid, NULL)) {
+    if (qpin_process_descends_from(owner, s->pid, NULL)) {
         s->stray_pid = owner;
         g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
                     "%s: thread %" G_GINT64_FORMAT " belongs to process %d, a child of %s: the "
@@ -698,6 +704,11 @@ static gboolean prove_threads(QpinFlow *s, GError **error)
         return FALSE;
     }
     s->proven = TRUE;
+    /* Whom qpin touches when that is not the socket's peer, and why it may. */
+    if (s->peer && s->peer->by_pid) {
+        g_autofree char *why = qpin_qmp_peer_describe(s->peer);
+        g_ptr_array_add(s->report->notes, qpin_note_new(QPIN_NOTE_QEMU_PID, "%s", why));
+    }
     return TRUE;
 }
 

@@ -7,6 +7,7 @@
 #include "qpin-error.h"
 #include "qpin-hugepages.h"
 #include "qpin-mirror.h"
+#include "qpin-qmp-peer.h"
 #include "qpin-options.h"
 #include <qpin/placement.h>
 #include <qpin/qmp.h>
@@ -46,7 +47,8 @@ typedef struct {
     QpinHugepages *hugepages;         /* run --reserve-hugepages: what was added, or NULL */
     QmpClient *qmp;           /* borrowed */
     int sigfd;                /* borrowed signalfd: a terminating signal stops apply (-1: none) */
-    pid_t pid;                /* run: the process qpin started; pin: the QMP socket's peer */
+    pid_t pid;                /* run: the process qpin started; pin: peer->pid */
+    QpinQmpPeer *peer;        /* pin: who serves the QMP socket (qpin_qmp_peer_find()), or NULL */
     gboolean proven;          /* every thread QMP named is a thread of s->pid: it is QEMU */
     pid_t stray_pid; /* run: the QEMU a wrapper started without exec, to be stopped too, or 0 */
     GPtrArray *cpus; /* QmpCpuInfo* */
@@ -102,10 +104,11 @@ gboolean qpin_flow_query(QpinFlow *s, GError **error);
 
 /* Computes and validates the whole map (s->pid must be set). With @pinning, qpin proves whom
  * it is about to touch before anything is changed: every vCPU and iothread id QMP reported
- * must be a thread of s->pid (the process qpin started, or the QMP socket's peer), else the
- * error names the process the thread belongs to (for run, a QEMU that a wrapper started
- * without exec is recognised, named, and recorded in s->stray_pid so that it can be stopped).
- * Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares one). */
+ * must be a thread of s->pid (the process qpin started, or s->peer->pid: the QMP socket's peer
+ * or the --pid it started), else the error names the process the thread belongs to (for run, a QEMU
+ * that a wrapper started without exec is recognised, named, and recorded in s->stray_pid so that it
+ * can be stopped). Pinned vCPUs also need positive, unique thread ids (single-threaded TCG shares
+ * one). */
 gboolean qpin_flow_plan(QpinFlow *s, gboolean pinning, GError **error);
 
 /* Applies every affinity and policy of the plan: vCPUs, then the emulator threads present now
@@ -129,7 +132,8 @@ gboolean qpin_flow_rollback(QpinFlow *s, char **summary);
  * QMP session, or query-status says it runs. Call before qpin's own cont. */
 gboolean qpin_flow_resumed_behind(QpinFlow *s, gboolean *resumed, GError **error);
 
-/* "QEMU (pid N)" once s->pid is proven to be QEMU, else "process N". */
+/* "QEMU (pid N)" once s->pid is proven to be QEMU; before, for pin without --pid, "the QEMU
+ * behind SOCKET" (the peer may be the launcher that created the socket); else "process N". */
 char *qpin_flow_process_label(const QpinFlow *s);
 
 /* Milliseconds since @start_us (a g_get_monotonic_time() value). */

@@ -225,8 +225,10 @@ QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error)
 
 /* ---- discovery over QMP ---- */
 
-QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error)
+QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, const QpinQmpPeer *peer, const char *proc_root,
+                               GError **error)
 {
+    pid_t pid = peer->pid;
     g_autofree char *what = g_strdup_printf("QEMU (process %d)", (int)pid);
     if (!check_process(pid, proc_root, what, QPIN_ERROR_PIN, " any more", error))
         return NULL;
@@ -240,10 +242,8 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
     for (guint i = 0; i < cpus->len; i++) {
         const QmpCpuInfo *c = g_ptr_array_index(cpus, i);
         if (!qpin_thread_of(pid, (pid_t)c->thread_id, top->proc_root)) {
-            g_set_error(error, QPIN_ERROR, QPIN_ERROR_PIN,
-                        "query-cpus-fast: thread %" G_GINT64_FORMAT " of vCPU %" G_GINT64_FORMAT
-                        " is no thread of %s",
-                        c->thread_id, c->cpu_index, what);
+            g_autofree char *vcpu = g_strdup_printf("vCPU %" G_GINT64_FORMAT, c->cpu_index);
+            qpin_qmp_peer_thread_error(peer, vcpu, c->thread_id, top->proc_root, error);
             return NULL;
         }
         /* Under single-threaded TCG every vCPU names the same thread: one row per vCPU. */
@@ -259,8 +259,11 @@ QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root,
     }
     for (guint i = 0; i < io->len; i++) {
         const QmpIothread *o = g_ptr_array_index(io, i);
-        if (!qpin_thread_of(pid, (pid_t)o->thread_id, top->proc_root))
-            continue; /* an iothread that ended meanwhile is not watched */
+        if (!qpin_thread_of(pid, (pid_t)o->thread_id, top->proc_root)) {
+            g_autofree char *iothread = g_strdup_printf("iothread %s", o->id);
+            qpin_qmp_peer_thread_error(peer, iothread, o->thread_id, top->proc_root, error);
+            return NULL;
+        }
         QpinTopThread *t = top_add(top, QPIN_TOP_IOTHREAD, (pid_t)o->thread_id);
         t->id = g_strdup(o->id);
         t->name = qpin_thread_name(pid, t->tid, top->proc_root);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "qpin-placement-check.h"
+#include "qpin-qmp-peer.h"
 
 #include <qpin/cpuset.h>
 #include <qpin/qmp.h>
@@ -113,12 +114,13 @@ QpinTop *qpin_top_new_from_report(const char *path, const char *proc_root, GErro
  * them (qpin_mem_ram_blocks_find()), each judged against its own numa_maps policy. */
 QpinTop *qpin_top_new_from_pid(pid_t pid, const char *proc_root, GError **error);
 
-/* Watches the QEMU @pid behind @qmp (the caller proves the socket's peer is @pid): vCPUs and
- * iothreads from query-cpus-fast and query-iothreads, emulator threads the rest, the plan each
- * thread's affinity now; the memory backends from query-memdev; KVM exits from query-stats
- * when QEMU has them. @qmp stays the
- * caller's and must outlive @top. */
-QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, pid_t pid, const char *proc_root, GError **error);
+/* Watches the QEMU behind @qmp, peer->pid (qpin_qmp_peer_find()): every vCPU and iothread
+ * thread QMP names must be a thread of that process, else QPIN_ERROR_PIN says whose it is
+ * (qpin_qmp_peer_thread_error()). The emulator threads are the rest, the plan each thread's
+ * affinity now; the memory backends from query-memdev; KVM exits from query-stats when QEMU has
+ * them. @qmp stays the caller's and must outlive @top; @peer is only read here. */
+QpinTop *qpin_top_new_from_qmp(QmpClient *qmp, const QpinQmpPeer *peer, const char *proc_root,
+                               GError **error);
 
 /* Reads every thread, /proc/interrupts, numa_maps when due and KVM stats; @mono_ns is
  * CLOCK_MONOTONIC (tests pass their own). From the second sample on the rates cover the time

@@ -18,6 +18,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,9 +43,10 @@ typedef struct {
 } Proc;
 
 /* Starts @argv with stdout and stderr captured to files; stdin is a pipe when @with_stdin,
- * else /dev/null. The child dies with the test process (PDEATHSIG), so a failed assertion
+ * else /dev/null; @keep_fd (-1: none) stays open in the child, as QEMU's -chardev fd=N needs.
+ * The child dies with the test process (PDEATHSIG), so a failed assertion
  * never leaves qpin, and through qpin QEMU, running. */
-static Proc *proc_start(char **argv, gboolean with_stdin)
+static Proc *proc_start_keeping(char **argv, gboolean with_stdin, int keep_fd)
 {
     Proc *p = g_new0(Proc, 1);
     int n = ++counter;
@@ -58,6 +61,8 @@ static Proc *proc_start(char **argv, gboolean with_stdin)
     if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
+            _exit(126);
+        if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0)
             _exit(126);
         int o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -77,6 +82,12 @@ static Proc *proc_start(char **argv, gboolean with_stdin)
         p->stdin_fd = -1;
     }
     return p;
+}
+
+/* proc_start_keeping() without a descriptor handed down. */
+static Proc *proc_start(char **argv, gboolean with_stdin)
+{
+    return proc_start_keeping(argv, with_stdin, -1);
 }
 
 /* Waits up to @timeout_ms; on timeout kills the child and fails the test. */
@@ -1121,6 +1132,145 @@ START_TEST(test_pin_attach)
 }
 END_TEST
 
+/* Whether every thread of @pid still has the affinity @cpus. */
+static gboolean threads_on(pid_t pid, const char *cpus, char **which)
+{
+    g_autofree char *dir_path = g_strdup_printf("/proc/%d/task", (int)pid);
+    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+    const char *e;
+    while (dir && (e = g_dir_read_name(dir))) {
+        g_autofree char *now = cpus_allowed((pid_t)atoi(e));
+        if (strcmp(now, cpus) != 0) {
+            *which = g_strdup_printf("thread %s of %d is on %s, was %s", e, (int)pid, now, cpus);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* A QMP socket the test binds and listens on itself, handed to QEMU as -chardev fd=N: the
+ * socket's peer (SO_PEERCRED) is the test, not QEMU. Without --pid qpin refuses, naming the
+ * socket's creator and asking for --pid; --pid of QEMU, a child of the creator, pins and
+ * verifies; --pid of a process the creator did not start is refused, and so is --pid of a
+ * child of the creator that is not QEMU (the threads QMP names are not its threads). */
+START_TEST(test_pin_handed_socket)
+{
+    g_autofree char *name = unique_name();
+    g_autofree char *sock = g_strdup_printf("%s/%s.qmp", tmpdir, name);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(sock), sizeof addr.sun_path);
+    strcpy(addr.sun_path, sock);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    g_autofree char *mine = cpus_allowed(getpid());
+    g_autofree char *comm = NULL;
+    ck_assert(g_file_get_contents("/proc/self/comm", &comm, NULL, NULL));
+    g_strchomp(comm);
+
+    /* qpin connects before QEMU runs, as a client of a socket-activated service does: its
+     * connection waits in the queue with the creator's credentials. Readable = queued. */
+    char *nopid[] = {(char *)qpin,     "pin", "--qmp", sock, "--qmp-timeout", "120", "--pin", "1,0",
+                     "--emulator-pin", "0",   NULL};
+    g_autoptr(Proc) p = proc_start(nopid, FALSE);
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    ck_assert_int_eq(poll(&pfd, 1, 60000), 1);
+
+    g_autofree char *chardev = g_strdup_printf("socket,id=m,fd=%d,server=on,wait=off", lfd);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_strv_builder_add(b, QEMU);
+    g_strv_builder_addv(b, (const char **)qpin_test_accel_args(kvm));
+    g_strv_builder_add_many(b, "-S", "-display", "none", "-nodefaults", "-m", "64", "-smp", "2",
+                            "-name", name, "-name", "debug-threads=on", "-chardev", chardev, "-mon",
+                            "chardev=m,mode=control", NULL);
+    g_auto(GStrv) qemu_argv = g_strv_builder_end(b);
+    g_autoptr(Proc) qemu = proc_start_keeping(qemu_argv, FALSE, lfd);
+
+    proc_wait(p, 120000);
+    g_autofree char *err = slurp(p->err);
+    g_autofree char *creator = g_strdup_printf("the QMP socket %s was created by process %d (%s)",
+                                               sock, (int)getpid(), comm);
+    ck_assert_msg(p->status == EXIT_PIN, "without --pid: exit %d, want 15: %s", p->status, err);
+    ck_assert_msg(strstr(err, creator) && strstr(err, "pass --pid"), "without --pid: %s", err);
+    g_autofree char *qemu_text = g_strdup_printf("belongs to process %d (", (int)qemu->pid);
+    ck_assert_msg(strstr(err, qemu_text), "without --pid, QEMU is not named: %s", err);
+    g_autofree char *which = NULL;
+    ck_assert_msg(threads_on(qemu->pid, mine, &which), "a refused pin changed %s", which);
+
+    /* QEMU calls listen() on the descriptor it is given, which makes it the peer of clients
+     * that connect later; listening again makes the test their peer, the creator above. */
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    g_autofree char *qemu_pid = g_strdup_printf("%d", (int)qemu->pid);
+
+    /* --pid of a process the socket's creator did not start. */
+    g_autofree char *stranger = g_strdup_printf("%d", (int)getppid());
+    char *foreign[] = {(char *)qpin, "pin", "--qmp", sock, "--pid", stranger, "--pin", "1,0", NULL};
+    g_autoptr(Proc) f = run_qpin(foreign, 30000);
+    g_autofree char *ferr = slurp(f->err);
+    ck_assert_msg(f->status == EXIT_PIN, "--pid %s: exit %d, want 15: %s", stranger, f->status,
+                  ferr);
+    ck_assert_msg(strstr(ferr, creator) &&
+                      strstr(ferr, "is neither that process nor one it started"),
+                  "--pid %s: %s", stranger, ferr);
+    ck_assert_msg(threads_on(qemu->pid, mine, &which), "--pid %s changed %s", stranger, which);
+
+    /* --pid of a child of the creator that is not QEMU: accepted as a candidate, refused by
+     * the proof, since the vCPU threads QMP names are QEMU's. */
+    char *sleeper_argv[] = {"sleep", "600", NULL};
+    g_autoptr(Proc) sleeper = proc_start(sleeper_argv, FALSE);
+    g_autofree char *sleeper_pid = g_strdup_printf("%d", (int)sleeper->pid);
+    char *child[] = {(char *)qpin, "pin",   "--qmp", sock, "--pid",
+                     sleeper_pid,  "--pin", "1,0",   NULL};
+    g_autoptr(Proc) c = run_qpin(child, 30000);
+    g_autofree char *cerr = slurp(c->err);
+    kill(sleeper->pid, SIGKILL);
+    proc_wait(sleeper, 20000);
+    ck_assert_msg(c->status == EXIT_PIN, "--pid %s: exit %d, want 15: %s", sleeper_pid, c->status,
+                  cerr);
+    ck_assert_msg(strstr(cerr, qemu_text) && strstr(cerr, "--pid"), "--pid %s: %s", sleeper_pid,
+                  cerr);
+    ck_assert_msg(threads_on(qemu->pid, mine, &which), "--pid %s changed %s", sleeper_pid, which);
+
+    /* --pid of QEMU: pinned, read back, and the report says why that process is QEMU. */
+    char *pin[] = {(char *)qpin, "pin", "--qmp",          sock, "--pid",  qemu_pid,
+                   "--pin",      "1,0", "--emulator-pin", "0",  "--json", NULL};
+    g_autoptr(Proc) r = run_qpin(pin, 30000);
+    g_autofree char *rerr = slurp(r->err);
+    ck_assert_msg(r->status == 0, "--pid %s (QEMU): exit %d: %s", qemu_pid, r->status, rerr);
+    json_object *doc = json_object_from_file(r->out);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_int_eq(json_object_get_int(jget(doc, "qemu_pid")), qemu->pid);
+    g_autoptr(GArray) tids = vcpu_tids(doc);
+    json_object *notes = jget(doc, "notes");
+    const char *why = NULL;
+    for (size_t i = 0; i < json_object_array_length(notes); i++) {
+        json_object *n = json_object_array_get_idx(notes, i);
+        if (!strcmp(jstr(n, "kind"), "qemu-pid"))
+            why = jstr(n, "text");
+    }
+    g_autofree char *why_want = g_strdup_printf("QEMU is process %d (--pid): process %d (%s) "
+                                                "created the QMP socket",
+                                                (int)qemu->pid, (int)getpid(), comm);
+    ck_assert_msg(why && g_str_has_prefix(why, why_want), "the qemu-pid note: %s",
+                  why ? why : "(none)");
+    json_object_put(doc);
+    ck_assert_uint_eq(tids->len, 2);
+    g_autofree char *c0 = cpus_allowed(g_array_index(tids, pid_t, 0));
+    g_autofree char *c1 = cpus_allowed(g_array_index(tids, pid_t, 1));
+    ck_assert_str_eq(c0, "1");
+    ck_assert_str_eq(c1, "0");
+    g_autofree char *main_cpus = cpus_allowed(qemu->pid);
+    ck_assert_str_eq(main_cpus, "0");
+
+    close(lfd);
+    kill(qemu->pid, SIGTERM);
+    proc_wait(qemu, 20000);
+    assert_no_qemu(name, 0);
+    g_unlink(sock);
+}
+END_TEST
+
 /* After everything above: not one QEMU of this run is left. */
 START_TEST(test_no_qemu_left)
 {
@@ -1154,6 +1304,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_plan_grid_on_fixture);
     tcase_add_test(tc, test_plan_memory_shown);
     tcase_add_test(tc, test_pin_attach);
+    tcase_add_test(tc, test_pin_handed_socket);
     tcase_add_test(tc, test_no_qemu_left);
     suite_add_tcase(s, tc);
     return s;

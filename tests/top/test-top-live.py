@@ -18,6 +18,8 @@ then:
 - guest memory without a report: a QEMU started with a backend bound to node 0 and one
   without policy shows both over QMP (query-memdev) and, with --pid, as RAM blocks from smaps,
   resident pages per node, bound nodes known or said unknown, nothing off node;
+- a QMP socket the test created and handed to QEMU: refused without --pid (the creator named),
+  refused with --pid of a process the creator did not start, watched with --pid of QEMU;
 - QEMU ending while top runs ends top with status 0 and a message;
 - bad usage exits 2.
 
@@ -357,6 +359,60 @@ try:
         memq.kill()
         memq.wait()
         ours.close()
+
+    # A QMP socket the test binds and listens on itself and hands to QEMU (-chardev fd=N), as a
+    # launcher or systemd socket activation does: the socket's peer (SO_PEERCRED) is the test.
+    # QEMU calls listen() on the descriptor it is given, which makes it the peer of clients
+    # that connect later; once QEMU is up the test listens again and is their peer.
+    handed = os.path.join(tmp, "handed.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(handed)
+    listener.listen(8)
+    ours, theirs = socket.socketpair()
+    handq = subprocess.Popen(
+        [qemu, "-accel", "tcg,thread=multi", "-display", "none", "-nodefaults", "-S",
+         "-name", "debug-threads=on", "-m", "64", "-smp", "2",
+         "-chardev", f"socket,id=m,fd={listener.fileno()},server=on,wait=off",
+         "-mon", "chardev=m,mode=control",
+         "-chardev", f"socket,id=sync,fd={theirs.fileno()}", "-mon", "chardev=sync,mode=control"],
+        pass_fds=[listener.fileno(), theirs.fileno()], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    theirs.close()
+    greeting = b""
+    while b"\n" not in greeting:
+        chunk = ours.recv(4096)
+        if not chunk:
+            break
+        greeting += chunk
+    check(b'"QMP"' in greeting, "QEMU with a handed QMP socket is up", handq.stderr.read() if
+          b'"QMP"' not in greeting and handq.poll() is not None else greeting)
+    try:
+        listener.listen(8)
+        with open("/proc/self/comm") as f:
+            comm = f.read().strip()
+        creator = f"the QMP socket {handed} was created by process {os.getpid()} ({comm})"
+        r = top("-b", "-n", "1", "-d", "0.2", "--qmp", handed)
+        check(r.returncode == 15 and creator in r.stderr and "pass --pid" in r.stderr
+              and f"belongs to process {handq.pid} (" in r.stderr,
+              "--qmp of a handed socket without --pid: refused, the creator named, --pid asked",
+              f"{r.returncode} {r.stderr}")
+        r = top("-b", "-n", "1", "-d", "0.2", "--qmp", handed, "--pid", str(os.getppid()))
+        check(r.returncode == 15 and creator in r.stderr
+              and "is neither that process nor one it started" in r.stderr,
+              "--qmp with --pid of a process the creator did not start: refused",
+              f"{r.returncode} {r.stderr}")
+        r = top("-b", "-n", "1", "-d", "0.2", "--qmp", handed, "--pid", str(handq.pid))
+        check(r.returncode == 0 and f"QEMU {handq.pid} " in r.stdout
+              and "vCPUs 2" in r.stdout
+              and f"QEMU is process {handq.pid} (--pid): process {os.getpid()} ({comm}) created"
+              in r.stderr,
+              "--qmp with --pid of QEMU, a child of the creator: watched, and said why",
+              f"{r.returncode} {r.stdout} {r.stderr}")
+    finally:
+        handq.kill()
+        handq.wait()
+        ours.close()
+        listener.close()
 
     # Bad usage.
     for args, what in ((["-b"], "no source"), (["--pid", "1", "--report", report], "two sources"),

@@ -493,6 +493,12 @@ static char *stats_reply(guint64 exits0, guint64 exits1)
         exits0, exits1);
 }
 
+/* The fixture's QEMU as the peer of the fake socket. */
+static QpinQmpPeer *fixture_peer(void)
+{
+    return qpin_qmp_peer_new("/run/vm.qmp", PID, PID, root);
+}
+
 static QmpClient *client_of(FakeQmp *fake)
 {
     g_autoptr(GError) error = NULL;
@@ -516,7 +522,8 @@ START_TEST(test_kvm_exits)
     fake_qmp_expect(fake, "query-stats", stats_args, r2);
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     ck_assert_str_eq(top->source, "qmp");
     ck_assert_str_eq(thread_of(top, PID + 3)->id, "io0");
@@ -551,7 +558,8 @@ START_TEST(test_kvm_exits_absent)
     fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     /* The iothread QMP did not list is an emulator thread. */
     ck_assert_int_eq(thread_of(top, PID + 3)->kind, QPIN_TOP_EMULATOR);
@@ -578,10 +586,126 @@ START_TEST(test_qmp_foreign_thread)
     fake_qmp_expect(fake, "query-cpus-fast", NULL, reply);
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_ptr_null(top);
     ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
     ck_assert_ptr_nonnull(strstr(error->message, "4999"));
+    qmp_client_free(g_steal_pointer(&qmp));
+    g_autofree char *verdict = fake_qmp_finish(fake);
+    ck_assert_msg(!verdict, "%s", verdict);
+}
+END_TEST
+
+/* A process of the fixture: its status (Tgid, PPid) and the comm of its main thread. */
+static void put_other_process(pid_t pid, const char *comm, pid_t ppid)
+{
+    g_autofree char *dir = g_strdup_printf("%s/%d/task/%d", root, (int)pid, (int)pid);
+    g_mkdir_with_parents(dir, 0755);
+    g_autofree char *status = g_strdup_printf("Name:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\n", comm,
+                                              (int)pid, (int)pid, (int)ppid);
+    g_autofree char *s1 = g_strdup_printf("%s/%d/status", root, (int)pid);
+    put(s1, status);
+    g_autofree char *s2 = g_strdup_printf("%s/status", dir);
+    put(s2, status);
+    g_autofree char *line = g_strdup_printf("%s\n", comm);
+    g_autofree char *c = g_strdup_printf("%s/comm", dir);
+    put(c, line);
+}
+
+/* The QMP socket rule: the peer; --pid when it descends from the peer (any process when the
+ * peer is pid 1); else refused, naming the socket's creator. Threads of a QEMU the peer started
+ * are explained as a handed-down socket. Launcher 3000 started QEMU (PID); 5000 is a stranger. */
+START_TEST(test_qmp_peer_rule)
+{
+    put_other_process(3000, "launcher", 1);
+    put_other_process(5000, "stranger", 1);
+    g_autofree char *s = g_strdup_printf("%s/%d/status", root, PID);
+    g_autofree char *status = g_strdup_printf("Name:\tqemu-system-x86\nState:\tS\nTgid:\t%d\n"
+                                              "Pid:\t%d\nPPid:\t3000\n",
+                                              PID, PID);
+    put(s, status);
+    /* /proc/TID/status of vCPU 0's thread, as the kernel shows every thread there too. */
+    g_autofree char *tdir = g_strdup_printf("%s/%d", root, PID + 1);
+    g_mkdir_with_parents(tdir, 0755);
+    g_autofree char *ts = g_strdup_printf("%s/status", tdir);
+    g_autofree char *tstatus =
+        g_strdup_printf("Name:\tCPU 0/KVM\nTgid:\t%d\nPid:\t%d\nPPid:\t3000\n", PID, PID + 1);
+    put(ts, tstatus);
+
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinQmpPeer) peer = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 0, root, &error);
+    ck_assert_msg(peer, "%s", error ? error->message : "");
+    ck_assert_int_eq(peer->pid, 3000);
+    ck_assert(!peer->by_pid);
+    ck_assert_str_eq(peer->peer_comm, "launcher");
+    /* No --pid: QEMU's thread is refused, the launcher named as the socket's creator. */
+    qpin_qmp_peer_thread_error(peer, "vCPU 0", PID + 1, root, &error);
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
+    ck_assert_msg(strstr(error->message, "the QMP socket /run/vm.qmp was created by process 3000 "
+                                         "(launcher)") &&
+                      strstr(error->message, "--pid 4000 if that is QEMU"),
+                  "%s", error->message);
+    g_clear_error(&error);
+    /* A thread of a stranger is no handed-down socket. */
+    qpin_qmp_peer_thread_error(peer, "vCPU 0", 5000, root, &error);
+    ck_assert_msg(error && !strstr(error->message, "--pid") &&
+                      strstr(error->message, "belongs to process 5000 (stranger)"),
+                  "%s", error ? error->message : "");
+    g_clear_error(&error);
+
+    g_autoptr(QpinQmpPeer) child = qpin_qmp_peer_choose("/run/vm.qmp", 3000, PID, root, &error);
+    ck_assert_msg(child, "%s", error ? error->message : "");
+    ck_assert_int_eq(child->pid, PID);
+    ck_assert(child->by_pid);
+    g_autofree char *why = qpin_qmp_peer_describe(child);
+    ck_assert_msg(g_str_has_prefix(why, "QEMU is process 4000 (--pid): process 3000 (launcher) "
+                                        "created the QMP socket /run/vm.qmp"),
+                  "%s", why);
+
+    g_autoptr(QpinQmpPeer) same = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 3000, root, &error);
+    ck_assert(same && !same->by_pid);
+
+    g_autoptr(QpinQmpPeer) stranger = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 5000, root, &error);
+    ck_assert_ptr_null(stranger);
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
+    ck_assert_msg(strstr(error->message, "created by process 3000 (launcher)") &&
+                      strstr(error->message, "process 5000 is neither"),
+                  "%s", error->message);
+    g_clear_error(&error);
+
+    g_autoptr(QpinQmpPeer) absent = qpin_qmp_peer_choose("/run/vm.qmp", 3000, 6000, root, &error);
+    ck_assert_ptr_null(absent);
+    ck_assert_msg(error && strstr(error->message, "no process 6000 exists"), "%s",
+                  error ? error->message : "");
+    g_clear_error(&error);
+
+    /* Under systemd the peer is pid 1: every process descends from it. */
+    g_autoptr(QpinQmpPeer) init = qpin_qmp_peer_choose("/run/vm.qmp", 1, 5000, root, &error);
+    ck_assert_msg(init && init->pid == 5000 && init->by_pid, "%s", error ? error->message : "");
+}
+END_TEST
+
+/* qpin top --qmp --pid on that launcher's QEMU: watched; a vCPU thread not of --pid refused. */
+START_TEST(test_qmp_peer_pid)
+{
+    g_autoptr(FakeQmp) fake = fake_qmp_new();
+    fake_qmp_handshake(fake);
+    g_autofree char *reply = g_strdup(cpus_reply);
+    char *at = strstr(reply, "4002");
+    memcpy(at, "5000", 4);
+    fake_qmp_expect(fake, "query-cpus-fast", NULL, reply);
+    put_other_process(3000, "launcher", 1);
+    put_other_process(5000, "stranger", 3000);
+    g_autoptr(QmpClient) qmp = client_of(fake);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QpinQmpPeer) peer = qpin_qmp_peer_new("/run/vm.qmp", 3000, PID, root);
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
+    ck_assert_ptr_null(top);
+    ck_assert(g_error_matches(error, QPIN_ERROR, QPIN_ERROR_PIN));
+    ck_assert_msg(strstr(error->message, "belongs to process 5000 (stranger), not to process "
+                                         "4000 (--pid"),
+                  "%s", error->message);
     qmp_client_free(g_steal_pointer(&qmp));
     g_autofree char *verdict = fake_qmp_finish(fake);
     ck_assert_msg(!verdict, "%s", verdict);
@@ -696,7 +820,8 @@ START_TEST(test_memory_qmp)
     fake_qmp_expect(fake, "query-stats", stats_args, "{\"return\": [], \"id\": @ID@}\r\n");
     g_autoptr(QmpClient) qmp = client_of(fake);
     g_autoptr(GError) error = NULL;
-    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, PID, root, &error);
+    g_autoptr(QpinQmpPeer) peer = fixture_peer();
+    g_autoptr(QpinTop) top = qpin_top_new_from_qmp(qmp, peer, root, &error);
     ck_assert_msg(top, "%s", error ? error->message : "");
     ck_assert_str_eq(top->memory_source, "qmp");
     top->memory_every_ns = 0;
@@ -871,6 +996,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_kvm_exits);
     tcase_add_test(tc, test_kvm_exits_absent);
     tcase_add_test(tc, test_qmp_foreign_thread);
+    tcase_add_test(tc, test_qmp_peer_rule);
+    tcase_add_test(tc, test_qmp_peer_pid);
     tcase_add_test(tc, test_memory_numa_maps);
     tcase_add_test(tc, test_memory_qmp);
     tcase_add_test(tc, test_sort);

@@ -237,10 +237,12 @@ static char *real_dir(const char *path, const char *target, int code, GError **e
 }
 
 /* Writes a temporary file next to @base in @dirfd and renames it over @base: readers see the
- * old content or the new, never half. @old is the file being replaced, or NULL for a new
- * one. */
+ * old content or the new, never half. @old is the file being replaced (its owner and mode are
+ * kept), or NULL for a new one, which gets @new_mode. With @durable, the file and the rename
+ * are fsynced. */
 static gboolean write_replace(int dirfd, const char *dir, const char *base, const struct stat *old,
-                              const char *path, const char *data, gsize len, GError **error)
+                              mode_t new_mode, gboolean durable, const char *path,
+                              const char *data, gsize len, GError **error)
 {
     g_autofree char *tmp = NULL;
     int fd = -1;
@@ -273,12 +275,11 @@ static gboolean write_replace(int dirfd, const char *dir, const char *base, cons
             return write_in_place(dirfd, base, O_NOFOLLOW, path, data, len, error);
         }
         step = "cannot give the new file the owner of the old one: ";
-    } else if (fchmod(fd, old ? old->st_mode & 07777 : 0600) < 0) {
-        /* After fchown, which clears set-user-ID bits; 0600 again as umask may have narrowed
-         * the creation mode. */
+    } else if (fchmod(fd, old ? old->st_mode & 07777 : new_mode) < 0) {
+        /* After fchown, which clears set-user-ID bits; @new_mode whatever the umask. */
         e = errno;
         step = "cannot set the mode of the new file: ";
-    } else if (fsync(fd) < 0) {
+    } else if (durable && fsync(fd) < 0) {
         e = errno;
         step = "fsync: ";
     }
@@ -298,7 +299,7 @@ static gboolean write_replace(int dirfd, const char *dir, const char *base, cons
                     g_strerror(e));
     }
     /* Makes the rename itself durable; some filesystems cannot sync a directory (EINVAL). */
-    if (fsync(dirfd) < 0 && errno != EINVAL)
+    if (durable && fsync(dirfd) < 0 && errno != EINVAL)
         return fail(error, QPIN_ERROR_FAILED, path, "fsync of directory %s: %s", dir,
                     g_strerror(errno));
     return TRUE;
@@ -348,12 +349,40 @@ gboolean qpin_file_write(const char *path, const char *data, gsize len, GError *
         else if (lst.st_nlink > 1)
             ok = write_in_place(dirfd, base, O_NOFOLLOW, path, data, len, error);
         else
-            ok = write_replace(dirfd, dir, base, &lst, path, data, len, error);
+            ok = write_replace(dirfd, dir, base, &lst, 0600, TRUE, path, data, len, error);
     } else if (errno == ENOENT) {
-        ok = write_replace(dirfd, dir, base, NULL, path, data, len, error);
+        ok = write_replace(dirfd, dir, base, NULL, 0600, TRUE, path, data, len, error);
     } else {
         ok = fail(error, QPIN_ERROR_FAILED, path, "%s", g_strerror(errno));
     }
+    close(dirfd);
+    return ok;
+}
+
+gboolean qpin_file_replace_regular(const char *path, const char *data, gsize len,
+                                   mode_t new_mode, GError **error)
+{
+    if (empty_path(path, QPIN_ERROR_FAILED, error))
+        return FALSE;
+    if (ends_in_slash(path))
+        return fail(error, QPIN_ERROR_FAILED, path, "%s", g_strerror(EISDIR));
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return fail(error, QPIN_ERROR_FAILED, path, "cannot open directory %s: %s", dir,
+                    g_strerror(errno));
+    struct stat st;
+    gboolean ok;
+    if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        ok = S_ISREG(st.st_mode)
+                 ? write_replace(dirfd, dir, base, &st, new_mode, FALSE, path, data, len, error)
+                 : fail(error, QPIN_ERROR_FAILED, path,
+                        "exists and is not a regular file, which is never replaced");
+    else if (errno == ENOENT)
+        ok = write_replace(dirfd, dir, base, NULL, new_mode, FALSE, path, data, len, error);
+    else
+        ok = fail(error, QPIN_ERROR_FAILED, path, "%s", g_strerror(errno));
     close(dirfd);
     return ok;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 G_BEGIN_DECLS
@@ -25,6 +26,15 @@ G_BEGIN_DECLS
  * Short writes are completed; write, fsync and close are all checked. Errors (QPIN_ERROR,
  * QPIN_ERROR_FAILED) read "PATH: reason". */
 gboolean qpin_file_write(const char *path, const char *data, gsize len, GError **error);
+
+/* Replaces the regular file @path, or creates it, with @len bytes of @data: a temporary file in
+ * the same directory (the old file's owner and mode, @new_mode for a new one) renamed over it,
+ * so a reader sees the old or the new content, never half. Anything else at @path (a symlink,
+ * FIFO, device, directory) is refused and left alone, unlike qpin_file_write(). Not fsynced:
+ * for files rewritten again and again whose last content alone matters (a metrics textfile).
+ * Errors (QPIN_ERROR, QPIN_ERROR_FAILED) read "PATH: reason". */
+gboolean qpin_file_replace_regular(const char *path, const char *data, gsize len,
+                                   mode_t new_mode, GError **error);
 
 /* Checks, without opening or creating anything, that qpin_file_write() to @path can work: the
  * path is not empty, does not name a directory, socket or block device; an existing

@@ -3,6 +3,7 @@
 #include "qpin-top.h"
 
 #include "qpin-error.h"
+#include "qpin-file-write.h"
 #include "qpin-memory.h"
 #include "qpin-threads.h"
 
@@ -1092,38 +1093,6 @@ gboolean qpin_top_textfile_check(const char *path, GError **error)
 
 gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len, GError **error)
 {
-    if (textfile_refuse(path, QPIN_ERROR_FAILED, error))
-        return FALSE;
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    /* A dot name: the collector reads only *.prom, and a leftover is not taken for metrics. */
-    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-    int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "%s: cannot create a file in %s: %s",
-                    path, dir, g_strerror(errno));
-        return FALSE;
-    }
-    int e = 0;
-    if (fchmod(fd, 0644) < 0)
-        e = errno;
-    for (gsize done = 0; !e && done < len;) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            e = errno;
-        else
-            done += (gsize)n;
-    }
-    if (close(fd) < 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) < 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        g_set_error(error, QPIN_ERROR, QPIN_ERROR_FAILED, "%s: %s", path, g_strerror(e));
-        return FALSE;
-    }
-    return TRUE;
+    /* The collector may run as another user, and the metrics hold no secret: 0644. */
+    return qpin_file_replace_regular(path, data, len, 0644, error);
 }

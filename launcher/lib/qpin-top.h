@@ -146,8 +146,9 @@ gboolean qpin_top_textfile_check(const char *path, GError **error);
 /* Replaces @path with @len bytes of @data the way node_exporter's textfile collector needs
  * it: a temporary file in the same directory, mode 0644 (the collector may run as another
  * user; the metrics hold no secret), renamed over @path, so the collector reads the old or
- * the new content, never half. Refuses what qpin_top_textfile_check() refuses; errors are
- * QPIN_ERROR, QPIN_ERROR_FAILED "PATH: reason". */
+ * the new content, never half (qpin_file_replace_regular(), not fsynced: only the last
+ * interval matters). Refuses what qpin_top_textfile_check() refuses; errors are QPIN_ERROR,
+ * QPIN_ERROR_FAILED "PATH: reason". */
 gboolean qpin_top_textfile_write(const char *path, const char *data, gsize len, GError **error);
 
 /* "vcpu", "emulator", "iothread". */

@@ -56,6 +56,21 @@ json_object *qpin_output_memory_pages_json(const GArray *pages_per_node, guint64
     return per;
 }
 
+char *qpin_output_memory_pages_text(const GArray *pages_per_node, guint64 page_kib)
+{
+    GString *per = g_string_new(NULL);
+    for (guint n = 0; n < pages_per_node->len; n++) {
+        guint64 pages = g_array_index(pages_per_node, guint64, n);
+        if (!pages)
+            continue;
+        g_autofree char *bytes = qpin_size_format_human(pages * page_kib * 1024);
+        g_string_append_printf(per, "%s%u: %s", per->len ? ", " : "", n, bytes);
+    }
+    if (!per->len)
+        g_string_append(per, "-");
+    return g_string_free(per, FALSE);
+}
+
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements)
 {
     json_object *array = json_object_new_array();
@@ -87,21 +102,11 @@ void qpin_output_memory_placement_table(const GPtrArray *placements, GString *ou
         const QpinMemPlacement *p = g_ptr_array_index(placements, i);
         g_autofree char *page = qpin_size_format(p->page_kib * 1024);
         g_autofree char *resident = qpin_size_format_human(p->resident_bytes);
-        GString *per = g_string_new(NULL);
-        for (guint n = 0; n < p->pages_per_node->len; n++) {
-            guint64 pages = g_array_index(p->pages_per_node, guint64, n);
-            if (!pages)
-                continue;
-            g_autofree char *bytes = qpin_size_format_human(pages * p->page_kib * 1024);
-            g_string_append_printf(per, "%s%u: %s", per->len ? ", " : "", n, bytes);
-        }
-        if (!per->len)
-            g_string_append(per, "-");
+        g_autofree char *per = qpin_output_memory_pages_text(p->pages_per_node, p->page_kib);
         const char *status = p->problem ? p->problem : !p->found ? "not found" : "ok";
         g_string_append_printf(out, "%-6d %-10s %-14s %-6s %-11s %-28s %s%s\n", p->guest_node,
                                p->backend_id, p->policy ? p->policy : "", page,
-                               p->found ? resident : "-", per->str, p->ok ? "" : "WRONG: ", status);
-        g_string_free(per, TRUE);
+                               p->found ? resident : "-", per, p->ok ? "" : "WRONG: ", status);
     }
 }
 

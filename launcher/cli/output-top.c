@@ -119,20 +119,12 @@ static void memory_table(const QpinTop *top, GString *out)
         g_autofree char *size = qpin_size_format_human(p->size_bytes);
         g_autofree char *bound = p->bound_nodes ? topo_cpuset_format(p->bound_nodes) : NULL;
         g_autofree char *resident = qpin_size_format_human(p->resident_bytes);
-        GString *per = g_string_new(NULL);
-        for (guint n = 0; n < p->pages_per_node->len; n++) {
-            guint64 pages = g_array_index(p->pages_per_node, guint64, n);
-            if (!pages)
-                continue;
-            g_autofree char *bytes = qpin_size_format_human(pages * p->page_kib * 1024);
-            g_string_append_printf(per, "%s%u: %s", per->len ? ", " : "", n, bytes);
-        }
+        g_autofree char *per = qpin_output_memory_pages_text(p->pages_per_node, p->page_kib);
         g_string_append_printf(out, "%-16s %5s %9s %-14s %-6s %9s  %-24s %s%s%s\n", name, guest,
                                size, p->policy ? p->policy : "-", bound ? bound : "?",
-                               p->found ? resident : "-", per->len ? per->str : "-",
+                               p->found ? resident : "-", per,
                                memory_status(p), p->problem ? ": " : "",
                                p->problem ? p->problem : "");
-        g_string_free(per, TRUE);
     }
     if (!top->memory || !top->memory->len)
         g_string_append(out, "(no guest memory backend found)\n");

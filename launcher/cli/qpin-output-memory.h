@@ -15,6 +15,8 @@ json_object *qpin_output_memory_nodes_json(const GPtrArray *nodes);
 /* JSON array of the host nodes holding pages ({"node", "pages", "bytes"}), from the pages per
  * node (guint64, indexed by node) of @page_kib each: the "nodes" of a placement. */
 json_object *qpin_output_memory_pages_json(const GArray *pages_per_node, guint64 page_kib);
+/* The same for people: "0: 64.0 MiB, 1: 2.0 GiB", or "-" when no node holds a page. */
+char *qpin_output_memory_pages_text(const GArray *pages_per_node, guint64 page_kib);
 /* JSON array of the placements (QpinMemPlacement*), the "memory" member of reports. */
 json_object *qpin_output_memory_placement_json(const GPtrArray *placements);
 /* Human table of the placements, appended to @out. */
